@@ -1,0 +1,1 @@
+"""Source record views and event parsers."""

@@ -1,0 +1,60 @@
+"""What every source record view and every source has in common."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+
+class SourceRecord(ABC):
+    """A thin, read-only view of one source record; properties decode lazily and cache."""
+
+    source_title: ClassVar[str] = "source"
+
+    def __init__(self, raw: Mapping[str, Any], index: int) -> None:
+        self._raw = raw
+        self._index = index
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        """The record exactly as Lambda delivered it (read-only)."""
+        return MappingProxyType(self._raw)  # type: ignore[arg-type]
+
+    @property
+    def index(self) -> int:
+        """Position of the record in the Lambda event, from 0."""
+        return self._index
+
+    @property
+    @abstractmethod
+    def item_identifier(self) -> str:
+        """The identifier Lambda expects in ``batchItemFailures`` (sequence number or message id)."""
+
+    @property
+    @abstractmethod
+    def default_partition_key(self) -> Hashable | None:
+        """The ordering key used when the decorator has no ``partition_key=``; None means unordered."""
+
+    def describe(self) -> str:
+        """A short human name for logs and error messages, e.g. ``DynamoDB record #3 (seq 1200)``."""
+        return f"{self.source_title} record #{self._index} ({self.item_identifier})"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} #{self._index} {self.item_identifier}>"
+
+
+@dataclass(frozen=True)
+class Source:
+    """How to read one kind of Lambda event."""
+
+    name: str
+    """Short name, the decorator's name: ``dynamodb``, ``kinesis``..."""
+    title: str
+    """Human name for messages: ``DynamoDB Streams``."""
+    batch: bool
+    """True: answers ``batchItemFailures``. False: a single event, failures raise."""
+    parse: Callable[[Mapping[str, Any]], Sequence[SourceRecord]]
+    """Event -> record views. Raises EventShapeError when the event as a whole is wrong."""

@@ -1,0 +1,45 @@
+"""The transport is a small protocol: POST bytes, get status, headers and bytes back.
+
+The bridge ships an aiohttp transport (``_http.AiohttpTransport``) and tests use an in-memory one
+(``streambridge.testing``). Transports wrap every outside error into ``ConnectionFailedError`` or
+``RequestTimeoutError``; deciding what a status code means is the caller's job, not the transport's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """What came back from one POST."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Transport(Protocol):
+    """Sends one GraphQL request. Implementations must be safe to call concurrently."""
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
+        """POST ``body`` to ``url``; raise ConnectionFailedError or RequestTimeoutError on failure."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class Auth(Protocol):
+    """Adds authorization headers to a request. Swappable: IAMAuth, ApiKeyAuth, TokenAuth or your own."""
+
+    def validate(self, url: str) -> None:
+        """Check the setting against the endpoint at cold start; raise ConfigurationError if it cannot work."""
+        ...
+
+    def headers(self, url: str, body: bytes) -> Mapping[str, str]:
+        """Headers to send with this exact body (called again for every retry, so signatures stay fresh)."""
+        ...
