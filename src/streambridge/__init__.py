@@ -1,1 +1,78 @@
-"""streambridge."""
+"""streambridge: AWS stream and event records to ordered, batched, signed AppSync mutations.
+
+Importing this package is cheap: botocore, aiohttp and tenacity load on first use.
+"""
+
+from streambridge._auth import ApiKeyAuth, IAMAuth, TokenAuth
+from streambridge._bridge import Bridge, Handler, LambdaContext
+from streambridge._errors import (
+    AuthorizationError,
+    ConfigurationError,
+    ConnectionFailedError,
+    DeadlineExceededError,
+    DeliveryFailedError,
+    DocumentError,
+    EventShapeError,
+    GraphQLError,
+    HeldBackError,
+    MappingError,
+    PayloadTooLargeError,
+    PublishError,
+    RecordError,
+    RequestTimeoutError,
+    ServerError,
+    StreambridgeError,
+    ThrottledError,
+    TransientError,
+)
+from streambridge._plan import Mutation
+from streambridge._result import InvocationResult, RecordOutcome, Status
+from streambridge._retry import RetryPolicy
+from streambridge._sources.aurora import AuroraEvent
+from streambridge._sources.cloudwatch import AlarmEvent
+from streambridge._sources.dynamodb import DynamoDBRecord
+from streambridge._sources.eventbridge import EventBridgeEvent
+from streambridge._sources.kinesis import KinesisRecord
+from streambridge._sources.sqs import SQSRecord
+from streambridge._transport import Auth, HttpResponse, Transport
+
+__all__ = [
+    "AlarmEvent",
+    "ApiKeyAuth",
+    "AuroraEvent",
+    "Auth",
+    "AuthorizationError",
+    "Bridge",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "DeadlineExceededError",
+    "DeliveryFailedError",
+    "DocumentError",
+    "DynamoDBRecord",
+    "EventBridgeEvent",
+    "EventShapeError",
+    "GraphQLError",
+    "Handler",
+    "HeldBackError",
+    "HttpResponse",
+    "IAMAuth",
+    "InvocationResult",
+    "KinesisRecord",
+    "LambdaContext",
+    "MappingError",
+    "Mutation",
+    "PayloadTooLargeError",
+    "PublishError",
+    "RecordError",
+    "RecordOutcome",
+    "RequestTimeoutError",
+    "RetryPolicy",
+    "SQSRecord",
+    "ServerError",
+    "Status",
+    "StreambridgeError",
+    "ThrottledError",
+    "TokenAuth",
+    "TransientError",
+    "Transport",
+]

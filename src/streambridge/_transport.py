@@ -37,7 +37,7 @@ class Auth(Protocol):
     """Adds authorization headers to a request. Swappable: IAMAuth, ApiKeyAuth, TokenAuth or your own."""
 
     def validate(self, url: str) -> None:
-        """Check the setting against the endpoint at cold start; raise ConfigurationError if it cannot work."""
+        """Check the setting against the endpoint once; raise ConfigurationError if it cannot work."""
         ...
 
     def headers(self, url: str, body: bytes) -> Mapping[str, str]:

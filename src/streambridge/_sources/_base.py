@@ -21,7 +21,11 @@ class SourceRecord(ABC):
     @property
     def raw(self) -> Mapping[str, Any]:
         """The record exactly as Lambda delivered it (read-only)."""
-        return MappingProxyType(self._raw)  # type: ignore[arg-type]
+        return (
+            MappingProxyType(dict(self._raw))
+            if not isinstance(self._raw, dict)
+            else MappingProxyType(self._raw)
+        )
 
     @property
     def index(self) -> int:
@@ -39,7 +43,7 @@ class SourceRecord(ABC):
         """The ordering key used when the decorator has no ``partition_key=``; None means unordered."""
 
     def describe(self) -> str:
-        """A short human name for logs and error messages, e.g. ``DynamoDB record #3 (seq 1200)``."""
+        """Name the record for logs and error messages, e.g. ``DynamoDB record #3 (seq 1200)``."""
         return f"{self.source_title} record #{self._index} ({self.item_identifier})"
 
     def __repr__(self) -> str:

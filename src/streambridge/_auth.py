@@ -1,0 +1,416 @@
+"""Authorization for AppSync requests: IAM (SigV4), API key, or a token (Cognito / OIDC / Lambda authorizer).
+
+Each class implements the ``Auth`` protocol of ``_transport``: ``validate(url)`` once at cold start, then
+``headers(url, body)`` for every attempt (retries included, so signatures are always fresh).
+
+botocore is imported inside the methods that need it, never at module import: import time is Lambda
+cold-start time, and API-key or token users never pay for botocore at all.
+
+Secrets (API keys, tokens, secret access keys, session tokens, signatures) never appear in ``repr``,
+exception messages or log lines. Note that botocore's own ``SigV4Auth.add_auth`` logs the signature at
+DEBUG level; ``IAMAuth`` signs through its own ``add_auth`` and does not.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from streambridge._errors import ConfigurationError, TransientError
+
+if TYPE_CHECKING:
+    import re
+    from datetime import datetime
+
+    from botocore.auth import SigV4Auth
+    from botocore.credentials import Credentials, ReadOnlyCredentials
+
+    _SignerFactory = Callable[[ReadOnlyCredentials, str, str, Callable[[], datetime]], SigV4Auth]
+
+__all__ = ["ApiKeyAuth", "IAMAuth", "TokenAuth"]
+
+_SERVICE = "appsync"
+_CONTENT_TYPE = "application/json"
+_REGION_ENV_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
+_MAX_CACHED_ENDPOINTS = 32
+
+
+class _CredentialSource(Protocol):
+    """A botocore or boto3 session: anything that resolves credentials."""
+
+    def get_credentials(self) -> Any:
+        """Return botocore credentials, or None when none can be found."""
+        ...
+
+
+# --- helpers shared by the three classes -----------------------------------------------------------------
+
+
+@cache
+def _appsync_host_pattern() -> re.Pattern[str]:
+    # <api-id>.appsync-api.<region>.amazonaws.com (also .cn, the realtime host and VPC endpoint names).
+    import re  # noqa: PLC0415 - compiled on first use, not at import
+
+    return re.compile(
+        r"^[^.]+\.appsync-(?:realtime-)?api\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$",
+    )
+
+
+@cache
+def _region_pattern() -> re.Pattern[str]:
+    # The same rule as botocore.utils.validate_region_name.
+    import re  # noqa: PLC0415 - compiled on first use, not at import
+
+    return re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$")
+
+
+def _check_region(region: str, origin: str) -> str:
+    if not _region_pattern().match(region):
+        raise ConfigurationError(f"{origin} is not a valid AWS region name: {region!r}")
+    return region
+
+
+def _split_endpoint(url: str) -> tuple[str, str]:
+    """Return ``(host header, hostname)`` for an absolute http(s) URL, the way SigV4 and aiohttp see it.
+
+    The host header carries the port only when it is not the scheme's default (the same rule as
+    botocore's and aiohttp's), so the signed ``host`` equals the one sent on the wire.
+    """
+    from urllib.parse import urlsplit  # noqa: PLC0415 - keep module import free
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise ConfigurationError("the AppSync URL is not a valid URL") from e
+    hostname = parts.hostname
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise ConfigurationError(
+            "the AppSync URL must be an absolute http(s) URL, "
+            "such as https://<id>.appsync-api.<region>.amazonaws.com/graphql",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError("the AppSync URL must not carry user information (user:password@)")
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
+        host = f"{host}:{port}"
+    return host, hostname
+
+
+def _check_header_value(value: object, what: str) -> str:
+    """Return ``value`` if it can be sent as a header value; the message never shows the value."""
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{what} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ConfigurationError(f"{what} is empty")
+    if any(c in value for c in "\r\n\0"):
+        raise ConfigurationError(f"{what} contains a line break or NUL character")
+    return value
+
+
+def _utc_now() -> datetime:
+    from datetime import datetime, timezone  # noqa: PLC0415 - keep module import free
+
+    return datetime.now(timezone.utc)
+
+
+def _as_naive_utc(moment: datetime) -> datetime:
+    from datetime import timezone  # noqa: PLC0415 - keep module import free
+
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+# --- IAM ---------------------------------------------------------------------------------------------------
+
+
+@cache
+def _clocked_signer_class() -> _SignerFactory:
+    """Build (once) a SigV4Auth subclass whose ``add_auth`` takes the time from an injected clock.
+
+    botocore's ``add_auth`` reads the time from ``botocore.auth.get_current_datetime`` and logs the
+    signature at DEBUG level. This one reuses botocore's public pieces (``canonical_request``,
+    ``string_to_sign``, ``signature``, ``scope``, ``signed_headers``) and sets the date and token headers
+    itself, exactly as ``add_auth`` does for a request without a ``Date`` header.
+    """
+    from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth  # noqa: PLC0415 - lazy: cold-start cost
+    from botocore.exceptions import NoCredentialsError  # noqa: PLC0415
+
+    class ClockedSigV4Auth(SigV4Auth):
+        def __init__(
+            self,
+            credentials: Credentials | ReadOnlyCredentials,
+            service_name: str,
+            region_name: str,
+            clock: Callable[[], datetime],
+        ) -> None:
+            super().__init__(credentials, service_name, region_name)
+            self._clock = clock
+
+        def add_auth(self, request: Any) -> None:
+            if self.credentials is None:
+                raise NoCredentialsError
+            timestamp = _as_naive_utc(self._clock()).strftime(SIGV4_TIMESTAMP)
+            request.context["timestamp"] = timestamp
+            headers = request.headers
+            for name in ("Authorization", "Date", "X-Amz-Date", "X-Amz-Security-Token"):
+                del headers[name]  # HTTPHeaders: deleting a missing header is a no-op
+            headers["X-Amz-Date"] = timestamp
+            if self.credentials.token:
+                headers["X-Amz-Security-Token"] = self.credentials.token
+            canonical_request = self.canonical_request(request)
+            string_to_sign = self.string_to_sign(request, canonical_request)
+            signature = self.signature(string_to_sign, request)
+            signed_headers = self.signed_headers(self.headers_to_sign(request))
+            headers["Authorization"] = (
+                f"AWS4-HMAC-SHA256 Credential={self.scope(request)}, "
+                f"SignedHeaders={signed_headers}, Signature={signature}"
+            )
+
+    return ClockedSigV4Auth
+
+
+class IAMAuth:
+    """Sign each request with AWS Signature Version 4 for the ``appsync`` service (``AWS_IAM`` mode).
+
+    Args:
+        region: the API's region. Default: parsed from an ``https://<id>.appsync-api.<region>.amazonaws.com``
+            URL, else the ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` environment variables, else the region of
+            ``session`` if one was given. Required for a custom domain when none of those is set.
+        credentials: a botocore ``Credentials`` (refreshable ones refresh themselves). Default: the default
+            botocore credential chain (in Lambda: the execution role), resolved once on first use and kept.
+        session: a botocore or boto3 session to resolve credentials (and a fallback region) from.
+        clock: returns the signing time (aware, or naive UTC); for tests. Default: the system clock.
+
+    The signature covers the exact body bytes, ``content-type: application/json``, ``host``,
+    ``x-amz-date`` and, with temporary credentials, ``x-amz-security-token``.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_credentials",
+        "_endpoints",
+        "_explicit_credentials",
+        "_lock",
+        "_region",
+        "_session",
+    )
+
+    def __init__(
+        self,
+        region: str | None = None,
+        *,
+        credentials: Credentials | ReadOnlyCredentials | None = None,
+        session: _CredentialSource | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._region = None if region is None else _check_region(region, "IAMAuth(region=...)")
+        self._explicit_credentials = credentials
+        self._session = session
+        self._clock: Callable[[], datetime] = clock or _utc_now
+        self._credentials: Credentials | ReadOnlyCredentials | None = credentials
+        self._endpoints: dict[str, tuple[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        if self._explicit_credentials is not None:
+            source = "explicit"
+        elif self._session is not None:
+            source = "session"
+        else:
+            source = "default chain"
+        return f"IAMAuth(region={self._region!r}, credentials=<{source}>)"
+
+    def validate(self, url: str) -> None:
+        """Check that the region can be determined and credentials can be found (no network call to AppSync).
+
+        Raises:
+            ConfigurationError: bad URL, no region for a custom domain, a region that contradicts the URL,
+                or no usable AWS credentials.
+        """
+        self._endpoint(url)
+        self._frozen_credentials(ConfigurationError)
+
+    def headers(self, url: str, body: bytes) -> Mapping[str, str]:
+        """Sign a POST of ``body`` to ``url`` and return the headers to send with it.
+
+        Returns ``content-type``, ``host``, ``x-amz-date``, ``authorization`` and, with temporary
+        credentials, ``x-amz-security-token``.
+
+        Raises:
+            ConfigurationError: see ``validate``.
+            TransientError: refreshable credentials could not be refreshed.
+        """
+        from botocore.awsrequest import AWSRequest  # noqa: PLC0415 - lazy: cold-start cost
+
+        host, region = self._endpoint(url)
+        credentials = self._frozen_credentials(TransientError)
+        signer = _clocked_signer_class()(credentials, _SERVICE, region, self._clock)
+        request = AWSRequest(
+            method="POST",
+            url=url,
+            data=body,
+            headers={"content-type": _CONTENT_TYPE, "host": host},
+        )
+        signer.add_auth(request)
+        return {name.lower(): value for name, value in request.headers.items()}
+
+    # -- endpoint and region ---------------------------------------------------------------------------
+
+    def _endpoint(self, url: str) -> tuple[str, str]:
+        """Return ``(host header, region)`` for ``url``, cached per URL."""
+        endpoint = self._endpoints.get(url)
+        if endpoint is None:
+            host, hostname = _split_endpoint(url)
+            endpoint = (host, self._resolve_region(hostname))
+            if len(self._endpoints) >= _MAX_CACHED_ENDPOINTS:
+                self._endpoints.clear()
+            self._endpoints[url] = endpoint
+        return endpoint
+
+    def _resolve_region(self, hostname: str) -> str:
+        match = _appsync_host_pattern().match(hostname)
+        url_region = match.group(1) if match else None
+        if self._region is not None:
+            if url_region is not None and url_region != self._region:
+                raise ConfigurationError(
+                    f"IAMAuth(region={self._region!r}) contradicts the region in the AppSync URL "
+                    f"({url_region!r}); a SigV4 signature is only valid for the API's own region",
+                )
+            return self._region
+        if url_region is not None:
+            return url_region
+        for name in _REGION_ENV_VARS:
+            value = os.environ.get(name)
+            if value:
+                return _check_region(value, f"the {name} environment variable")
+        session_region = self._session_region()
+        if session_region:
+            return _check_region(session_region, "the session's region")
+        raise ConfigurationError(
+            f"cannot tell the AWS region of the AppSync endpoint {hostname!r} (a custom domain?): "
+            "pass IAMAuth(region=...) or set AWS_REGION",
+        )
+
+    def _session_region(self) -> str | None:
+        session = self._session
+        if session is None:
+            return None
+        region = getattr(session, "region_name", None)  # boto3.Session
+        if region is None and hasattr(session, "get_config_variable"):  # botocore Session
+            region = session.get_config_variable("region")
+        return region if isinstance(region, str) else None
+
+    # -- credentials -----------------------------------------------------------------------------------
+
+    def _resolved_credentials(self) -> Credentials | ReadOnlyCredentials:
+        credentials = self._credentials
+        if credentials is None:
+            with self._lock:
+                if self._credentials is None:
+                    self._credentials = self._load_credentials()
+                credentials = self._credentials
+        return credentials
+
+    def _load_credentials(self) -> Credentials:
+        import botocore.session  # noqa: PLC0415 - lazy: cold-start cost
+        from botocore.exceptions import BotoCoreError  # noqa: PLC0415
+
+        source: _CredentialSource = self._session or botocore.session.Session()
+        try:
+            credentials = source.get_credentials()
+        except BotoCoreError as e:
+            raise ConfigurationError(f"could not load AWS credentials ({type(e).__name__})") from e
+        if credentials is None:
+            raise ConfigurationError(
+                "no AWS credentials found for IAMAuth: give the Lambda function an execution role, set "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass IAMAuth(credentials=...)",
+            )
+        return credentials  # type: ignore[no-any-return]
+
+    def _frozen_credentials(self, error: type[ConfigurationError | TransientError]) -> ReadOnlyCredentials:
+        """One consistent (access key, secret key, token) snapshot; refreshable credentials refresh here."""
+        from botocore.credentials import ReadOnlyCredentials  # noqa: PLC0415 - lazy: cold-start cost
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        credentials = self._resolved_credentials()
+        if isinstance(credentials, ReadOnlyCredentials):
+            frozen = credentials
+        else:
+            try:
+                frozen = credentials.get_frozen_credentials()
+            except (BotoCoreError, ClientError) as e:
+                raise error(f"could not refresh AWS credentials ({type(e).__name__})") from e
+        if not frozen.access_key or not frozen.secret_key:
+            raise ConfigurationError("the AWS credentials lack an access key id or a secret access key")
+        return frozen
+
+
+# --- API key and token -------------------------------------------------------------------------------------
+
+
+class ApiKeyAuth:
+    """Send an AppSync API key in the ``x-api-key`` header (``API_KEY`` mode).
+
+    Args:
+        api_key: the key, as shown by the AppSync console or ``aws appsync list-api-keys``.
+    """
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, api_key: str) -> None:
+        self._headers = {"x-api-key": _check_header_value(api_key, "ApiKeyAuth(api_key=...)")}
+
+    def __repr__(self) -> str:
+        return "ApiKeyAuth(api_key='***')"
+
+    def validate(self, url: str) -> None:
+        """Check that ``url`` is an absolute http(s) URL (the key itself was checked at construction)."""
+        _split_endpoint(url)
+
+    def headers(self, url: str, body: bytes) -> Mapping[str, str]:
+        """Return ``{"x-api-key": <key>}``."""
+        return self._headers
+
+
+class TokenAuth:
+    """Send a token in the ``Authorization`` header (Cognito user pools, OIDC or Lambda authorizer modes).
+
+    AppSync takes the token as is, with no ``Bearer`` prefix: a Cognito or OIDC JWT, or whatever string a
+    Lambda authorizer expects (AppSync hands it to the authorizer unchanged as ``authorizationToken``).
+    The token is sent exactly as given, never rewritten.
+
+    Args:
+        token: the token, or a callable returning the current token. A callable is called for every
+            request (every retry too), so it can refresh an expiring token; cache inside it if that is
+            expensive.
+    """
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str | Callable[[], str]) -> None:
+        if not callable(token):
+            _check_header_value(token, "TokenAuth(token=...)")
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "TokenAuth(token=<callable>)" if callable(self._token) else "TokenAuth(token='***')"
+
+    def validate(self, url: str) -> None:
+        """Check that ``url`` is an absolute http(s) URL; a token callable is not called here."""
+        _split_endpoint(url)
+
+    def headers(self, url: str, body: bytes) -> Mapping[str, str]:
+        """Return ``{"authorization": <token>}``, calling the token callable if one was given.
+
+        Raises:
+            ConfigurationError: the callable returned something that is not a non-empty, single-line str.
+        """
+        token = self._token
+        if callable(token):
+            token = _check_header_value(token(), "the token returned by the TokenAuth callable")
+        return {"authorization": token}

@@ -1,0 +1,121 @@
+"""The pure core, part 2: lanes -> requests of aliased top-level mutation fields.
+
+A request takes the head of many lanes (at most ``per_key`` steps of each), bounded by count and bytes.
+Top-level mutation fields run serially in one request, each triggering its subscriptions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from streambridge._document import PREFIX
+from streambridge._plan import Lane, Step
+from streambridge._result import Ledger
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds of one request."""
+
+    max_mutations: int = 50
+    max_bytes: int = 512 * 1024
+    per_key: int = 1
+    """Mutations of one key per request. 1 keeps "a failed change is never overtaken" strict."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One GraphQL request: the steps it carries, in alias order, and its body."""
+
+    entries: tuple[tuple[Lane, Step], ...]
+    body: bytes
+    aliases: dict[str, int]
+    """Response key (top-level alias) -> position in ``entries``."""
+
+
+def take_batch(ready: deque[Lane], ledger: Ledger, limits: Limits) -> list[tuple[Lane, list[Step]]]:
+    """Take the heads of ready lanes for one request, front of the queue first.
+
+    Leading skip steps are settled on the way. A solo lane, or a document that cannot share a request,
+    goes alone. Lanes left in ``ready`` keep their order.
+    """
+    batch: list[tuple[Lane, list[Step]]] = []
+    count = 0
+    size = 64
+    fragments: dict[str, str] = {}
+    while ready and count < limits.max_mutations:
+        lane = ready[0]
+        _settle_skips(lane, ledger)
+        if not lane.steps:
+            ready.popleft()
+            continue
+        head = lane.steps[0].mutation
+        assert head is not None  # noqa: S101 - _settle_skips leaves a mutation at the head
+        alone = lane.solo or not head.document.batchable
+        if batch and (alone or size + head.size > limits.max_bytes or _conflicts(fragments, head.document)):
+            break
+        ready.popleft()
+        steps: list[Step] = []
+        per_key = 1 if alone else limits.per_key
+        while lane.steps and len(steps) < per_key and count < limits.max_mutations:
+            step = lane.steps[0]
+            if step.mutation is None:
+                if steps:  # a skip behind a pending step settles only once that step succeeded
+                    break
+                _settle_skips(lane, ledger)
+                continue
+            if steps and size + step.mutation.size > limits.max_bytes:
+                break
+            lane.steps.popleft()
+            steps.append(step)
+            count += 1
+            size += step.mutation.size
+            fragments.update(step.mutation.document.fragments)
+        batch.append((lane, steps))
+        if alone:
+            break
+    return batch
+
+
+def _settle_skips(lane: Lane, ledger: Ledger) -> None:
+    while lane.steps and lane.steps[0].mutation is None:
+        ledger.skip(lane.steps.popleft().record)
+
+
+def _conflicts(fragments: dict[str, str], document: object) -> bool:
+    own = getattr(document, "fragments", ())
+    return any(fragments.get(name, text) != text for name, text in own)
+
+
+def render(batch: Iterable[tuple[Lane, list[Step]]]) -> Request:
+    """The request body for a batch: ``mutation Publish($m0_input: ...) { m0: publishOrder(...) ... }``."""
+    definitions: list[str] = []
+    fields: list[str] = []
+    variables: list[str] = []
+    fragments: dict[str, str] = {}
+    entries: list[tuple[Lane, Step]] = []
+    aliases: dict[str, int] = {}
+    for lane, steps in batch:
+        for step in steps:
+            mutation = step.mutation
+            assert mutation is not None  # noqa: S101 - batches carry mutation steps only
+            position = len(entries)
+            entries.append((lane, step))
+            prefix = f"m{position}_"
+            definitions.extend(v.definition.replace(PREFIX, prefix) for v in mutation.document.variables)
+            single = len(mutation.document.fields) == 1
+            for number, text in enumerate(mutation.document.fields):
+                alias = f"m{position}" if single else f"m{position}_{number}"
+                aliases[alias] = position
+                fields.append(f"{alias}: {text.replace(PREFIX, prefix)}")
+            variables.extend(f'"{prefix}{name}":{value}' for name, value in mutation.variables)
+            fragments.update(mutation.document.fragments)
+    head = f"mutation Publish({', '.join(definitions)})" if definitions else "mutation Publish"
+    document = f"{head}{{{' '.join(fields)}}}{''.join(fragments.values())}"
+    body = (
+        '{"query":' + json.dumps(document, ensure_ascii=False) + ',"variables":{' + ",".join(variables) + "}}"
+    )
+    return Request(tuple(entries), body.encode(), aliases)

@@ -1,0 +1,386 @@
+"""The Bridge: configuration, the event loop kept across warm invocations, and the source decorators.
+
+Functions first: ``Bridge.process`` does the work; the decorators only bind a source, a mapping function
+and a mutation document into a Lambda entry point (``Handler``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import os
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
+
+from streambridge._auth import IAMAuth
+from streambridge._batch import Limits
+from streambridge._errors import (
+    ConfigurationError,
+    DeliveryFailedError,
+    EventShapeError,
+    PublishError,
+)
+from streambridge._plan import MAX_SUBSCRIPTION_PAYLOAD, Planning, plan
+from streambridge._publish import Counters, Endpoint, publish
+from streambridge._result import InvocationResult, Ledger
+from streambridge._retry import Deadline, RetryPolicy
+from streambridge._sources import SOURCES
+from streambridge._sources._base import Source
+from streambridge._sources.aurora import AuroraEvent
+from streambridge._sources.cloudwatch import AlarmEvent
+from streambridge._sources.dynamodb import DynamoDBRecord
+from streambridge._sources.eventbridge import EventBridgeEvent
+from streambridge._sources.kinesis import KinesisRecord
+from streambridge._sources.sqs import SQSRecord
+from streambridge._transport import Auth, Transport
+
+logger = logging.getLogger("streambridge")
+
+URL_ENV = "STREAMBRIDGE_APPSYNC_URL"
+_MAX_FAILURE_LINES = 20
+
+R = TypeVar("R")
+Mapper = Callable[[R], Any]
+
+
+class LambdaContext(Protocol):
+    """The part of Lambda's context object streambridge uses."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before Lambda stops the invocation."""
+        ...
+
+
+class Bridge:
+    """Publishes source records to AppSync as batched, signed GraphQL mutations.
+
+    Building one does no I/O and imports nothing heavy, so it belongs at module level in the Lambda
+    function; its connections and event loop are reused across warm invocations.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        auth: Auth | None = None,
+        *,
+        batch_size: int = 50,
+        batch_bytes: int = 512 * 1024,
+        per_key: int = 1,
+        coalesce: bool = False,
+        concurrency: int = 16,
+        retry: RetryPolicy | None = None,
+        request_timeout: float = 10.0,
+        deadline_margin: float = 0.5,
+        max_payload_bytes: int = MAX_SUBSCRIPTION_PAYLOAD,
+        transport: Transport | None = None,
+    ) -> None:
+        """Configure the bridge.
+
+        Args:
+            url: AppSync GraphQL endpoint; default: env ``STREAMBRIDGE_APPSYNC_URL``.
+            auth: ``IAMAuth()`` (default, botocore credential chain), ``ApiKeyAuth`` or ``TokenAuth``.
+            batch_size: most mutations in one request (1 = one mutation per request).
+            batch_bytes: most bytes of variables and fields in one request.
+            per_key: mutations of the same partition key in one request. 1 (default) never lets a change
+                run after a failed earlier change of its key; more is faster for hot keys (see docs).
+            coalesce: publish only the latest change of each key in an invocation.
+            concurrency: requests in flight at once.
+            retry: how transient failures are retried.
+            request_timeout: seconds for one request, always capped by the Lambda deadline.
+            deadline_margin: seconds kept before the Lambda deadline to report the outcome.
+            max_payload_bytes: mutations with larger variables fail before sending (AppSync drops
+                subscription messages over 240 KB silently).
+            transport: how requests are sent; default aiohttp with kept-alive connections.
+        """
+        self.url = _check_url(url if url is not None else os.environ.get(URL_ENV))
+        self.auth: Auth = auth if auth is not None else IAMAuth()
+        _positive(batch_size=batch_size, batch_bytes=batch_bytes, per_key=per_key, concurrency=concurrency)
+        _positive(request_timeout=request_timeout, max_payload_bytes=max_payload_bytes)
+        if deadline_margin < 0:
+            raise ConfigurationError(f"deadline_margin must be >= 0, got {deadline_margin!r}")
+        self.limits = Limits(max_mutations=batch_size, max_bytes=batch_bytes, per_key=per_key)
+        self.coalesce = coalesce
+        self.concurrency = concurrency
+        self.retry = retry or RetryPolicy()
+        self.request_timeout = request_timeout
+        self.deadline_margin = deadline_margin
+        self.max_payload_bytes = max_payload_bytes
+        self._transport = transport
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._auth_checked = False
+
+    def __repr__(self) -> str:
+        return f"Bridge(url={self.url!r}, auth={self.auth!r})"
+
+    # -- functions first ---------------------------------------------------------------------------
+
+    def process(
+        self,
+        source: str,
+        event: Mapping[str, Any],
+        mapper: Callable[[Any], Any],
+        *,
+        document: str | None = None,
+        partition_key: Callable[[Any], Hashable] | None = None,
+        context: LambdaContext | None = None,
+    ) -> InvocationResult:
+        """Publish one Lambda event of ``source`` through ``mapper``; return every record's outcome."""
+        return self._run(
+            lambda: self.process_async(
+                source, event, mapper, document=document, partition_key=partition_key, context=context
+            )
+        )
+
+    async def process_async(
+        self,
+        source: str,
+        event: Mapping[str, Any],
+        mapper: Callable[[Any], Any],
+        *,
+        document: str | None = None,
+        partition_key: Callable[[Any], Hashable] | None = None,
+        context: LambdaContext | None = None,
+    ) -> InvocationResult:
+        """The async form of ``process``, for callers already inside an event loop."""
+        started = time.perf_counter()
+        spec = _source(source)
+        deadline = Deadline(
+            context.get_remaining_time_in_millis if context is not None else None, self.deadline_margin
+        )
+        try:
+            records = spec.parse(event)
+        except EventShapeError as error:
+            logger.error("streambridge %s: %s", spec.name, error)  # noqa: TRY400 - the message says it all
+            raise
+        ledger = Ledger(records)
+        planning = Planning(document, partition_key, self.coalesce, self.max_payload_bytes)
+        lanes = plan(records, mapper, planning, ledger)
+        counters = Counters()
+        if any(step.mutation is not None for lane in lanes for step in lane.steps):
+            endpoint = self._endpoint()
+            counters = await publish(
+                lanes, ledger, endpoint=endpoint, limits=self.limits, retry=self.retry, deadline=deadline
+            )
+        else:
+            for lane in lanes:  # only skips: nothing to send
+                while lane.steps:
+                    ledger.skip(lane.steps.popleft().record)
+        outcomes = ledger.close(PublishError("internal error: record left unsettled"))
+        result = InvocationResult(
+            spec.name, outcomes, counters.requests, counters.retries, time.perf_counter() - started
+        )
+        _log(result)
+        return result
+
+    def close(self) -> None:
+        """Close connections and the event loop (not needed in Lambda; useful in tests and scripts)."""
+        if self._loop is not None and not self._loop.is_closed():
+            if self._transport is not None:
+                self._loop.run_until_complete(self._transport.close())
+            self._loop.close()
+        self._loop = None
+
+    # -- decorators: thin wrappers over process --------------------------------------------------
+
+    def handler(
+        self,
+        source: str,
+        document: str | None = None,
+        *,
+        partition_key: Callable[[Any], Hashable] | None = None,
+    ) -> Callable[[Callable[[Any], Any]], Handler[Any]]:
+        """Decorator for any source by name: ``@bridge.handler("dynamodb", PUBLISH)``."""
+        spec = _source(source)
+        if document is not None:
+            from streambridge._document import compile_document  # noqa: PLC0415
+
+            compile_document(document)  # a document that cannot work fails at cold start, clearly
+
+        def decorate(mapper: Callable[[Any], Any]) -> Handler[Any]:
+            return Handler(self, spec, mapper, document, partition_key)
+
+        return decorate
+
+    def dynamodb(
+        self,
+        document: str | None = None,
+        *,
+        partition_key: Callable[[DynamoDBRecord], Hashable] | None = None,
+    ) -> Callable[[Callable[[DynamoDBRecord], Any]], Handler[DynamoDBRecord]]:
+        """DynamoDB Streams; ordered by the item's key attributes unless ``partition_key`` says otherwise."""
+        return self.handler("dynamodb", document, partition_key=partition_key)
+
+    def kinesis(
+        self, document: str | None = None, *, partition_key: Callable[[KinesisRecord], Hashable] | None = None
+    ) -> Callable[[Callable[[KinesisRecord], Any]], Handler[KinesisRecord]]:
+        """Kinesis Data Streams; ordered by the record's partition key."""
+        return self.handler("kinesis", document, partition_key=partition_key)
+
+    def sqs(
+        self, document: str | None = None, *, partition_key: Callable[[SQSRecord], Hashable] | None = None
+    ) -> Callable[[Callable[[SQSRecord], Any]], Handler[SQSRecord]]:
+        """SQS; FIFO queues are ordered by message group, standard queues are not ordered."""
+        return self.handler("sqs", document, partition_key=partition_key)
+
+    def aurora(
+        self, document: str | None = None, *, partition_key: Callable[[AuroraEvent], Hashable] | None = None
+    ) -> Callable[[Callable[[AuroraEvent], Any]], Handler[AuroraEvent]]:
+        """Aurora MySQL ``lambda_sync``/``lambda_async`` and PostgreSQL ``aws_lambda.invoke`` payloads."""
+        return self.handler("aurora", document, partition_key=partition_key)
+
+    def cloudwatch_alarm(
+        self, document: str | None = None, *, partition_key: Callable[[AlarmEvent], Hashable] | None = None
+    ) -> Callable[[Callable[[AlarmEvent], Any]], Handler[AlarmEvent]]:
+        """CloudWatch alarm actions, direct or through SNS."""
+        return self.handler("cloudwatch_alarm", document, partition_key=partition_key)
+
+    def eventbridge(
+        self,
+        document: str | None = None,
+        *,
+        partition_key: Callable[[EventBridgeEvent], Hashable] | None = None,
+    ) -> Callable[[Callable[[EventBridgeEvent], Any]], Handler[EventBridgeEvent]]:
+        """EventBridge / CloudWatch Events."""
+        return self.handler("eventbridge", document, partition_key=partition_key)
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def _endpoint(self) -> Endpoint:
+        if not self._auth_checked:
+            self.auth.validate(self.url)
+            self._auth_checked = True
+        if self._transport is None:
+            from streambridge._http import AiohttpTransport  # noqa: PLC0415 - lazy: cold start
+
+            self._transport = AiohttpTransport(max_connections=max(self.concurrency, 1))
+        return Endpoint(self.url, self.auth, self._transport, self.request_timeout, self.concurrency)
+
+    def _run(self, start: Callable[[], Awaitable[InvocationResult]]) -> InvocationResult:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            if self._loop is None or self._loop.is_closed():
+                self._loop = asyncio.new_event_loop()
+            return self._loop.run_until_complete(start())
+        # Called from inside a running loop (an async test, a notebook): run on a thread of its own.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(lambda: asyncio.run(_awaited(start))).result()
+
+
+async def _awaited(start: Callable[[], Awaitable[InvocationResult]]) -> InvocationResult:
+    return await start()
+
+
+class Handler(Generic[R]):
+    """A decorated mapping function; calling it with ``(event, context)`` is the Lambda entry point.
+
+    ``handler.mapper`` is the original function (for unit tests of the mapping alone) and
+    ``handler.process(event, context)`` returns the full ``InvocationResult``.
+    """
+
+    def __init__(
+        self,
+        bridge: Bridge,
+        source: Source,
+        mapper: Callable[[R], Any],
+        document: str | None,
+        partition_key: Callable[[R], Hashable] | None,
+    ) -> None:
+        self.bridge = bridge
+        self.source = source
+        self.mapper = mapper
+        self.document = document
+        self.partition_key = partition_key
+        functools.update_wrapper(self, mapper)
+
+    def process(self, event: Mapping[str, Any], context: LambdaContext | None = None) -> InvocationResult:
+        """Publish the event and return every record's outcome."""
+        return self.bridge.process(
+            self.source.name,
+            event,
+            self.mapper,
+            document=self.document,
+            partition_key=self.partition_key,
+            context=context,
+        )
+
+    async def process_async(
+        self, event: Mapping[str, Any], context: LambdaContext | None = None
+    ) -> InvocationResult:
+        """The async form of ``process``."""
+        return await self.bridge.process_async(
+            self.source.name,
+            event,
+            self.mapper,
+            document=self.document,
+            partition_key=self.partition_key,
+            context=context,
+        )
+
+    def __call__(self, event: Mapping[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
+        """Lambda entry point: batch sources answer ``batchItemFailures``; single events raise on failure."""
+        return self.answer(self.process(event, context))
+
+    def answer(self, result: InvocationResult) -> dict[str, Any]:
+        """What Lambda gets back for ``result``."""
+        if self.source.batch:
+            return result.lambda_response()
+        if not result.ok:
+            first = result.failures[0]
+            raise DeliveryFailedError(
+                f"streambridge: {first.record.describe()} was not published: {first.error}", result
+            )
+        return {"published": result.published, "skipped": result.skipped}
+
+
+def _source(name: str) -> Source:
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise ConfigurationError(f"unknown source {name!r}; expected one of {sorted(SOURCES)}") from None
+
+
+def _check_url(url: str | None) -> str:
+    if not url:
+        raise ConfigurationError(
+            f"no AppSync URL: pass Bridge(url=...) or set the environment variable {URL_ENV}"
+        )
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(
+            "AppSync URL must be an http(s) URL like "
+            f"https://xyz.appsync-api.<region>.amazonaws.com/graphql, got {url!r}"
+        )
+    return url
+
+
+def _positive(**knobs: float) -> None:
+    for name, value in knobs.items():
+        if not value > 0:
+            raise ConfigurationError(f"{name} must be positive, got {value!r}")
+
+
+def _log(result: InvocationResult) -> None:
+    summary = result.summary()
+    logger.info(
+        "streambridge %s: records=%d published=%d skipped=%d failed=%d requests=%d retries=%d "
+        "duration_ms=%.1f",
+        result.source,
+        summary["records"],
+        summary["published"],
+        summary["skipped"],
+        summary["failed"],
+        summary["requests"],
+        summary["retries"],
+        summary["duration_ms"],
+        extra={"streambridge": summary},
+    )
+    failures = result.failures
+    for outcome in failures[:_MAX_FAILURE_LINES]:
+        logger.warning("streambridge: failed %s: %s", outcome.record.describe(), outcome.error)
+    if len(failures) > _MAX_FAILURE_LINES:
+        logger.warning("streambridge: ... and %d more failed records", len(failures) - _MAX_FAILURE_LINES)

@@ -1,0 +1,282 @@
+"""The pure core, part 1: records -> the user's mapping -> planned mutations in per-key lanes.
+
+No I/O here. A lane holds, in source order, the steps of one partition key; the publisher sends the head
+of each lane and moves on only after it succeeded, which is what keeps a key's changes in order.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import json
+import logging
+from collections import deque
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from streambridge._document import CompiledDocument, compile_document
+from streambridge._errors import (
+    HeldBackError,
+    MappingError,
+    PayloadTooLargeError,
+    StreambridgeError,
+)
+from streambridge._result import Ledger
+from streambridge._sources._base import SourceRecord
+
+logger = logging.getLogger("streambridge")
+
+MAX_SUBSCRIPTION_PAYLOAD = 240 * 1024
+"""AppSync silently drops a subscription message over 240 KB, so such a mutation is failed up front."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    """One GraphQL mutation to publish: a document with exactly one mutation operation, and its variables."""
+
+    document: str
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMutation:
+    """A mutation ready to batch: compiled document, variables already serialized to JSON."""
+
+    record: int
+    document: CompiledDocument
+    variables: tuple[tuple[str, str], ...]
+    size: int
+    """Bytes this mutation adds to a request (fields plus variables), an estimate good to a few bytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a lane: a mutation of a record, or (mutation None) a record the user skipped."""
+
+    record: int
+    mutation: PlannedMutation | None
+    last: bool
+    """True on the record's last mutation: when it succeeds, the record is published."""
+
+
+class Lane:
+    """The steps of one partition key, in source order."""
+
+    __slots__ = ("key", "solo", "steps")
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+        self.steps: deque[Step] = deque()
+        self.solo = False
+        """Send this lane's head alone: a batched request it was in failed as a whole."""
+
+    def hold_back(self, ledger: Ledger, culprit: SourceRecord) -> None:
+        """Fail every remaining step: an earlier record of this key failed, so later ones must wait."""
+        while self.steps:
+            step = self.steps.popleft()
+            ledger.fail(
+                step.record,
+                HeldBackError(
+                    f"{ledger.records[step.record].describe()}: not sent because {culprit.describe()} "
+                    "of the same partition key failed"
+                ),
+            )
+
+    def fail_all(self, ledger: Ledger, error: StreambridgeError) -> None:
+        """Fail every remaining step with the same cause (deadline, refused credentials)."""
+        while self.steps:
+            ledger.fail(self.steps.popleft().record, error)
+
+
+@dataclass(frozen=True)
+class Planning:
+    """How records become lanes."""
+
+    document: str | None = None
+    """The decorator's mutation: a mapping function may then return just the variables."""
+    partition_key: Callable[[Any], Hashable] | None = None
+    coalesce: bool = False
+    max_payload_bytes: int = MAX_SUBSCRIPTION_PAYLOAD
+
+
+def plan(
+    records: Sequence[SourceRecord],
+    mapper: Callable[[Any], Any],
+    planning: Planning,
+    ledger: Ledger,
+) -> list[Lane]:
+    """Run the mapping function on every record and group the results into lanes, in source order.
+
+    A record whose mapping fails is failed in the ledger, and so is every later record of its key.
+    """
+    lanes: dict[Hashable, Lane] = {}
+    broken: dict[Hashable, SourceRecord] = {}
+    for record in records:
+        index = record.index
+        try:
+            key = _partition_key(record, planning.partition_key)
+        except StreambridgeError as error:
+            ledger.fail(index, error)
+            continue
+        if key in broken:
+            ledger.fail(
+                index,
+                HeldBackError(
+                    f"{record.describe()}: not sent because {broken[key].describe()} "
+                    "of the same partition key failed"
+                ),
+            )
+            continue
+        try:
+            mutations = _planned_mutations(record, mapper, planning)
+        except StreambridgeError as error:
+            _log_failure(error)
+            ledger.fail(index, error)
+            broken[key] = record
+            continue
+        lane = lanes.get(key)
+        if lane is None:
+            lane = lanes[key] = Lane(key)
+        if planning.coalesce:
+            _coalesce(lane, ledger, record)
+        if not mutations:
+            lane.steps.append(Step(index, None, last=True))
+        for position, mutation in enumerate(mutations, 1):
+            lane.steps.append(Step(index, mutation, last=position == len(mutations)))
+    return list(lanes.values())
+
+
+def _coalesce(lane: Lane, ledger: Ledger, newer: SourceRecord) -> None:
+    """Only the latest change of a key is published; the earlier ones are skipped as superseded."""
+    for record in dict.fromkeys(step.record for step in lane.steps):
+        ledger.skip(record, note=f"coalesced into {newer.describe()}")
+    lane.steps.clear()
+
+
+class _Unordered:
+    """Key of a record with no ordering (standard SQS): equal only to itself."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+def _partition_key(record: SourceRecord, chooser: Callable[[Any], Hashable] | None) -> Hashable:
+    if chooser is None:
+        key = record.default_partition_key
+    else:
+        try:
+            key = chooser(record)
+        except Exception as error:
+            raise MappingError(
+                f"{record.describe()}: partition_key function raised {type(error).__name__}: {error}"
+            ) from error
+    if key is None:
+        return _Unordered(record.index)
+    try:
+        hash(key)
+    except TypeError:  # a dict or list: order by its canonical JSON text
+        return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+    return key
+
+
+def _planned_mutations(
+    record: SourceRecord, mapper: Callable[[Any], Any], planning: Planning
+) -> list[PlannedMutation]:
+    try:
+        result = mapper(record)
+    except StreambridgeError as error:  # e.g. a RecordError from a lazy property: names the record
+        raise type(error)(f"{record.describe()}: {error}") from error
+    except Exception as error:
+        raise MappingError(
+            f"{record.describe()}: mapping function raised {type(error).__name__}: {error}"
+        ) from error
+    return [_prepare(record, m, planning) for m in _as_mutations(record, result, planning.document)]
+
+
+def _as_mutations(record: SourceRecord, result: Any, document: str | None) -> list[Mutation]:
+    if result is None:
+        return []
+    if isinstance(result, Mutation):
+        return [result]
+    if isinstance(result, Mapping):
+        if document is None:
+            raise MappingError(
+                f"{record.describe()}: mapping function returned variables, but the decorator has no "
+                "mutation document; pass one to the decorator or return Mutation(document, variables)"
+            )
+        return [Mutation(document, result)]
+    if isinstance(result, (list, tuple)):
+        return [m for item in result for m in _as_mutations(record, item, document)]
+    raise MappingError(
+        f"{record.describe()}: mapping function returned {type(result).__name__}; expected None (skip), "
+        "a dict of variables, a Mutation, or a list of Mutations"
+    )
+
+
+def _prepare(record: SourceRecord, mutation: Mutation, planning: Planning) -> PlannedMutation:
+    try:
+        compiled = compile_document(mutation.document)
+    except StreambridgeError as error:
+        raise type(error)(f"{record.describe()}: {error}") from error
+    if not isinstance(mutation.variables, Mapping):
+        raise MappingError(f"{record.describe()}: Mutation.variables must be a dict")
+    defined = compiled.variable_names
+    unknown = [name for name in mutation.variables if name not in defined]
+    if unknown:
+        raise MappingError(
+            f"{record.describe()}: variables {sorted(unknown)} are not defined by the mutation "
+            f"(it defines {sorted(defined) or 'none'})"
+        )
+    missing = [v.name for v in compiled.variables if v.required and mutation.variables.get(v.name) is None]
+    if missing:
+        raise MappingError(f"{record.describe()}: required mutation variables missing or null: {missing}")
+    variables = tuple((name, _to_json(record, name, value)) for name, value in mutation.variables.items())
+    payload = sum(_byte_length(text) for _, text in variables)
+    if payload > planning.max_payload_bytes:
+        raise PayloadTooLargeError(
+            f"{record.describe()}: mutation variables are {payload} bytes, over the "
+            f"{planning.max_payload_bytes}-byte limit; AppSync would drop the subscription message "
+            "silently, so the record is failed instead"
+        )
+    size = payload + sum(len(f) for f in compiled.fields) + 24 * (len(variables) + len(compiled.fields))
+    return PlannedMutation(record.index, compiled, variables, size)
+
+
+def _byte_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def _json_default(value: Any) -> Any:
+    """Values a mapping function commonly returns that json does not know."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, Mapping):  # e.g. record.raw, a read-only view
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    msg = f"{type(value).__name__} is not JSON serializable"
+    raise TypeError(msg)
+
+
+def _to_json(record: SourceRecord, name: str, value: Any) -> str:
+    try:
+        return json.dumps(
+            value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+        )
+    except (TypeError, ValueError) as error:
+        raise MappingError(
+            f"{record.describe()}: variable {name!r} cannot be sent as JSON: {error}"
+        ) from error
+
+
+def _log_failure(error: StreambridgeError) -> None:
+    if isinstance(error, PayloadTooLargeError):
+        logger.error("streambridge: %s", error)

@@ -1,0 +1,253 @@
+"""The publisher: sends the lanes' heads in batched requests, concurrently across keys, in order per key.
+
+A lane is either ready (its head can go out), in flight (exactly one request holds its steps), or done.
+A lane goes back to ready only once its steps in flight have all succeeded, so a key's next change never
+overtakes the previous one, retries included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from streambridge._batch import Limits, Request, render, take_batch
+from streambridge._errors import (
+    AuthorizationError,
+    DeadlineExceededError,
+    HeldBackError,
+    PublishError,
+    StreambridgeError,
+)
+from streambridge._plan import Lane, Step
+from streambridge._response import Answer, interpret
+from streambridge._result import Ledger
+from streambridge._retry import Deadline, RetryPolicy
+from streambridge._transport import Auth, Transport
+
+logger = logging.getLogger("streambridge")
+
+Pending = list[tuple[Lane, Step]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to send."""
+
+    url: str
+    auth: Auth
+    transport: Transport
+    request_timeout: float = 10.0
+    concurrency: int = 16
+
+
+@dataclass
+class Counters:
+    """What the publisher did, for the summary line."""
+
+    requests: int = 0
+    retries: int = 0
+
+
+async def publish(
+    lanes: Sequence[Lane],
+    ledger: Ledger,
+    *,
+    endpoint: Endpoint,
+    limits: Limits,
+    retry: RetryPolicy,
+    deadline: Deadline,
+) -> Counters:
+    """Publish every lane; on return each record of the lanes is settled in the ledger."""
+    run = _Run(lanes, ledger, endpoint=endpoint, limits=limits, retry=retry, deadline=deadline)
+    await run.go()
+    return run.counters
+
+
+class _Run:
+    def __init__(
+        self,
+        lanes: Sequence[Lane],
+        ledger: Ledger,
+        *,
+        endpoint: Endpoint,
+        limits: Limits,
+        retry: RetryPolicy,
+        deadline: Deadline,
+    ) -> None:
+        self.lanes = lanes
+        self.ledger = ledger
+        self.endpoint = endpoint
+        self.limits = limits
+        self.retry = retry
+        self.deadline = deadline
+        self.ready: deque[Lane] = deque(lane for lane in lanes if lane.steps)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.wakeup = asyncio.Event()
+        self.fatal: StreambridgeError | None = None
+        self.counters = Counters()
+
+    async def go(self) -> None:
+        # The hard stop: half the margin after the working time; requests are bounded well before it.
+        limit = self.deadline.remaining() + self.deadline.margin / 2
+        try:
+            await asyncio.wait_for(
+                self._dispatch(), timeout=None if limit == float("inf") else max(limit, 0.0)
+            )
+        except asyncio.TimeoutError:
+            logger.warning(
+                "streambridge: Lambda deadline reached with requests in flight; reporting them failed"
+            )
+        finally:
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        cause = self.fatal or DeadlineExceededError(
+            "not sent: the Lambda deadline was too near (the record is reported failed for re-delivery)"
+        )
+        for lane in self.lanes:
+            lane.fail_all(self.ledger, cause)
+
+    def stopping(self) -> bool:
+        return self.fatal is not None or self.deadline.expired()
+
+    async def _dispatch(self) -> None:
+        while True:
+            while self.ready and len(self.tasks) < self.endpoint.concurrency and not self.stopping():
+                batch = take_batch(self.ready, self.ledger, self.limits)
+                if batch:
+                    task = asyncio.ensure_future(
+                        self._send([(lane, s) for lane, steps in batch for s in steps])
+                    )
+                    self.tasks.add(task)
+                    task.add_done_callback(self._finished)
+            if not self.tasks:
+                return
+            self.wakeup.clear()
+            await self.wakeup.wait()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.wakeup.set()
+
+    def _release(self, lane: Lane) -> None:
+        if lane.steps:
+            self.ready.append(lane)
+            self.wakeup.set()
+
+    def _count_retry(self) -> None:
+        self.counters.retries += 1
+
+    async def _send(self, pending: Pending) -> None:
+        """Send one request, retrying transient failures; settle every step it carries."""
+        try:
+            async for attempt in self.retry.retrying(self.deadline, self._count_retry):
+                with attempt:
+                    await self._attempt(pending)
+        except PublishError as error:
+            self._fail(pending, error)
+        except asyncio.CancelledError:
+            self._fail(
+                pending, DeadlineExceededError("the Lambda deadline came while the request was in flight")
+            )
+            raise
+        except Exception as error:  # a bug must not lose records: fail them and say why
+            logger.exception("streambridge: internal error while publishing")
+            self._fail(pending, PublishError(f"internal error: {type(error).__name__}: {error}"))
+
+    async def _attempt(self, pending: Pending) -> None:
+        """One try. Settles what it can; leaves in ``pending`` only what should be tried again."""
+        budget = self.deadline.remaining()
+        if budget < self.deadline.minimum_request:
+            raise DeadlineExceededError("not sent: the Lambda deadline was too near")
+        request = render((lane, [step]) for lane, step in pending)
+        endpoint = self.endpoint
+        headers = endpoint.auth.headers(endpoint.url, request.body)
+        self.counters.requests += 1
+        response = await endpoint.transport.post(
+            endpoint.url, request.body, headers, min(endpoint.request_timeout, budget)
+        )
+        answer = interpret(response, request.aliases)
+        if answer.request_error is not None:
+            self._request_failed(pending, answer.request_error)
+            return
+        pending[:] = self._settle(request, answer)
+        if pending:
+            raise answer.errors[request.entries.index(pending[0])]
+
+    def _request_failed(self, pending: Pending, error: PublishError) -> None:
+        """The request failed as a whole: retry it, give up, or split it to find the culprit."""
+        if isinstance(error, AuthorizationError):
+            self.fatal = error  # every later request would be refused the same way
+            self.wakeup.set()
+            raise error
+        if error.retryable or len(pending) == 1:
+            raise error
+        self._split(pending, error)
+
+    def _settle(self, request: Request, answer: Answer) -> Pending:
+        """Settle each mutation of an answered request; return those to try again (transient errors)."""
+        retry_later: Pending = []
+        broken: dict[Lane, Step] = {}
+        for position, (lane, step) in enumerate(request.entries):
+            failure = answer.errors.get(position)
+            if lane in broken:
+                self._hold(step, broken[lane])
+            elif failure is None:
+                lane.solo = False
+                if step.last:
+                    self.ledger.publish(step.record)
+            elif failure.retryable and not _later_step_in_request(lane, position, request.entries):
+                retry_later.append((lane, step))
+            else:
+                self.ledger.fail(step.record, failure)
+                broken[lane] = step
+        for lane, step in broken.items():
+            lane.hold_back(self.ledger, self.ledger.records[step.record])
+        waiting = {id(lane) for lane, _ in retry_later}
+        for lane in dict.fromkeys(lane for lane, _ in request.entries):
+            if lane not in broken and id(lane) not in waiting:
+                self._release(lane)
+        return retry_later
+
+    def _split(self, pending: Pending, error: PublishError) -> None:
+        """A batched request failed as a whole: send each of its lanes' heads alone to find the culprit."""
+        logger.info(
+            "streambridge: a batch of %d failed as a whole (%s); sending them one by one", len(pending), error
+        )
+        by_lane: dict[Lane, list[Step]] = {}
+        for lane, step in pending:
+            by_lane.setdefault(lane, []).append(step)
+        pending.clear()
+        for lane, steps in by_lane.items():
+            lane.steps.extendleft(reversed(steps))
+            lane.solo = True
+            self._release(lane)
+
+    def _hold(self, step: Step, culprit: Step) -> None:
+        record = self.ledger.records[step.record]
+        self.ledger.fail(
+            step.record,
+            HeldBackError(
+                f"{record.describe()}: reported failed because "
+                f"{self.ledger.records[culprit.record].describe()} of the same partition key failed"
+            ),
+        )
+
+    def _fail(self, pending: Pending, error: StreambridgeError) -> None:
+        broken: dict[Lane, Step] = {}
+        for lane, step in pending:
+            if lane in broken:
+                self._hold(step, broken[lane])
+            else:
+                self.ledger.fail(step.record, error)
+                broken[lane] = step
+        for lane, step in broken.items():
+            lane.hold_back(self.ledger, self.ledger.records[step.record])
+        pending.clear()
+
+
+def _later_step_in_request(lane: Lane, position: int, entries: Sequence[tuple[Lane, Step]]) -> bool:
+    return any(other is lane for other, _ in entries[position + 1 :])

@@ -1,0 +1,139 @@
+"""What an AppSync answer means, per aliased mutation. Pure: bytes and status in, outcomes out.
+
+AppSync answers HTTP 200 with an ``errors`` array and partial ``data``; each error is mapped back to its
+mutation by the alias at the head of its ``path``. Errors with no alias concern the whole request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from streambridge._errors import (
+    AuthorizationError,
+    GraphQLError,
+    PublishError,
+    ServerError,
+    ThrottledError,
+)
+from streambridge._transport import HttpResponse
+
+_THROTTLING = ("throttl", "toomanyrequests", "provisionedthroughputexceeded", "requestlimitexceeded")
+_UNAUTHORIZED = ("unauthorized", "accessdenied", "forbidden")
+
+
+@dataclass
+class Answer:
+    """The meaning of one response."""
+
+    request_error: PublishError | None = None
+    """Set when the request failed as a whole (no per-mutation outcome can be read)."""
+    errors: dict[int, PublishError] = field(default_factory=dict)
+    """Position -> the error of that mutation. Positions absent here succeeded."""
+
+
+def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
+    """Map a response to per-mutation outcomes, classifying each error as transient or not."""
+    status = response.status
+    payload = _json(response.body)
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    errors = errors if isinstance(errors, list) else []
+    failed = _status_error(response, payload, errors)
+    if failed is not None:
+        return Answer(failed)
+    answer = Answer()
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        path = error.get("path")
+        position = aliases.get(path[0]) if isinstance(path, list) and path else None
+        classified = _classify(error)
+        if position is None:
+            if answer.request_error is None:
+                answer.request_error = classified
+        elif position not in answer.errors:
+            answer.errors[position] = classified
+    if status != 200 and answer.request_error is None and not answer.errors:
+        answer.request_error = GraphQLError(
+            f"AppSync rejected the request: HTTP {status}{_body_hint(response.body)}"
+        )
+    data = payload.get("data")
+    if answer.request_error is None:
+        # A mutation neither answered nor blamed did not run: never count it as published.
+        for alias, position in aliases.items():
+            if position not in answer.errors and not (isinstance(data, dict) and alias in data):
+                answer.errors[position] = ServerError(f"AppSync's answer has no result for {alias}")
+    return answer
+
+
+def _status_error(  # noqa: PLR0911 - one return per kind of failure
+    response: HttpResponse, payload: Any, errors: list[Any]
+) -> PublishError | None:
+    """The whole request's failure when the status or the body shape says it failed as a whole."""
+    status = response.status
+    retry_after = _retry_after(response.headers)
+    if status in (401, 403):
+        return AuthorizationError(f"AppSync refused the credentials: HTTP {status}{_first(errors)}")
+    if status == 429:
+        return ThrottledError(
+            f"AppSync throttled the request: HTTP 429{_first(errors)}", retry_after=retry_after
+        )
+    if status >= 500:
+        detail = _first(errors) or _body_hint(response.body)
+        return ServerError(f"AppSync answered HTTP {status}{detail}", retry_after=retry_after)
+    if not isinstance(payload, dict):
+        if status == 200:
+            return ServerError(
+                f"AppSync answered HTTP 200 with a body that is not JSON{_body_hint(response.body)}"
+            )
+        return GraphQLError(f"AppSync rejected the request: HTTP {status}{_body_hint(response.body)}")
+    if "data" not in payload and not errors:  # e.g. the simulator's {"errorMessage": "Syntax Error: ..."}
+        detail = payload.get("errorMessage") or payload.get("message") or _body_hint(response.body)
+        return GraphQLError(f"AppSync rejected the request: HTTP {status}: {detail}")
+    return None
+
+
+def _classify(error: Mapping[str, Any]) -> PublishError:
+    message = str(error.get("message", "no message"))
+    error_type = error.get("errorType")
+    kind = str(error_type or "").lower()
+    raw_path = error.get("path")
+    path = tuple(raw_path) if isinstance(raw_path, list) else ()
+    text = f"{error_type}: {message}" if error_type else message
+    if any(word in kind for word in _THROTTLING):
+        return ThrottledError(f"AppSync throttled the mutation: {text}")
+    if any(word in kind for word in _UNAUTHORIZED):
+        return AuthorizationError(f"AppSync refused the mutation: {text}")
+    return GraphQLError(f"AppSync rejected the mutation: {text}", error_type=error_type, path=path, raw=error)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _first(errors: list[Any]) -> str:
+    for error in errors:
+        if isinstance(error, dict):
+            kind = error.get("errorType")
+            return f" ({kind}: {error.get('message')})" if kind else f" ({error.get('message')})"
+    return ""
+
+
+def _body_hint(body: bytes) -> str:
+    text = " ".join(body[:120].decode("utf-8", "replace").split())
+    return f": {text!r}" if text else ""
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None  # an HTTP date: fall back to our own backoff
+    return None

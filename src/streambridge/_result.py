@@ -1,0 +1,132 @@
+"""Typed results: what became of each record, and of the invocation."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from streambridge._errors import StreambridgeError
+from streambridge._sources._base import SourceRecord
+
+
+class Status(enum.Enum):
+    """Where a record ended. Every record ends in exactly one of these."""
+
+    PUBLISHED = "published"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """The end of one record."""
+
+    record: SourceRecord
+    status: Status
+    error: StreambridgeError | None = None
+    """Why it failed (or, for a skip, None)."""
+    note: str | None = None
+    """Why it was skipped when streambridge decided it (coalesced into a later change)."""
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    """The end of one Lambda invocation: every record's outcome plus counters."""
+
+    source: str
+    outcomes: tuple[RecordOutcome, ...]
+    requests: int
+    """HTTP requests sent to AppSync, retries included."""
+    retries: int
+    """Requests that were retries of an earlier attempt."""
+    duration: float
+    """Seconds spent in the invocation."""
+
+    def _count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status is status)
+
+    @property
+    def published(self) -> int:
+        """Records whose mutations all reached AppSync."""
+        return self._count(Status.PUBLISHED)
+
+    @property
+    def skipped(self) -> int:
+        """Records the mapping function skipped (returned None), or coalesced into a later change."""
+        return self._count(Status.SKIPPED)
+
+    @property
+    def failed(self) -> int:
+        """Records reported failed (including those held back behind a failed record of their key)."""
+        return self._count(Status.FAILED)
+
+    @property
+    def failures(self) -> tuple[RecordOutcome, ...]:
+        """Outcomes of the failed records, in source order."""
+        return tuple(o for o in self.outcomes if o.status is Status.FAILED)
+
+    @property
+    def ok(self) -> bool:
+        """True when no record failed."""
+        return not self.failures
+
+    def batch_item_failures(self) -> list[dict[str, str]]:
+        """The ``batchItemFailures`` entries Lambda expects, in source order, never empty identifiers."""
+        return [{"itemIdentifier": o.record.item_identifier} for o in self.failures]
+
+    def lambda_response(self) -> dict[str, Any]:
+        """The answer of a batch-source handler: ``{"batchItemFailures": [...]}``."""
+        return {"batchItemFailures": self.batch_item_failures()}
+
+    def summary(self) -> dict[str, Any]:
+        """Counters for the structured log line."""
+        return {
+            "source": self.source,
+            "records": len(self.outcomes),
+            "published": self.published,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "requests": self.requests,
+            "retries": self.retries,
+            "duration_ms": round(self.duration * 1000, 1),
+        }
+
+
+class Ledger:
+    """Records each record's end exactly once; the invariant behind "nothing is lost"."""
+
+    def __init__(self, records: Sequence[SourceRecord]) -> None:
+        self.records = records
+        self._outcomes: list[RecordOutcome | None] = [None] * len(records)
+
+    def is_open(self, index: int) -> bool:
+        """True while the record has no outcome yet."""
+        return self._outcomes[index] is None
+
+    def publish(self, index: int) -> None:
+        """The record's last mutation succeeded."""
+        self._settle(index, RecordOutcome(self.records[index], Status.PUBLISHED))
+
+    def skip(self, index: int, note: str | None = None) -> None:
+        """The user skipped the record, or it was coalesced into a later change of its key."""
+        self._settle(index, RecordOutcome(self.records[index], Status.SKIPPED, note=note))
+
+    def fail(self, index: int, error: StreambridgeError) -> None:
+        """The record failed; a second failure of the same record keeps the first cause."""
+        if self._outcomes[index] is None:
+            self._outcomes[index] = RecordOutcome(self.records[index], Status.FAILED, error)
+
+    def _settle(self, index: int, outcome: RecordOutcome) -> None:
+        if self._outcomes[index] is not None:
+            msg = f"internal error: {self.records[index].describe()} settled twice"
+            raise RuntimeError(msg)
+        self._outcomes[index] = outcome
+
+    def close(self, cause: StreambridgeError) -> tuple[RecordOutcome, ...]:
+        """All outcomes; any record still open is failed with ``cause`` so that none is lost."""
+        for index, outcome in enumerate(self._outcomes):
+            if outcome is None:
+                self.fail(index, cause)
+        return tuple(o for o in self._outcomes if o is not None)

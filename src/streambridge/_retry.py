@@ -1,0 +1,85 @@
+"""Retry policy: tenacity's composable stop/wait objects; what is retryable is decided by exception class."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from streambridge._errors import StreambridgeError, TransientError
+
+if TYPE_CHECKING:
+    import tenacity
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures (throttling, 5xx, connection errors, timeouts) are retried.
+
+    ``attempts`` counts the first try. Backoff is exponential with full jitter between ``backoff`` and
+    ``max_backoff`` seconds, and never shorter than an HTTP ``Retry-After``. Pass tenacity ``stop`` /
+    ``wait`` objects to replace them. Whatever the policy, a retry never outlives the Lambda deadline.
+    """
+
+    attempts: int = 5
+    backoff: float = 0.05
+    max_backoff: float = 2.0
+    stop: Any = None
+    wait: Any = None
+
+    def retrying(self, deadline: Deadline, on_retry: Callable[[], None]) -> tenacity.AsyncRetrying:
+        """A tenacity controller for one request's attempts."""
+        import tenacity  # noqa: PLC0415 - lazy: import cost counts in cold starts
+
+        base_wait = self.wait or tenacity.wait_exponential_jitter(initial=self.backoff, max=self.max_backoff)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            after = getattr(error, "retry_after", None) or 0.0
+            return max(float(base_wait(state)), after)
+
+        class past_deadline(tenacity.stop.stop_base):  # noqa: N801 - reads like tenacity's own stops
+            """Stop when the next sleep and a minimal request would not fit before the deadline."""
+
+            def __call__(self, state: tenacity.RetryCallState) -> bool:
+                return deadline.remaining() < (state.upcoming_sleep or 0.0) + deadline.minimum_request
+
+        stop = self.stop or tenacity.stop_after_attempt(self.attempts)
+        return tenacity.AsyncRetrying(
+            stop=tenacity.stop_any(stop, past_deadline()),
+            wait=wait,
+            retry=tenacity.retry_if_exception(is_retryable),
+            before_sleep=lambda _state: on_retry(),
+            reraise=True,
+        )
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Only our transient errors are retried; validation and authorization errors never are."""
+    return isinstance(error, TransientError) or (isinstance(error, StreambridgeError) and error.retryable)
+
+
+class Deadline:
+    """The time left in the invocation, minus a safety margin kept for reporting the outcome."""
+
+    def __init__(
+        self, remaining_ms: Callable[[], int] | None, margin: float, minimum_request: float = 0.05
+    ) -> None:
+        self._remaining_ms = remaining_ms
+        self._start = time.monotonic()
+        self._initial = remaining_ms() / 1000 if remaining_ms else math.inf
+        self.margin = margin
+        self.minimum_request = minimum_request
+
+    def remaining(self) -> float:
+        """Seconds left for work (the margin already taken off)."""
+        if self._remaining_ms is None:
+            return math.inf
+        # Derived from one reading and the monotonic clock: no context call on the hot path.
+        return self._initial - (time.monotonic() - self._start) - self.margin
+
+    def expired(self) -> bool:
+        """True when no new request can finish in time."""
+        return self.remaining() < self.minimum_request

@@ -1,0 +1,144 @@
+"""DynamoDB Streams records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cached_property
+from typing import Any, ClassVar
+
+from streambridge._errors import RecordError
+from streambridge._sources._attributes import deserialize_map
+from streambridge._sources._base import Source, SourceRecord
+from streambridge._sources._common import (
+    arn_resource,
+    batch_records,
+    epoch_time,
+    field,
+    missing_identifier,
+    short,
+    wrong_source,
+)
+
+__all__ = ["SOURCE", "DynamoDBRecord", "parse"]
+
+_EVENT_SOURCE = "aws:dynamodb"
+# Built once: json.dumps(..., sort_keys=True) would build a new encoder on every call.
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class DynamoDBRecord(SourceRecord):
+    """One change from a DynamoDB stream: an ``INSERT``, ``MODIFY`` or ``REMOVE`` of one item.
+
+    Attribute values come out as plain, JSON-safe Python: numbers are ``int`` or ``float``, sets are
+    sorted lists and binary values stay base64 text. Decoding happens on first access and is cached.
+    """
+
+    source_title: ClassVar[str] = "DynamoDB Streams"
+
+    def __init__(self, raw: Mapping[str, Any], index: int) -> None:
+        super().__init__(raw, index)
+        stream = raw.get("dynamodb")
+        sequence = stream.get("SequenceNumber") if isinstance(stream, Mapping) else None
+        if not isinstance(sequence, str) or not sequence:
+            raise missing_identifier("dynamodb", "dynamodb.SequenceNumber", raw, index)
+        self._stream: Mapping[str, Any] = stream  # type: ignore[assignment]  # a Mapping, checked above
+        self._sequence_number = sequence
+
+    @property
+    def item_identifier(self) -> str:
+        """The stream sequence number, as Lambda expects it in ``batchItemFailures``."""
+        return self._sequence_number
+
+    @cached_property
+    def default_partition_key(self) -> str:
+        """The item's key attributes as canonical JSON text: changes to one item stay in order."""
+        keys = self._stream.get("Keys")
+        if not isinstance(keys, Mapping) or not keys:
+            raise RecordError(f"{self.describe()}: dynamodb.Keys is {short(keys)}, expected the item's key")
+        try:
+            return _KEY_ENCODER.encode(keys)
+        except (TypeError, ValueError) as e:  # only a hand-built event can hold non-JSON values here
+            raise RecordError(f"{self.describe()}: dynamodb.Keys cannot be written as JSON ({e})") from e
+
+    @property
+    def sequence_number(self) -> str:
+        """The stream sequence number (``dynamodb.SequenceNumber``)."""
+        return self._sequence_number
+
+    @property
+    def event_name(self) -> str:
+        """``INSERT``, ``MODIFY`` or ``REMOVE``."""
+        return field(self._raw, "eventName", str, self, "eventName")
+
+    @property
+    def event_id(self) -> str:
+        """The unique id of this stream event (``eventID``)."""
+        return field(self._raw, "eventID", str, self, "eventID")
+
+    @cached_property
+    def keys(self) -> dict[str, Any]:
+        """The item's key attributes as plain Python values."""
+        if self._stream.get("Keys") is None:
+            raise RecordError(f"{self.describe()}: dynamodb.Keys is missing")
+        return deserialize_map(self._stream["Keys"], "Keys", self.describe)
+
+    @cached_property
+    def new_image(self) -> dict[str, Any] | None:
+        """The item after the change; None for ``REMOVE`` or when the stream view type omits it."""
+        image = self._stream.get("NewImage")
+        return None if image is None else deserialize_map(image, "NewImage", self.describe)
+
+    @cached_property
+    def old_image(self) -> dict[str, Any] | None:
+        """The item before the change; None for ``INSERT`` or when the stream view type omits it."""
+        image = self._stream.get("OldImage")
+        return None if image is None else deserialize_map(image, "OldImage", self.describe)
+
+    @cached_property
+    def approximate_creation_time(self) -> datetime:
+        """When the change was made, in UTC (``ApproximateCreationDateTime``, epoch seconds)."""
+        value = self._stream.get("ApproximateCreationDateTime")
+        return epoch_time(value, "seconds", self, "dynamodb.ApproximateCreationDateTime")
+
+    @property
+    def stream_view_type(self) -> str:
+        """``KEYS_ONLY``, ``NEW_IMAGE``, ``OLD_IMAGE`` or ``NEW_AND_OLD_IMAGES``."""
+        return field(self._stream, "StreamViewType", str, self, "dynamodb.StreamViewType")
+
+    @property
+    def size_bytes(self) -> int:
+        """The size of the stream record in bytes (``dynamodb.SizeBytes``)."""
+        return field(self._stream, "SizeBytes", int, self, "dynamodb.SizeBytes")
+
+    @property
+    def event_source_arn(self) -> str:
+        """The ARN of the stream (``eventSourceARN``)."""
+        return field(self._raw, "eventSourceARN", str, self, "eventSourceARN")
+
+    @cached_property
+    def table_name(self) -> str:
+        """The table's name, read from the stream ARN (``...:table/<name>/stream/<label>``)."""
+        resource = arn_resource(self.event_source_arn, self, "eventSourceARN")
+        kind, _, rest = resource.partition("/")
+        name = rest.partition("/")[0]
+        if kind != "table" or not name:
+            raise RecordError(
+                f"{self.describe()}: eventSourceARN {short(self.event_source_arn)} names no table"
+            )
+        return name
+
+
+def parse(event: Mapping[str, Any]) -> list[DynamoDBRecord]:
+    """Build the record views of a DynamoDB Streams batch; nothing is decoded yet."""
+    records = batch_records(event, "dynamodb")
+    views = []
+    for index, raw in enumerate(records):
+        if not isinstance(raw, dict) or raw.get("eventSource") != _EVENT_SOURCE:
+            raise wrong_source("dynamodb", raw, index)
+        views.append(DynamoDBRecord(raw, index))
+    return views
+
+
+SOURCE = Source(name="dynamodb", title="DynamoDB Streams", batch=True, parse=parse)

@@ -1,0 +1,159 @@
+"""SQS messages, from standard and FIFO queues."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cached_property
+from typing import Any, ClassVar
+
+from streambridge._errors import RecordError
+from streambridge._sources._base import Source, SourceRecord
+from streambridge._sources._common import (
+    arn_resource,
+    batch_records,
+    epoch_time,
+    field,
+    load_json,
+    missing_identifier,
+    optional_field,
+    short,
+    wrong_source,
+)
+
+__all__ = ["SOURCE", "SQSRecord", "parse"]
+
+_EVENT_SOURCE = "aws:sqs"
+_UNSET: Any = object()
+
+
+class SQSRecord(SourceRecord):
+    """One SQS message. On a FIFO queue, messages of one message group stay in order."""
+
+    source_title: ClassVar[str] = "SQS"
+
+    def __init__(self, raw: Mapping[str, Any], index: int) -> None:
+        super().__init__(raw, index)
+        message_id = raw.get("messageId")
+        if not isinstance(message_id, str) or not message_id:
+            raise missing_identifier("sqs", "messageId", raw, index)
+        self._message_id = message_id
+        self._json: Any = _UNSET
+
+    @property
+    def item_identifier(self) -> str:
+        """The message id, as Lambda expects it in ``batchItemFailures``."""
+        return self._message_id
+
+    @property
+    def default_partition_key(self) -> str | None:
+        """The message group id on a FIFO queue; None (unordered) on a standard queue."""
+        group = self.message_group_id
+        # Standard queues may carry a group id too (fair queues) without any ordering promise.
+        return group if group is not None and self.is_fifo else None
+
+    @property
+    def message_id(self) -> str:
+        """The message id SQS assigned (``messageId``)."""
+        return self._message_id
+
+    @property
+    def body(self) -> str:
+        """The message body as sent."""
+        return field(self._raw, "body", str, self, "body")
+
+    def json(self) -> Any:
+        """Parse the body as JSON (once: treat the result as read-only)."""
+        if self._json is _UNSET:
+            self._json = load_json(self.body, self, "body")
+        return self._json
+
+    @cached_property
+    def attributes(self) -> dict[str, str]:
+        """The system attributes (``ApproximateReceiveCount``, ``SentTimestamp``, ``MessageGroupId``...)."""
+        value = self._raw.get("attributes")
+        if value is None:
+            return {}
+        return field(self._raw, "attributes", dict, self, "attributes")
+
+    @cached_property
+    def message_attributes(self) -> dict[str, Any]:
+        """The sender's message attributes, as Lambda delivers them (``stringValue``, ``dataType``...)."""
+        value = self._raw.get("messageAttributes")
+        if value is None:
+            return {}
+        return field(self._raw, "messageAttributes", dict, self, "messageAttributes")
+
+    @property
+    def message_group_id(self) -> str | None:
+        """The FIFO message group id; None on a standard queue."""
+        return optional_field(self.attributes, "MessageGroupId", str, self, "attributes.MessageGroupId")
+
+    @property
+    def message_deduplication_id(self) -> str | None:
+        """The FIFO deduplication id; None on a standard queue."""
+        return optional_field(
+            self.attributes, "MessageDeduplicationId", str, self, "attributes.MessageDeduplicationId"
+        )
+
+    @property
+    def sequence_number(self) -> str | None:
+        """The FIFO sequence number SQS assigned; None on a standard queue."""
+        return optional_field(self.attributes, "SequenceNumber", str, self, "attributes.SequenceNumber")
+
+    @property
+    def receipt_handle(self) -> str:
+        """The receipt handle of this delivery (``receiptHandle``)."""
+        return field(self._raw, "receiptHandle", str, self, "receiptHandle")
+
+    @property
+    def event_source_arn(self) -> str:
+        """The ARN of the queue (``eventSourceARN``)."""
+        return field(self._raw, "eventSourceARN", str, self, "eventSourceARN")
+
+    @cached_property
+    def queue_name(self) -> str:
+        """The queue's name, read from its ARN."""
+        return arn_resource(self.event_source_arn, self, "eventSourceARN")
+
+    @cached_property
+    def is_fifo(self) -> bool:
+        """True for a FIFO queue (its name ends in ``.fifo``)."""
+        arn = self._raw.get("eventSourceARN")
+        if isinstance(arn, str):
+            return arn.endswith(".fifo")
+        # Without an ARN (hand-built events), SequenceNumber is the attribute only FIFO queues set.
+        return "SequenceNumber" in self.attributes
+
+    @cached_property
+    def sent_time(self) -> datetime:
+        """When the message was sent, in UTC (``attributes.SentTimestamp``, epoch milliseconds)."""
+        value = self.attributes.get("SentTimestamp")
+        return epoch_time(value, "milliseconds", self, "attributes.SentTimestamp")
+
+    @cached_property
+    def approximate_receive_count(self) -> int:
+        """How many times the message has been received, this delivery included."""
+        value = field(
+            self.attributes, "ApproximateReceiveCount", (str, int), self, "attributes.ApproximateReceiveCount"
+        )
+        try:
+            return int(value)
+        except ValueError:
+            raise RecordError(
+                f"{self.describe()}: attributes.ApproximateReceiveCount {short(value)} is not a number"
+            ) from None
+
+
+def parse(event: Mapping[str, Any]) -> list[SQSRecord]:
+    """Build the record views of an SQS batch; nothing is decoded yet."""
+    records = batch_records(event, "sqs")
+    views = []
+    for index, raw in enumerate(records):
+        if not isinstance(raw, dict) or raw.get("eventSource") != _EVENT_SOURCE:
+            raise wrong_source("sqs", raw, index)
+        views.append(SQSRecord(raw, index))
+    return views
+
+
+SOURCE = Source(name="sqs", title="SQS", batch=True, parse=parse)

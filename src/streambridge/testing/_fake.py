@@ -1,0 +1,159 @@
+"""FakeAppSync: an in-memory transport that answers like AppSync, for fast functional tests.
+
+It executes each aliased top-level mutation field serially through a resolver, answers per-field errors
+with ``path`` and ``errorType`` and partial ``data`` like AppSync, and can be told to fail the next
+requests (HTTP statuses, connection errors, timeouts). It records what it published, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from streambridge._errors import ConnectionFailedError, RequestTimeoutError, StreambridgeError
+from streambridge._transport import HttpResponse
+
+Resolver = Callable[[str, dict[str, Any]], Any]
+
+
+class FieldError(Exception):
+    """Raise from a resolver to fail one mutation field, like ``$util.error(message, errorType)``."""
+
+    def __init__(self, message: str, error_type: str = "ResolverError") -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+class RequestRejectedError(Exception):
+    """Raise from a validator to reject the whole request before any field runs (a validation error)."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """One mutation field that ran successfully."""
+
+    field: str
+    arguments: dict[str, Any]
+    result: Any
+
+
+@dataclass
+class ReceivedRequest:
+    """One request as the fake received it."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    timeout: float
+    aliases: list[str] = field(default_factory=list)
+
+
+def pass_through(_field: str, arguments: dict[str, Any]) -> Any:
+    """Like an AppSync NONE data source: the result is the ``input`` argument (or all arguments)."""
+    return arguments["input"] if set(arguments) == {"input"} else arguments
+
+
+class FakeAppSync:
+    """A ``Transport`` that answers like AppSync without a network."""
+
+    def __init__(
+        self,
+        resolver: Resolver = pass_through,
+        *,
+        validate: Callable[[str, dict[str, Any]], None] | None = None,
+        latency: float = 0.0,
+    ) -> None:
+        """Answer every request with ``resolver(field_name, arguments)``, after ``latency`` seconds.
+
+        ``validate(field_name, arguments)`` runs for every field before any executes; raising
+        ``RequestRejectedError`` rejects the whole request the way AppSync rejects an invalid variable.
+        """
+        self.resolver = resolver
+        self.validate = validate
+        self.latency = latency
+        self.published: list[Published] = []
+        self.requests: list[ReceivedRequest] = []
+        self._faults: deque[HttpResponse | BaseException] = deque()
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def fail_next(self, *faults: HttpResponse | BaseException) -> None:
+        """The next requests get these answers instead (an HttpResponse, or an exception to raise)."""
+        self._faults.extend(faults)
+
+    def published_values(self, key: str = "id") -> list[Any]:
+        """``key`` of each published result, in publish order."""
+        return [p.result.get(key) if isinstance(p.result, dict) else None for p in self.published]
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
+        """Answer one request."""
+        received = ReceivedRequest(body, dict(headers), timeout)
+        self.requests.append(received)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(min(self.latency, timeout))
+                if self.latency > timeout:
+                    raise RequestTimeoutError(f"no answer within {timeout:.3f} s")
+            if self._faults:
+                fault = self._faults.popleft()
+                if isinstance(fault, HttpResponse):
+                    return fault
+                if isinstance(fault, StreambridgeError):
+                    raise fault
+                if isinstance(fault, asyncio.TimeoutError):
+                    raise RequestTimeoutError("fake timeout") from fault
+                raise ConnectionFailedError(f"fake connection failure: {fault}") from fault
+            return self._execute(received)
+        finally:
+            self.in_flight -= 1
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    def _execute(self, received: ReceivedRequest) -> HttpResponse:
+        from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse, value_from_ast_untyped  # noqa: PLC0415
+        from graphql.language import FieldNode  # noqa: PLC0415
+
+        request = json.loads(received.body)
+        try:
+            document = parse(request["query"])
+        except GraphQLSyntaxError as error:
+            return _answer({"errorMessage": f"Syntax Error: {error.message}"})
+        variables = request.get("variables") or {}
+        operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+        fields = [s for s in operation.selection_set.selections if isinstance(s, FieldNode)]
+        calls = []
+        for node in fields:
+            alias = node.alias.value if node.alias else node.name.value
+            arguments = {
+                a.name.value: value_from_ast_untyped(a.value, variables) for a in node.arguments or ()
+            }
+            calls.append((alias, node.name.value, arguments))
+            received.aliases.append(alias)
+        if self.validate is not None:
+            try:
+                for _, name, arguments in calls:
+                    self.validate(name, arguments)
+            except RequestRejectedError as error:
+                return _answer({"data": None, "errors": [{"message": str(error)}]})
+        data: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        for alias, name, arguments in calls:  # serially, and a field error does not stop the next
+            try:
+                result = self.resolver(name, arguments)
+            except FieldError as error:  # noqa: PERF203 - each field fails or succeeds on its own
+                data[alias] = None
+                errors.append({"path": [alias], "message": str(error), "errorType": error.error_type})
+            else:
+                data[alias] = result
+                self.published.append(Published(name, arguments, result))
+        return _answer({"data": data, "errors": errors} if errors else {"data": data})
+
+
+def _answer(payload: dict[str, Any], status: int = 200) -> HttpResponse:
+    return HttpResponse(status, {"content-type": "application/json"}, json.dumps(payload).encode())

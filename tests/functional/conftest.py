@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from streambridge import ApiKeyAuth, Bridge, RetryPolicy
+from streambridge.testing import FakeAppSync, FieldError
+
+URL = "https://example123.appsync-api.us-east-1.amazonaws.com/graphql"
+PUBLISH = "mutation Publish($input: OrderInput!) { publishOrder(input: $input) { id status } }"
+
+
+def poison_resolver(_field: str, arguments: dict) -> object:
+    """Pass-through, except an order whose status is POISON (like the simulator's test resolver)."""
+    order = arguments["input"]
+    if order.get("status") == "POISON":
+        raise FieldError("poison record", "PoisonError")
+    return order
+
+
+@pytest.fixture
+def appsync() -> FakeAppSync:
+    return FakeAppSync(poison_resolver)
+
+
+@pytest.fixture
+def make_bridge(appsync: FakeAppSync) -> Iterator[Callable[..., Bridge]]:
+    """Bridges on the fake AppSync with fast retries; closed after the test."""
+    made: list[Bridge] = []
+
+    def make(**settings: Any) -> Bridge:
+        settings.setdefault("retry", RetryPolicy(attempts=3, backoff=0.001, max_backoff=0.005))
+        settings.setdefault("transport", appsync)
+        made.append(Bridge(URL, ApiKeyAuth("da2-test"), **settings))
+        return made[-1]
+
+    yield make
+    for bridge in made:
+        bridge.close()
+
+
+@pytest.fixture
+def bridge(make_bridge: Callable[..., Bridge]) -> Bridge:
+    return make_bridge()

@@ -1,0 +1,179 @@
+"""Transient faults, refusals, the deadline and oversize payloads, through the whole handler."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+from streambridge import (
+    AuthorizationError,
+    Bridge,
+    DeadlineExceededError,
+    DynamoDBRecord,
+    GraphQLError,
+    HeldBackError,
+    HttpResponse,
+    PayloadTooLargeError,
+    ServerError,
+    Status,
+)
+from streambridge.testing import FakeAppSync, RequestRejectedError, events
+
+from .conftest import PUBLISH
+
+
+def orders(*changes: tuple[str, str]) -> dict:
+    return events.dynamodb([{"new_image": {"id": key, "status": status}} for key, status in changes])
+
+
+def publish_handler(bridge: Bridge) -> Callable[..., dict]:
+    @bridge.dynamodb(PUBLISH)
+    def handler(record: DynamoDBRecord) -> dict:
+        return {"input": record.new_image}
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        HttpResponse(503, {}, b"<html>Service Unavailable</html>"),
+        HttpResponse(502, {}, b"Bad Gateway"),
+        HttpResponse(500, {}, b"oops"),
+        HttpResponse(429, {"Retry-After": "0"}, b""),
+        HttpResponse(429, {}, b'{"errors":[{"errorType":"ThrottlingException","message":"slow down"}]}'),
+        HttpResponse(200, {}, b"{truncated"),
+        ConnectionResetError("reset by peer"),
+        asyncio.TimeoutError(),
+    ],
+    ids=["503", "502", "500", "429-retry-after", "429", "malformed-json", "reset", "timeout"],
+)
+def test_transient_faults_are_retried_and_order_is_kept(
+    bridge: Bridge, appsync: FakeAppSync, fault: object
+) -> None:
+    # GIVEN AppSync fails the first request transiently
+    appsync.fail_next(fault)  # type: ignore[arg-type]
+    handler = publish_handler(bridge)
+    # WHEN three changes of one key are published
+    result = handler.process(orders(("a", "NEW"), ("a", "PAID"), ("a", "SHIPPED")))
+    # THEN all arrive, in order, after one retry
+    assert result.published == 3
+    assert result.retries == 1
+    assert [p.result["status"] for p in appsync.published] == ["NEW", "PAID", "SHIPPED"]
+
+
+def test_giving_up_reports_the_record_and_holds_back_its_key(bridge: Bridge, appsync: FakeAppSync) -> None:
+    # GIVEN AppSync answers 503 to every one of the three attempts
+    appsync.fail_next(*[HttpResponse(503, {}, b"down")] * 3)
+    handler = publish_handler(bridge)
+    # WHEN two changes of one key are published
+    result = handler.process(orders(("a", "NEW"), ("a", "PAID")))
+    # THEN the first failed with the server error, the second is held back, 3 requests were sent
+    assert isinstance(result.outcomes[0].error, ServerError)
+    assert isinstance(result.outcomes[1].error, HeldBackError)
+    assert result.requests == 3
+    assert appsync.published == []
+
+
+def test_refused_credentials_stop_the_invocation(bridge: Bridge, appsync: FakeAppSync) -> None:
+    # GIVEN AppSync refuses the API key
+    appsync.fail_next(
+        HttpResponse(401, {}, b'{"errors":[{"errorType":"UnauthorizedException","message":"x"}]}')
+    )
+    handler = publish_handler(bridge)
+    # WHEN 100 changes of 100 keys are published with batches of 50
+    result = handler.process(orders(*[(f"k{i}", "NEW") for i in range(100)]))
+    # THEN one request was refused, not retried, and every record is reported failed
+    assert result.requests == 1
+    assert result.failed == 100
+    assert all(isinstance(o.error, AuthorizationError) for o in result.outcomes)
+
+
+def test_a_request_rejected_as_a_whole_is_split_to_find_the_culprit(
+    make_bridge: Callable[..., Bridge],
+) -> None:
+    # GIVEN AppSync rejects any request carrying the bad order (like an invalid variable does)
+    def validate(_field: str, arguments: dict) -> None:
+        if arguments["input"]["status"] == "INVALID":
+            raise RequestRejectedError('Variable "$m1_input" got invalid value')
+
+    appsync = FakeAppSync(validate=validate)
+    bridge = make_bridge(transport=appsync)
+    handler = publish_handler(bridge)
+    # WHEN three keys are published, one of them invalid, then more changes follow
+    result = handler.process(
+        orders(("a", "NEW"), ("b", "INVALID"), ("c", "NEW"), ("a", "PAID"), ("b", "PAID"))
+    )
+    # THEN only the invalid record and the later change of its key fail
+    assert [o.status for o in result.outcomes] == [
+        Status.PUBLISHED,
+        Status.FAILED,
+        Status.PUBLISHED,
+        Status.PUBLISHED,
+        Status.FAILED,
+    ]
+    assert isinstance(result.outcomes[1].error, GraphQLError)
+    assert isinstance(result.outcomes[4].error, HeldBackError)
+    assert sorted((p.result["id"], p.result["status"]) for p in appsync.published) == [
+        ("a", "NEW"),
+        ("a", "PAID"),
+        ("c", "NEW"),
+    ]
+
+
+def test_oversize_payload_fails_before_sending(
+    bridge: Bridge, appsync: FakeAppSync, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN one order whose payload is over AppSync's 240 KB subscription limit
+    event = events.dynamodb(
+        [
+            {"new_image": {"id": "big", "status": "NEW", "blob": "x" * 250_000}},
+            {"new_image": {"id": "small", "status": "NEW"}},
+        ]
+    )
+    handler = publish_handler(bridge)
+    # WHEN published
+    result = handler.process(event)
+    # THEN it is failed with a clear log line and never sent; the other record is published
+    assert isinstance(result.outcomes[0].error, PayloadTooLargeError)
+    assert "240" in str(result.outcomes[0].error) or "245760" in str(result.outcomes[0].error)
+    assert result.outcomes[1].status is Status.PUBLISHED
+    assert all(b"xxxxxxxx" not in r.body for r in appsync.requests)
+    assert "AppSync would drop the subscription message" in caplog.text
+
+
+def test_the_deadline_is_respected(make_bridge: Callable[..., Bridge]) -> None:
+    # GIVEN an AppSync that takes 200 ms per request and a Lambda with 1.2 s left
+    appsync = FakeAppSync(latency=0.2)
+    bridge = make_bridge(transport=appsync, deadline_margin=0.3, batch_size=1, concurrency=1)
+    handler = publish_handler(bridge)
+    context = events.lambda_context(timeout_ms=1200)
+    started = time.monotonic()
+    # WHEN 20 changes of one key need 20 sequential requests (4 s)
+    result = handler.process(orders(*[("a", f"S{i}") for i in range(20)]), context)
+    elapsed = time.monotonic() - started
+    # THEN it stops before the deadline, and the rest are reported failed, in order
+    assert elapsed < 1.2
+    assert 2 <= result.published <= 5
+    statuses = [o.status for o in result.outcomes]
+    assert statuses == sorted(statuses, key=lambda s: s is Status.FAILED)
+    first_failed = result.failures[0].error
+    assert isinstance(first_failed, DeadlineExceededError | HeldBackError)
+    assert result.published + result.failed == 20
+
+
+def test_a_request_in_flight_at_the_deadline_is_cancelled_and_reported(
+    make_bridge: Callable[..., Bridge],
+) -> None:
+    # GIVEN a request that would take 5 s and a Lambda with 1 s left
+    appsync = FakeAppSync(latency=5.0)
+    bridge = make_bridge(transport=appsync, deadline_margin=0.2, request_timeout=30)
+    handler = publish_handler(bridge)
+    started = time.monotonic()
+    result = handler.process(orders(("a", "NEW")), events.lambda_context(timeout_ms=1000))
+    # THEN the handler returns within the time left and reports the record failed
+    assert time.monotonic() - started < 1.0
+    assert result.failed == 1

@@ -1,0 +1,587 @@
+"""Unit tests of streambridge._auth: pure, no network."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import botocore.auth
+import pytest
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials, ReadOnlyCredentials
+from botocore.exceptions import CredentialRetrievalError
+
+from streambridge._auth import ApiKeyAuth, IAMAuth, TokenAuth
+from streambridge._errors import ConfigurationError, TransientError
+
+ACCESS_KEY = "AKIDEXAMPLE"
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE-session-token"
+FIXED_TIME = datetime(2024, 5, 6, 7, 8, 9)  # naive UTC
+URL = "https://abcdefghijklmnopqrstuvwxyz.appsync-api.eu-west-1.amazonaws.com/graphql"
+HOST = "abcdefghijklmnopqrstuvwxyz.appsync-api.eu-west-1.amazonaws.com"
+BODY = b'{"query":"mutation M($i: In!) { publish(input: $i) { id } }","variables":{"i":{"id":"1"}}}'
+
+AUTH_RE = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/appsync/aws4_request, "
+    r"SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})",
+)
+
+
+def fixed_clock() -> datetime:
+    return FIXED_TIME
+
+
+def iam(**kwargs: Any) -> IAMAuth:
+    kwargs.setdefault("credentials", Credentials(ACCESS_KEY, SECRET_KEY))
+    kwargs.setdefault("clock", fixed_clock)
+    return IAMAuth(**kwargs)
+
+
+def parse_authorization(headers: Any) -> dict[str, str]:
+    match = AUTH_RE.fullmatch(headers["authorization"])
+    assert match, headers["authorization"]
+    return match.groupdict()
+
+
+def reference_signature(
+    *,
+    headers: dict[str, str],
+    body: bytes,
+    secret_key: str,
+    region: str,
+    path: str = "/graphql",
+) -> str:
+    """SigV4 written from the spec with hashlib/hmac only: an implementation independent of botocore."""
+    signed = sorted(name for name in headers if name != "authorization")
+    canonical_headers = "".join(f"{name}:{' '.join(headers[name].split())}\n" for name in signed)
+    canonical_request = "\n".join(
+        ["POST", path, "", canonical_headers, ";".join(signed), hashlib.sha256(body).hexdigest()],
+    )
+    amz_date = headers["x-amz-date"]
+    scope = f"{amz_date[:8]}/{region}/appsync/aws4_request"
+    string_to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()],
+    )
+    key = f"AWS4{secret_key}".encode()
+    for part in (amz_date[:8], region, "appsync", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def botocore_headers(
+    monkeypatch: pytest.MonkeyPatch, credentials: Credentials, region: str
+) -> dict[str, str]:
+    """What botocore's own SigV4Auth.add_auth produces for the same request at FIXED_TIME."""
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *_a, **_k: FIXED_TIME)
+    request = AWSRequest(
+        method="POST",
+        url=URL,
+        data=BODY,
+        headers={"content-type": "application/json", "host": HOST},
+    )
+    botocore.auth.SigV4Auth(credentials, "appsync", region).add_auth(request)
+    return {name.lower(): value for name, value in request.headers.items()}
+
+
+@pytest.fixture
+def no_region_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+
+
+# --- region ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("no_region_env")
+@pytest.mark.parametrize(
+    ("url", "region"),
+    [
+        ("https://abc123.appsync-api.eu-west-1.amazonaws.com/graphql", "eu-west-1"),
+        ("https://ABC123.AppSync-Api.US-EAST-2.amazonaws.com/graphql", "us-east-2"),
+        ("https://abc123.appsync-api.cn-north-1.amazonaws.com.cn/graphql", "cn-north-1"),
+        ("wss://abc123.appsync-realtime-api.ap-southeast-2.amazonaws.com/graphql", None),
+        ("https://abc123.appsync-realtime-api.ap-southeast-2.amazonaws.com/graphql", "ap-southeast-2"),
+        ("https://vpce-01ab-cd23.appsync-api.sa-east-1.vpce.amazonaws.com/graphql", "sa-east-1"),
+    ],
+)
+def test_region_is_parsed_from_appsync_urls(url: str, region: str | None) -> None:
+    # GIVEN an IAMAuth without an explicit region and no region in the environment
+    auth = iam()
+    if region is None:
+        # WHEN the URL is not http(s) THEN it is refused
+        with pytest.raises(ConfigurationError, match="http"):
+            auth.validate(url)
+        return
+    # WHEN it validates and signs for an AppSync URL
+    auth.validate(url)
+    headers = auth.headers(url, BODY)
+    # THEN the signature is scoped to the region in the URL
+    assert parse_authorization(headers)["region"] == region
+
+
+def test_explicit_region_is_used_for_a_custom_domain(no_region_env: None) -> None:
+    # GIVEN a custom domain and an explicit region
+    auth = iam(region="eu-central-1")
+    # WHEN signing
+    auth.validate("https://api.example.com/graphql")
+    headers = auth.headers("https://api.example.com/graphql", BODY)
+    # THEN the explicit region scopes the signature and the host is the custom domain
+    assert parse_authorization(headers)["region"] == "eu-central-1"
+    assert headers["host"] == "api.example.com"
+
+
+def test_environment_region_is_used_for_a_custom_domain(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN AWS_REGION and AWS_DEFAULT_REGION (Lambda sets AWS_REGION)
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # WHEN signing for a custom domain
+    headers = iam().headers("https://api.example.com/graphql", BODY)
+    # THEN AWS_REGION wins
+    assert parse_authorization(headers)["region"] == "us-west-2"
+
+    # GIVEN only AWS_DEFAULT_REGION
+    monkeypatch.delenv("AWS_REGION")
+    # THEN it is used
+    assert (
+        parse_authorization(iam().headers("https://api.example.com/graphql", BODY))["region"] == "us-east-1"
+    )
+
+
+def test_the_url_region_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a Lambda in us-west-2 publishing to an API in eu-west-1
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    # WHEN signing for the API's URL
+    headers = iam().headers(URL, BODY)
+    # THEN the API's region is used
+    assert parse_authorization(headers)["region"] == "eu-west-1"
+
+
+def test_custom_domain_without_any_region_fails_with_a_hint(no_region_env: None) -> None:
+    # GIVEN a custom domain and no region anywhere
+    auth = iam()
+    # WHEN validating
+    # THEN a ConfigurationError tells the user what to pass
+    with pytest.raises(ConfigurationError, match=re.escape("IAMAuth(region=...)")):
+        auth.validate("https://api.example.com/graphql")
+    # AND signing fails the same way rather than signing for a guessed region
+    with pytest.raises(ConfigurationError, match=re.escape("IAMAuth(region=...)")):
+        auth.headers("https://api.example.com/graphql", BODY)
+
+
+def test_session_region_is_the_last_fallback(no_region_env: None) -> None:
+    # GIVEN a session object with a region (boto3.Session exposes region_name)
+    class Boto3LikeSession:
+        region_name = "ca-central-1"
+
+        def get_credentials(self) -> Credentials:
+            return Credentials(ACCESS_KEY, SECRET_KEY)
+
+    # WHEN signing for a custom domain
+    headers = IAMAuth(session=Boto3LikeSession(), clock=fixed_clock).headers(
+        "https://api.example.com/g", BODY
+    )
+    # THEN the session's region and credentials are used
+    fields = parse_authorization(headers)
+    assert (fields["region"], fields["key"]) == ("ca-central-1", ACCESS_KEY)
+
+
+def test_explicit_region_contradicting_the_url_is_refused() -> None:
+    # GIVEN an explicit region different from the one in the AppSync URL
+    auth = iam(region="us-east-1")
+    # WHEN validating THEN the mismatch is reported (AppSync would answer 403 to every request)
+    with pytest.raises(ConfigurationError, match="contradicts"):
+        auth.validate(URL)
+
+
+@pytest.mark.parametrize("region", ["", "-us-east-1", "us east 1", "123", "x" * 64])
+def test_invalid_explicit_region_is_refused_at_construction(region: str) -> None:
+    # GIVEN / WHEN / THEN a malformed region fails early
+    with pytest.raises(ConfigurationError, match="region"):
+        IAMAuth(region=region)
+
+
+def test_invalid_region_in_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a malformed AWS_REGION
+    monkeypatch.setenv("AWS_REGION", "not a region")
+    # WHEN validating for a custom domain THEN the variable is named
+    with pytest.raises(ConfigurationError, match="AWS_REGION"):
+        iam().validate("https://api.example.com/graphql")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["", "/graphql", "ftp://host/graphql", "https:///graphql", "https://host:99999/graphql"],
+)
+@pytest.mark.parametrize("auth", [iam(region="us-east-1"), ApiKeyAuth("da2-key"), TokenAuth("tok")])
+def test_invalid_urls_are_refused(auth: Any, url: str) -> None:
+    # GIVEN any auth WHEN validating an unusable URL THEN a ConfigurationError says so
+    with pytest.raises(ConfigurationError, match="URL"):
+        auth.validate(url)
+
+
+def test_url_with_user_information_is_refused_without_echoing_it() -> None:
+    # GIVEN a URL carrying a password
+    url = "https://user:hunter2@abc.appsync-api.eu-west-1.amazonaws.com/graphql"
+    # WHEN validating THEN it is refused and the password is not in the message
+    with pytest.raises(ConfigurationError) as caught:
+        iam().validate(url)
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("http://127.0.0.1:8080/graphql", "127.0.0.1:8080"),
+        ("http://127.0.0.1:80/graphql", "127.0.0.1"),
+        ("https://api.example.com:443/graphql", "api.example.com"),
+        ("https://API.Example.com:8443/graphql", "api.example.com:8443"),
+        ("http://[::1]:9000/graphql", "[::1]:9000"),
+    ],
+)
+def test_host_header_matches_what_http_clients_send(url: str, host: str) -> None:
+    # GIVEN URLs with default and non-default ports
+    # WHEN signing
+    headers = iam(region="us-east-1").headers(url, BODY)
+    # THEN the signed host carries the port only when it is not the default (as aiohttp and botocore do)
+    assert headers["host"] == host
+    assert "host" in parse_authorization(headers)["signed"].split(";")
+
+
+# --- credentials -------------------------------------------------------------------------------------------
+
+
+def test_no_credentials_fails_validate_clearly() -> None:
+    # GIVEN a session in which no credentials can be found
+    class EmptySession:
+        def get_credentials(self) -> None:
+            return None
+
+    auth = IAMAuth(region="us-east-1", session=EmptySession())
+    # WHEN validating THEN the error says what to do
+    with pytest.raises(ConfigurationError, match="no AWS credentials found"):
+        auth.validate(URL.replace("eu-west-1", "us-east-1"))
+
+
+def test_incomplete_credentials_fail_validate() -> None:
+    # GIVEN credentials without a secret key
+    auth = IAMAuth(credentials=ReadOnlyCredentials(ACCESS_KEY, "", None), clock=fixed_clock)
+    # WHEN validating THEN it is refused
+    with pytest.raises(ConfigurationError, match="secret access key"):
+        auth.validate(URL)
+
+
+def test_default_chain_is_resolved_once_lazily_and_kept(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    # GIVEN the default chain sees only environment credentials (no files, no instance metadata)
+    import botocore.session
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    calls: list[int] = []
+    original = botocore.session.Session.get_credentials
+
+    def counting_get_credentials(self: botocore.session.Session) -> Any:
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(botocore.session.Session, "get_credentials", counting_get_credentials)
+    # WHEN an IAMAuth is built
+    auth = IAMAuth(clock=fixed_clock)
+    # THEN nothing is resolved yet
+    assert calls == []
+    # WHEN it validates and signs twice
+    auth.validate(URL)
+    first = auth.headers(URL, BODY)
+    second = auth.headers(URL, BODY)
+    # THEN the chain was consulted once, and the environment's credentials and token were used
+    assert len(calls) == 1
+    assert parse_authorization(first)["key"] == ACCESS_KEY
+    assert first["x-amz-security-token"] == SESSION_TOKEN
+    assert first == second
+
+
+class RotatingCredentials(Credentials):
+    """Refreshable-like credentials: each snapshot may differ, as after a refresh."""
+
+    def __init__(self, snapshots: list[ReadOnlyCredentials]) -> None:
+        super().__init__(snapshots[0].access_key or "", snapshots[0].secret_key or "")
+        self.snapshots = snapshots
+        self.frozen_calls = 0
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        snapshot = self.snapshots[min(self.frozen_calls, len(self.snapshots) - 1)]
+        self.frozen_calls += 1
+        return snapshot
+
+
+def test_frozen_credentials_are_taken_for_every_signature() -> None:
+    # GIVEN credentials that rotate between two signatures
+    credentials = RotatingCredentials(
+        [
+            ReadOnlyCredentials("AKIDFIRST", "secret-one", None),
+            ReadOnlyCredentials("AKIDSECOND", "secret-2", "t2"),
+        ],
+    )
+    auth = iam(credentials=credentials)
+    # WHEN signing twice
+    first = auth.headers(URL, BODY)
+    second = auth.headers(URL, BODY)
+    # THEN each signature uses one consistent snapshot
+    assert credentials.frozen_calls == 2
+    assert parse_authorization(first)["key"] == "AKIDFIRST"
+    assert "x-amz-security-token" not in first
+    assert parse_authorization(second)["key"] == "AKIDSECOND"
+    assert second["x-amz-security-token"] == "t2"
+    assert parse_authorization(second)["signature"] == reference_signature(
+        headers=dict(second),
+        body=BODY,
+        secret_key="secret-2",
+        region="eu-west-1",
+    )
+
+
+def test_refresh_failure_is_transient_when_signing_and_a_configuration_error_at_validate() -> None:
+    # GIVEN credentials whose refresh fails
+    class FailingCredentials(Credentials):
+        def get_frozen_credentials(self) -> ReadOnlyCredentials:
+            raise CredentialRetrievalError(provider="container-role", error_msg="connection refused")
+
+    auth = iam(credentials=FailingCredentials(ACCESS_KEY, SECRET_KEY))
+    # WHEN signing THEN a retryable error comes out, chained to botocore's
+    with pytest.raises(TransientError, match="could not refresh") as caught:
+        auth.headers(URL, BODY)
+    assert caught.value.retryable
+    assert isinstance(caught.value.__cause__, CredentialRetrievalError)
+    # WHEN validating at cold start THEN it is a configuration error
+    with pytest.raises(ConfigurationError, match="could not refresh"):
+        auth.validate(URL)
+
+
+# --- the signature -----------------------------------------------------------------------------------------
+
+
+def test_signature_is_deterministic_and_equals_botocores_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN fixed credentials and an injected clock
+    auth = iam()
+    # WHEN signing the same request twice
+    headers = auth.headers(URL, BODY)
+    # THEN the result is the same each time
+    assert auth.headers(URL, BODY) == headers
+    # AND it equals, header for header, botocore's SigV4Auth.add_auth of the same request at the same time
+    assert headers == botocore_headers(monkeypatch, Credentials(ACCESS_KEY, SECRET_KEY), "eu-west-1")
+    # AND an implementation written from the SigV4 spec computes the same signature
+    fields = parse_authorization(headers)
+    assert fields["signature"] == reference_signature(
+        headers=dict(headers),
+        body=BODY,
+        secret_key=SECRET_KEY,
+        region="eu-west-1",
+    )
+    assert headers["x-amz-date"] == "20240506T070809Z"
+    assert fields["date"] == "20240506"
+    assert fields["signed"] == "content-type;host;x-amz-date"
+    assert set(headers) == {"content-type", "host", "x-amz-date", "authorization"}
+    assert headers["content-type"] == "application/json"
+
+
+def test_session_token_is_sent_and_covered_by_the_signature(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN temporary credentials (as in Lambda)
+    credentials = Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN)
+    # WHEN signing
+    headers = iam(credentials=credentials).headers(URL, BODY)
+    # THEN the token is sent in X-Amz-Security-Token and is one of the signed headers
+    assert headers["x-amz-security-token"] == SESSION_TOKEN
+    assert parse_authorization(headers)["signed"] == "content-type;host;x-amz-date;x-amz-security-token"
+    # AND the whole result equals botocore's own signing of the same request
+    assert headers == botocore_headers(monkeypatch, credentials, "eu-west-1")
+    # AND changing the token would change the signature (it is covered)
+    tampered = {**headers, "x-amz-security-token": SESSION_TOKEN + "x"}
+    assert (
+        reference_signature(headers=tampered, body=BODY, secret_key=SECRET_KEY, region="eu-west-1")
+        != (parse_authorization(headers)["signature"])
+    )
+
+
+def test_signature_covers_the_exact_body_bytes() -> None:
+    # GIVEN two bodies that differ in one byte (same JSON meaning, different bytes)
+    auth = iam()
+    body_a = b'{"query":"q","variables":{"a":1}}'
+    body_b = b'{"query":"q","variables":{"a":1} }'
+    # WHEN signing each
+    sig_a = parse_authorization(auth.headers(URL, body_a))["signature"]
+    sig_b = parse_authorization(auth.headers(URL, body_b))["signature"]
+    # THEN the signatures differ, and each matches a signature over exactly its bytes
+    assert sig_a != sig_b
+    assert sig_a == reference_signature(
+        headers=dict(auth.headers(URL, body_a)),
+        body=body_a,
+        secret_key=SECRET_KEY,
+        region="eu-west-1",
+    )
+
+
+def test_empty_body_is_signed_with_the_empty_payload_hash() -> None:
+    # GIVEN an empty body WHEN signing THEN it matches the spec's empty-payload hash
+    headers = iam().headers(URL, b"")
+    assert parse_authorization(headers)["signature"] == reference_signature(
+        headers=dict(headers),
+        body=b"",
+        secret_key=SECRET_KEY,
+        region="eu-west-1",
+    )
+
+
+def test_aware_clock_times_are_converted_to_utc() -> None:
+    # GIVEN a clock returning an aware time two hours ahead of UTC
+    plus_two = timezone(timedelta(hours=2))
+    auth = iam(clock=lambda: datetime(2024, 5, 6, 9, 8, 9, tzinfo=plus_two))
+    # WHEN signing THEN the timestamp is the UTC time
+    assert auth.headers(URL, BODY)["x-amz-date"] == "20240506T070809Z"
+
+
+def test_default_clock_is_the_current_utc_time() -> None:
+    # GIVEN no injected clock
+    auth = IAMAuth(credentials=Credentials(ACCESS_KEY, SECRET_KEY))
+    # WHEN signing
+    before = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    stamp = datetime.strptime(auth.headers(URL, BODY)["x-amz-date"], "%Y%m%dT%H%M%SZ")
+    after = datetime.now(timezone.utc).replace(tzinfo=None)
+    # THEN the timestamp is now, in UTC
+    assert before <= stamp <= after
+
+
+# --- secrets stay secret -----------------------------------------------------------------------------------
+
+
+def test_reprs_never_show_secrets() -> None:
+    # GIVEN each auth with secrets
+    auths = [
+        IAMAuth(region="us-east-1", credentials=Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN)),
+        IAMAuth(),
+        ApiKeyAuth("da2-secretapikey1234567890"),
+        TokenAuth("eyJhbGciOi.secret-jwt.sig"),
+        TokenAuth(lambda: "eyJhbGciOi.secret-jwt.sig"),
+    ]
+    # WHEN rendering them
+    text = " ".join(repr(auth) for auth in auths)
+    # THEN no secret (not even the access key id) shows
+    for secret in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, "da2-secretapikey1234567890", "secret-jwt"):
+        assert secret not in text
+    assert "IAMAuth(region='us-east-1', credentials=<explicit>)" in text
+    assert "IAMAuth(region=None, credentials=<default chain>)" in text
+    assert "ApiKeyAuth(api_key='***')" in text
+    assert "TokenAuth(token='***')" in text
+    assert "TokenAuth(token=<callable>)" in text
+
+
+def test_signing_logs_no_secret_and_no_signature(caplog: pytest.LogCaptureFixture) -> None:
+    # GIVEN DEBUG logging everywhere (botocore's add_auth would log the signature at DEBUG)
+    caplog.set_level(logging.DEBUG)
+    # WHEN signing
+    headers = iam(credentials=Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN)).headers(URL, BODY)
+    # THEN neither the secret, the token nor the signature reaches the logs
+    signature = parse_authorization(headers)["signature"]
+    for secret in (SECRET_KEY, SESSION_TOKEN, signature):
+        assert secret not in caplog.text
+
+
+# --- API key -----------------------------------------------------------------------------------------------
+
+
+def test_api_key_is_sent_in_x_api_key() -> None:
+    # GIVEN an API key
+    auth = ApiKeyAuth("da2-abcdefghijklmnop")
+    # WHEN validating and asking for headers
+    auth.validate("http://127.0.0.1:20002/graphql")
+    # THEN the key is in x-api-key and nothing else is added
+    assert dict(auth.headers(URL, BODY)) == {"x-api-key": "da2-abcdefghijklmnop"}
+
+
+@pytest.mark.parametrize("key", ["", "   ", "da2-key\r\nx-injected: 1", None, 42])
+def test_unusable_api_keys_fail_at_construction_without_echoing_them(key: Any) -> None:
+    # GIVEN / WHEN an empty, multi-line or non-str key THEN construction fails, without the value
+    with pytest.raises(ConfigurationError, match="api_key") as caught:
+        ApiKeyAuth(key)
+    assert "injected" not in str(caught.value)
+
+
+# --- token -------------------------------------------------------------------------------------------------
+
+
+def test_token_is_sent_raw_in_authorization() -> None:
+    # GIVEN a Cognito / OIDC JWT
+    auth = TokenAuth("eyJraWQiOiJ.payload.signature")
+    # WHEN asking for headers
+    auth.validate(URL)
+    # THEN it is the Authorization header as is: AppSync takes no "Bearer" prefix
+    assert dict(auth.headers(URL, BODY)) == {"authorization": "eyJraWQiOiJ.payload.signature"}
+
+
+def test_token_is_never_rewritten() -> None:
+    # GIVEN a Lambda-authorizer token that happens to start with "Bearer " (the authorizer gets it verbatim)
+    # WHEN asking for headers THEN it is sent unchanged
+    assert dict(TokenAuth("Bearer custom").headers(URL, BODY)) == {"authorization": "Bearer custom"}
+
+
+def test_token_callable_is_called_for_every_request() -> None:
+    # GIVEN a callable handing out a fresh token each time
+    issued: list[str] = []
+
+    def fresh_token() -> str:
+        issued.append(f"token-{len(issued)}")
+        return issued[-1]
+
+    auth = TokenAuth(fresh_token)
+    # WHEN validating THEN the callable is not called (it may be costly)
+    auth.validate(URL)
+    assert issued == []
+    # WHEN asking for headers three times (a request and two retries)
+    values = [auth.headers(URL, BODY)["authorization"] for _ in range(3)]
+    # THEN each request got the token current at that time
+    assert values == ["token-0", "token-1", "token-2"]
+
+
+@pytest.mark.parametrize("bad", ["", "tok\nen", None])
+def test_token_callable_returning_an_unusable_token_fails_clearly(bad: Any) -> None:
+    # GIVEN a callable returning an empty, multi-line or non-str token
+    auth = TokenAuth(lambda: bad)
+    # WHEN asking for headers THEN a ConfigurationError names the callable, not the value
+    with pytest.raises(ConfigurationError, match="TokenAuth callable"):
+        auth.headers(URL, BODY)
+
+
+@pytest.mark.parametrize("token", ["", " ", "a\r\nb", 123])
+def test_unusable_static_tokens_fail_at_construction(token: Any) -> None:
+    # GIVEN / WHEN / THEN
+    with pytest.raises(ConfigurationError, match="token"):
+        TokenAuth(token)
+
+
+# --- import cost -------------------------------------------------------------------------------------------
+
+
+def test_importing_the_module_does_not_import_botocore() -> None:
+    # GIVEN a fresh interpreter
+    code = (
+        "import sys, streambridge._auth\n"
+        "heavy = [m for m in ('botocore', 'boto3', 'aiohttp') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    # WHEN it imports streambridge._auth
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # THEN botocore is not loaded (it is imported on first use)
+    assert result.stdout.strip() == ""

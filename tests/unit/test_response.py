@@ -1,0 +1,136 @@
+"""Error attribution and retry classification of AppSync answers (shapes seen from the simulator)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from streambridge import (
+    AuthorizationError,
+    GraphQLError,
+    ServerError,
+    ThrottledError,
+)
+from streambridge._response import interpret
+from streambridge._retry import is_retryable
+from streambridge._transport import HttpResponse
+
+ALIASES = {"m0": 0, "m1": 1, "m2": 2}
+
+
+def answer(status: int, body: object, headers: dict[str, str] | None = None) -> HttpResponse:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return HttpResponse(status, headers or {}, raw)
+
+
+def test_field_error_is_mapped_to_its_alias_only() -> None:
+    # GIVEN the simulator's answer to m0 ok, m1 poison, m2 ok (recorded from the Amplify simulator)
+    body = {
+        "data": {"m0": {"id": "c-0"}, "m1": None, "m2": {"id": "c-2"}},
+        "errors": [
+            {
+                "message": "poison record",
+                "errorType": "PoisonError",
+                "data": None,
+                "errorInfo": None,
+                "path": ["m1"],
+                "locations": [{"line": 1, "column": 160}],
+            }
+        ],
+    }
+    # WHEN interpreted
+    result = interpret(answer(200, body), ALIASES)
+    # THEN only m1 failed, permanently, with its type and path
+    assert result.request_error is None
+    assert set(result.errors) == {1}
+    error = result.errors[1]
+    assert isinstance(error, GraphQLError)
+    assert error.error_type == "PoisonError"
+    assert error.path == ("m1",)
+    assert not is_retryable(error)
+
+
+def test_nested_path_still_blames_the_top_level_alias() -> None:
+    body = {
+        "data": {"m0": {"id": "1", "owner": None}, "m1": {"id": "2"}, "m2": {"id": "3"}},
+        "errors": [{"message": "boom", "path": ["m0", "owner"], "errorType": "X"}],
+    }
+    assert set(interpret(answer(200, body), ALIASES).errors) == {0}
+
+
+def test_variable_error_without_path_fails_the_whole_request() -> None:
+    # GIVEN the simulator's answer to a wrong variable type: no path, no errorType, data null
+    body = {
+        "data": None,
+        "errors": [
+            {
+                "message": 'Variable "$m1_input" got invalid value "abc"',
+                "locations": [{"line": 1, "column": 40}],
+            }
+        ],
+    }
+    result = interpret(answer(200, body), ALIASES)
+    assert isinstance(result.request_error, GraphQLError)
+    assert not is_retryable(result.request_error)
+    assert "m1_input" in str(result.request_error)
+
+
+def test_syntax_error_shape_without_errors_array() -> None:
+    result = interpret(answer(200, {"errorMessage": "Syntax Error: Expected Name, found <EOF>."}), ALIASES)
+    assert isinstance(result.request_error, GraphQLError)
+    assert "Syntax Error" in str(result.request_error)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "retryable"),
+    [
+        (
+            401,
+            {"errors": [{"errorType": "UnauthorizedException", "message": "Missing authorization"}]},
+            AuthorizationError,
+            False,
+        ),
+        (403, b"<html>Forbidden</html>", AuthorizationError, False),
+        (429, b"", ThrottledError, True),
+        (500, b"<html><body>Internal Server Error</body></html>", ServerError, True),
+        (502, b"Bad Gateway", ServerError, True),
+        (503, {"errors": [{"message": "Service Unavailable"}]}, ServerError, True),
+        (200, b"{not json", ServerError, True),
+        (400, {"errors": [{"errorType": "BadRequestException", "message": "nope"}]}, GraphQLError, False),
+    ],
+)
+def test_request_level_statuses(status: int, body: object, kind: type[Exception], retryable: bool) -> None:
+    result = interpret(answer(status, body), ALIASES)
+    assert isinstance(result.request_error, kind)
+    assert is_retryable(result.request_error) is retryable
+
+
+def test_retry_after_is_read() -> None:
+    result = interpret(answer(429, b"", {"Retry-After": "2"}), ALIASES)
+    assert isinstance(result.request_error, ThrottledError)
+    assert result.request_error.retry_after == 2.0
+
+
+def test_throttling_and_unauthorized_error_types_on_a_field() -> None:
+    body = {
+        "data": {"m0": None, "m1": None, "m2": {"id": "x"}},
+        "errors": [
+            {
+                "path": ["m0"],
+                "errorType": "DynamoDB:ProvisionedThroughputExceededException",
+                "message": "slow",
+            },
+            {"path": ["m1"], "errorType": "Unauthorized", "message": "Not Authorized to access publish"},
+        ],
+    }
+    result = interpret(answer(200, body), ALIASES)
+    assert isinstance(result.errors[0], ThrottledError)
+    assert is_retryable(result.errors[0])
+    assert isinstance(result.errors[1], AuthorizationError)
+    assert 2 not in result.errors
+
+
+def test_an_alias_missing_from_data_is_never_counted_published() -> None:
+    result = interpret(answer(200, {"data": {"m0": {"id": "1"}}}), ALIASES)
+    assert set(result.errors) == {1, 2}
