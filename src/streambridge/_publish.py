@@ -19,6 +19,7 @@ from streambridge._errors import (
     DeadlineExceededError,
     HeldBackError,
     PublishError,
+    RequestTimeoutError,
     StreambridgeError,
 )
 from streambridge._plan import Lane, Step
@@ -166,9 +167,16 @@ class _Run:
         endpoint = self.endpoint
         headers = endpoint.auth.headers(endpoint.url, request.body)
         self.counters.requests += 1
-        response = await endpoint.transport.post(
-            endpoint.url, request.body, headers, min(endpoint.request_timeout, budget)
-        )
+        try:
+            response = await endpoint.transport.post(
+                endpoint.url, request.body, headers, min(endpoint.request_timeout, budget)
+            )
+        except RequestTimeoutError as error:
+            if budget < endpoint.request_timeout:  # the deadline, not AppSync's slowness, cut it short
+                raise DeadlineExceededError(
+                    f"the Lambda deadline came while waiting for AppSync ({budget:.3f} s were left)"
+                ) from error
+            raise
         answer = interpret(response, request.aliases)
         if answer.request_error is not None:
             self._request_failed(pending, answer.request_error)

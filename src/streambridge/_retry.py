@@ -33,7 +33,9 @@ class RetryPolicy:
         """A tenacity controller for one request's attempts."""
         import tenacity  # noqa: PLC0415 - lazy: import cost counts in cold starts
 
-        base_wait = self.wait or tenacity.wait_exponential_jitter(initial=self.backoff, max=self.max_backoff)
+        base_wait = self.wait or tenacity.wait_random_exponential(
+            multiplier=self.backoff, max=self.max_backoff
+        )
 
         def wait(state: tenacity.RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None

@@ -78,17 +78,19 @@ def test_giving_up_reports_the_record_and_holds_back_its_key(bridge: Bridge, app
     assert appsync.published == []
 
 
-def test_refused_credentials_stop_the_invocation(bridge: Bridge, appsync: FakeAppSync) -> None:
+def test_refused_credentials_stop_the_invocation(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync
+) -> None:
     # GIVEN AppSync refuses the API key
-    appsync.fail_next(
-        HttpResponse(401, {}, b'{"errors":[{"errorType":"UnauthorizedException","message":"x"}]}')
-    )
-    handler = publish_handler(bridge)
-    # WHEN 100 changes of 100 keys are published with batches of 50
-    result = handler.process(orders(*[(f"k{i}", "NEW") for i in range(100)]))
-    # THEN one request was refused, not retried, and every record is reported failed
-    assert result.requests == 1
-    assert result.failed == 100
+    refused = HttpResponse(401, {}, b'{"errors":[{"errorType":"UnauthorizedException","message":"x"}]}')
+    appsync.fail_next(refused, refused)
+    handler = publish_handler(make_bridge(concurrency=2))
+    # WHEN 300 changes of 300 keys are due, in 6 batches of 50, two at a time
+    result = handler.process(orders(*[(f"k{i}", "NEW") for i in range(300)]))
+    # THEN only the two requests in flight were sent, none retried, and every record is reported failed
+    assert result.requests == 2
+    assert result.retries == 0
+    assert result.failed == 300
     assert all(isinstance(o.error, AuthorizationError) for o in result.outcomes)
 
 
