@@ -1,0 +1,46 @@
+"""The public surface is curated: pin it, and keep `import streambridge` cheap."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import streambridge
+
+EXPECTED = {
+    "AlarmEvent", "ApiKeyAuth", "AuroraEvent", "Auth", "AuthorizationError", "Bridge", "ConfigurationError",
+    "ConnectionFailedError", "DeadlineExceededError", "DeliveryFailedError", "DocumentError", "DynamoDBRecord",
+    "EventBridgeEvent", "EventShapeError", "GraphQLError", "Handler", "HeldBackError", "HttpResponse", "IAMAuth",
+    "InvocationResult", "KinesisRecord", "LambdaContext", "MappingError", "Mutation", "PayloadTooLargeError",
+    "PublishError", "RecordError", "RecordOutcome", "RequestTimeoutError", "RetryPolicy", "SQSRecord",
+    "ServerError", "Status", "StreambridgeError", "ThrottledError", "TokenAuth", "Transport", "TransientError",
+}  # fmt: skip
+
+
+def test_exports_are_pinned() -> None:
+    assert set(streambridge.__all__) == EXPECTED
+    assert all(hasattr(streambridge, name) for name in EXPECTED)
+
+
+def test_every_error_is_a_streambridge_error_and_says_if_retryable() -> None:
+    errors = [getattr(streambridge, n) for n in EXPECTED if n.endswith("Error")]
+    assert all(issubclass(e, streambridge.StreambridgeError) for e in errors)
+    retryable = {e.__name__ for e in errors if e.retryable}
+    assert retryable == {"TransientError", "ThrottledError", "ServerError", "ConnectionFailedError",
+                         "RequestTimeoutError"}  # fmt: skip
+
+
+def test_import_and_bridge_construction_load_nothing_heavy() -> None:
+    # GIVEN a fresh interpreter
+    code = (
+        "import sys, streambridge\n"
+        "b = streambridge.Bridge('https://x.appsync-api.us-east-1.amazonaws.com/graphql')\n"
+        "@b.dynamodb('mutation P($input: OrderInput!) { publishOrder(input: $input) { id } }')\n"
+        "def handler(record): return None\n"
+        "heavy = ['botocore', 'boto3', 'aiohttp', 'tenacity', 'graphql', 'gql', 'yarl']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    # WHEN the module is imported and a handler decorated at module level
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # THEN none of the heavy dependencies is loaded before the first invocation
+    assert loaded.strip() == ""
