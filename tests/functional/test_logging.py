@@ -13,8 +13,8 @@ from streambridge.testing import FakeAppSync, events
 
 from .conftest import PUBLISH, URL, poison_resolver
 
-SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"  # noqa: S105 - a test credential
-SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN"  # noqa: S105
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN"
 
 
 def run(bridge: Bridge, changes: list[tuple[str, str]]) -> Any:
