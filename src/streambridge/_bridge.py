@@ -381,6 +381,6 @@ def _log(result: InvocationResult) -> None:
     )
     failures = result.failures
     for outcome in failures[:_MAX_FAILURE_LINES]:
-        logger.warning("streambridge: failed %s: %s", outcome.record.describe(), outcome.error)
+        logger.warning("streambridge: failed %s", outcome.explain())
     if len(failures) > _MAX_FAILURE_LINES:
         logger.warning("streambridge: ... and %d more failed records", len(failures) - _MAX_FAILURE_LINES)

@@ -30,6 +30,12 @@ class RecordOutcome:
     note: str | None = None
     """Why it was skipped when streambridge decided it (coalesced into a later change)."""
 
+    def explain(self) -> str:
+        """One line naming the record and what became of it, for logs."""
+        name = self.record.describe()
+        text = str(self.error) if self.error is not None else (self.note or self.status.value)
+        return text if text.startswith(name) else f"{name}: {text}"
+
 
 @dataclass(frozen=True)
 class InvocationResult:
