@@ -41,7 +41,7 @@ def graphql_endpoint(latency: float) -> Iterator[str]:
     loop.run_until_complete(runner.setup())
     site = web.TCPSite(runner, "127.0.0.1", 0)
     loop.run_until_complete(site.start())
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # noqa: SLF001
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
