@@ -148,9 +148,8 @@ class Bridge:
         """The async form of ``process``, for callers already inside an event loop."""
         started = time.perf_counter()
         spec = _source(source)
-        deadline = Deadline(
-            context.get_remaining_time_in_millis if context is not None else None, self.deadline_margin
-        )
+        # Any object with Lambda's get_remaining_time_in_millis bounds the work; anything else does not.
+        deadline = Deadline(getattr(context, "get_remaining_time_in_millis", None), self.deadline_margin)
         try:
             records = spec.parse(event)
         except EventShapeError as error:
