@@ -1,0 +1,98 @@
+"""The pure core on JSON events only: records -> lanes -> bounded, aliased requests. No I/O."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import Any
+
+from streambridge import HeldBackError, MappingError, Mutation, Status
+from streambridge._batch import Limits, render, take_batch
+from streambridge._plan import Planning, plan
+from streambridge._result import Ledger
+from streambridge._sources import SOURCES
+from streambridge.testing import events
+
+PUBLISH = "mutation Publish($input: OrderInput!) { publishOrder(input: $input) { id status } }"
+
+
+def planned(changes: list[tuple[str, str]], mapper: Any = None, **planning: Any) -> tuple[Any, Ledger]:
+    event = events.dynamodb([{"new_image": {"id": k, "status": s}} for k, s in changes])
+    records = SOURCES["dynamodb"].parse(event)
+    ledger = Ledger(records)
+    mapper = mapper or (lambda r: {"input": r.new_image})
+    return plan(records, mapper, Planning(PUBLISH, **planning), ledger), ledger
+
+
+def test_lanes_follow_keys_in_first_appearance_and_source_order() -> None:
+    lanes, _ = planned([("a", "1"), ("b", "1"), ("a", "2"), ("c", "1"), ("b", "2")])
+    assert [[s.record for s in lane.steps] for lane in lanes] == [[0, 2], [1, 4], [3]]
+
+
+def test_a_batch_takes_one_head_per_key_by_default() -> None:
+    lanes, ledger = planned([("a", "1"), ("a", "2"), ("b", "1"), ("b", "2"), ("c", "1")])
+    batch = take_batch(deque(lanes), ledger, Limits())
+    assert [[s.record for s in steps] for _, steps in batch] == [[0], [2], [4]]
+
+
+def test_a_batch_is_bounded_by_count_and_bytes() -> None:
+    lanes, ledger = planned([(f"k{i}", "x" * 100) for i in range(10)])
+    size = lanes[0].steps[0].mutation.size  # type: ignore[union-attr]
+    ready = deque(lanes)
+    assert len(take_batch(ready, ledger, Limits(max_mutations=4))) == 4
+    assert len(take_batch(ready, ledger, Limits(max_bytes=64 + 2 * size))) == 2
+    assert len(ready) == 4
+
+
+def test_packing_takes_consecutive_changes_of_a_key() -> None:
+    lanes, ledger = planned([("a", "1"), ("a", "2"), ("a", "3"), ("b", "1")])
+    batch = take_batch(deque(lanes), ledger, Limits(per_key=2))
+    assert [[s.record for s in steps] for _, steps in batch] == [[0, 1], [3]]
+
+
+def test_the_rendered_request_aliases_fields_and_prefixes_variables() -> None:
+    lanes, ledger = planned([("a", "NEW"), ("b", "PAID")])
+    request = render(take_batch(deque(lanes), ledger, Limits()))
+    body = json.loads(request.body)
+    assert body["query"] == (
+        "mutation Publish($m0_input:OrderInput!, $m1_input:OrderInput!)"
+        "{m0: publishOrder(input:$m0_input){id status} m1: publishOrder(input:$m1_input){id status}}"
+    )
+    assert body["variables"] == {
+        "m0_input": {"id": "a", "status": "NEW"},
+        "m1_input": {"id": "b", "status": "PAID"},
+    }
+    assert request.aliases == {"m0": 0, "m1": 1}
+
+
+def test_a_mapping_failure_fails_the_record_and_holds_back_its_key() -> None:
+    def mapper(record: Any) -> Any:
+        if record.new_image["status"] == "BAD":
+            raise KeyError("customer")
+        return {"input": record.new_image}
+
+    lanes, ledger = planned([("a", "1"), ("a", "BAD"), ("b", "1"), ("a", "3")], mapper)
+    outcomes = ledger.close(MappingError("unused"))
+    assert [[s.record for s in lane.steps] for lane in lanes] == [[0], [2]]
+    assert isinstance(outcomes[1].error, MappingError)
+    assert isinstance(outcomes[3].error, HeldBackError)
+
+
+def test_coalescing_keeps_only_the_latest_change_of_each_key() -> None:
+    lanes, ledger = planned([("a", "1"), ("b", "1"), ("a", "2"), ("a", "3")], coalesce=True)
+    assert [[s.record for s in lane.steps] for lane in lanes] == [[3], [1]]
+    assert not ledger.is_open(0)
+    assert not ledger.is_open(2)
+
+
+def test_skips_settle_when_they_reach_the_head_of_their_lane() -> None:
+    lanes, ledger = planned([("a", "SKIP"), ("a", "1")], lambda r: None if r.new_image["status"] == "SKIP" else
+                            {"input": r.new_image})  # fmt: skip
+    batch = take_batch(deque(lanes), ledger, Limits())
+    assert [[s.record for s in steps] for _, steps in batch] == [[1]]
+    assert ledger.close(MappingError("unused"))[0].status is Status.SKIPPED
+
+
+def test_several_mutations_of_a_record_stay_in_its_lane_in_order() -> None:
+    lanes, _ = planned([("a", "1")], lambda r: [Mutation(PUBLISH, {"input": r.new_image})] * 3)
+    assert [(s.record, s.last) for s in lanes[0].steps] == [(0, False), (0, False), (0, True)]
