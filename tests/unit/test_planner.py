@@ -86,8 +86,10 @@ def test_coalescing_keeps_only_the_latest_change_of_each_key() -> None:
 
 
 def test_skips_settle_when_they_reach_the_head_of_their_lane() -> None:
-    lanes, ledger = planned([("a", "SKIP"), ("a", "1")], lambda r: None if r.new_image["status"] == "SKIP" else
-                            {"input": r.new_image})  # fmt: skip
+    def mapper(record: Any) -> Any:
+        return None if record.new_image["status"] == "SKIP" else {"input": record.new_image}
+
+    lanes, ledger = planned([("a", "SKIP"), ("a", "1")], mapper)
     batch = take_batch(deque(lanes), ledger, Limits())
     assert [[s.record for s in steps] for _, steps in batch] == [[1]]
     assert ledger.close(MappingError("unused"))[0].status is Status.SKIPPED
