@@ -6,15 +6,13 @@ and a mutation document into a Lambda entry point (``Handler``).
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import functools
 import logging
 import os
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Hashable, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from streambridge._auth import IAMAuth
 from streambridge._batch import Limits
@@ -25,7 +23,6 @@ from streambridge._errors import (
     PublishError,
 )
 from streambridge._plan import MAX_SUBSCRIPTION_PAYLOAD, Planning, plan
-from streambridge._publish import Counters, Endpoint, publish
 from streambridge._result import InvocationResult, Ledger
 from streambridge._retry import Deadline, RetryPolicy
 from streambridge._sources import SOURCES
@@ -37,6 +34,11 @@ from streambridge._sources.eventbridge import EventBridgeEvent
 from streambridge._sources.kinesis import KinesisRecord
 from streambridge._sources.sqs import SQSRecord
 from streambridge._transport import Auth, Transport
+
+if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not at import (cold start)
+    import asyncio
+
+    from streambridge._publish import Endpoint
 
 logger = logging.getLogger("streambridge")
 
@@ -158,20 +160,21 @@ class Bridge:
         ledger = Ledger(records)
         planning = Planning(document, partition_key, self.coalesce, self.max_payload_bytes)
         lanes = plan(records, mapper, planning, ledger)
-        counters = Counters()
+        requests = retries = 0
         if any(step.mutation is not None for lane in lanes for step in lane.steps):
+            from streambridge._publish import publish  # noqa: PLC0415
+
             endpoint = self._endpoint()
             counters = await publish(
                 lanes, ledger, endpoint=endpoint, limits=self.limits, retry=self.retry, deadline=deadline
             )
+            requests, retries = counters.requests, counters.retries
         else:
             for lane in lanes:  # only skips: nothing to send
                 while lane.steps:
                     ledger.skip(lane.steps.popleft().record)
         outcomes = ledger.close(PublishError("internal error: record left unsettled"))
-        result = InvocationResult(
-            spec.name, outcomes, counters.requests, counters.retries, time.perf_counter() - started
-        )
+        result = InvocationResult(spec.name, outcomes, requests, retries, time.perf_counter() - started)
         _log(result)
         return result
 
@@ -249,6 +252,8 @@ class Bridge:
     # -- plumbing ----------------------------------------------------------------------------------
 
     def _endpoint(self) -> Endpoint:
+        from streambridge._publish import Endpoint  # noqa: PLC0415
+
         if not self._auth_checked:
             self.auth.validate(self.url)
             self._auth_checked = True
@@ -259,6 +264,8 @@ class Bridge:
         return Endpoint(self.url, self.auth, self._transport, self.request_timeout, self.concurrency)
 
     def _run(self, start: Callable[[], Awaitable[InvocationResult]]) -> InvocationResult:
+        import asyncio  # noqa: PLC0415 - lazy: ~10 ms of cold start that import alone would pay
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -266,6 +273,8 @@ class Bridge:
                 self._loop = asyncio.new_event_loop()
             return self._loop.run_until_complete(start())
         # Called from inside a running loop (an async test, a notebook): run on a thread of its own.
+        import concurrent.futures  # noqa: PLC0415
+
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             return pool.submit(lambda: asyncio.run(_awaited(start))).result()
 

@@ -69,7 +69,7 @@ def test_import_and_bridge_construction_load_nothing_heavy() -> None:
         "b = streambridge.Bridge('https://x.appsync-api.us-east-1.amazonaws.com/graphql')\n"
         "@b.dynamodb('mutation P($input: OrderInput!) { publishOrder(input: $input) { id } }')\n"
         "def handler(record): return None\n"
-        "heavy = ['botocore', 'boto3', 'aiohttp', 'tenacity', 'graphql', 'gql', 'yarl']\n"
+        "heavy = ['botocore', 'boto3', 'aiohttp', 'tenacity', 'graphql', 'gql', 'yarl', 'asyncio']\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     # WHEN the module is imported and a handler decorated at module level
