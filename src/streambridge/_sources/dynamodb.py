@@ -117,6 +117,16 @@ class DynamoDBRecord(SourceRecord):
         """The ARN of the stream (``eventSourceARN``)."""
         return field(self._raw, "eventSourceARN", str, self, "eventSourceARN")
 
+    @property
+    def expired_by_ttl(self) -> bool:
+        """True for a ``REMOVE`` made by DynamoDB's Time to Live, not by an application."""
+        identity = self._raw.get("userIdentity")
+        return (
+            isinstance(identity, Mapping)
+            and identity.get("type") == "Service"
+            and identity.get("principalId") == "dynamodb.amazonaws.com"
+        )
+
     @cached_property
     def table_name(self) -> str:
         """The table's name, read from the stream ARN (``...:table/<name>/stream/<label>``)."""

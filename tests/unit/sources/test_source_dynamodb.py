@@ -11,6 +11,7 @@ import pytest
 
 from streambridge._errors import EventShapeError, RecordError
 from streambridge._sources import SOURCES, DynamoDBRecord
+from streambridge.testing.events import Change, dynamodb
 
 SamEvent = Callable[[str], dict[str, Any]]
 parse = SOURCES["dynamodb"].parse
@@ -249,3 +250,15 @@ def test_fractional_creation_time_keeps_microseconds(sam_event: SamEvent) -> Non
     # WHEN read / THEN the fraction is kept, in UTC
     record = _records(event)[0]
     assert record.approximate_creation_time == datetime(2015, 4, 9, 0, 0, 0, 250000, tzinfo=timezone.utc)
+
+
+def test_a_ttl_expiry_is_told_apart_from_an_application_delete() -> None:
+    # GIVEN one REMOVE by Time to Live and one by the application
+    event = dynamodb([Change.remove({"id": "a"}, ttl=True), Change.remove({"id": "b"})])
+    # WHEN parsed
+    expired, deleted = SOURCES["dynamodb"].parse(event)
+    # THEN only the first says it expired
+    assert isinstance(expired, DynamoDBRecord)
+    assert isinstance(deleted, DynamoDBRecord)
+    assert expired.expired_by_ttl
+    assert not deleted.expired_by_ttl
