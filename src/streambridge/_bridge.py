@@ -98,7 +98,15 @@ class Bridge:
                 subscription messages over 240 KB silently).
             transport: how requests are sent; default aiohttp with kept-alive connections.
         """
-        self.url = _check_url(url if url is not None else os.environ.get(URL_ENV))
+        self._settings: dict[str, Any] = dict(  # noqa: C408 - reads like the signature; for replace()
+            url=url, auth=auth, batch_size=batch_size, batch_bytes=batch_bytes, per_key=per_key,
+            coalesce=coalesce, concurrency=concurrency, retry=retry, request_timeout=request_timeout,
+            deadline_margin=deadline_margin, max_payload_bytes=max_payload_bytes, transport=transport,
+        )  # fmt: skip
+        url = url if url is not None else os.environ.get(URL_ENV)
+        # A wrong URL fails at cold start; a missing one only when first needed, so that tools and tests
+        # can import a module that builds its Bridge before the environment is set.
+        self._url = _check_url(url) if url else None
         self.auth: Auth = auth if auth is not None else IAMAuth()
         _positive(batch_size=batch_size, batch_bytes=batch_bytes, per_key=per_key, concurrency=concurrency)
         _positive(request_timeout=request_timeout, max_payload_bytes=max_payload_bytes)
@@ -116,7 +124,18 @@ class Bridge:
         self._auth_checked = False
 
     def __repr__(self) -> str:
-        return f"Bridge(url={self.url!r}, auth={self.auth!r})"
+        return f"Bridge(url={self._url!r}, auth={self.auth!r})"
+
+    @property
+    def url(self) -> str:
+        """The AppSync GraphQL endpoint (from ``STREAMBRIDGE_APPSYNC_URL`` when not given)."""
+        if self._url is None:
+            self._url = _check_url(os.environ.get(URL_ENV))
+        return self._url
+
+    def replace(self, **changes: Any) -> Bridge:
+        """A new bridge with the same settings but ``changes`` (e.g. ``url=``, ``auth=``, ``batch_size=``)."""
+        return Bridge(**{**self._settings, **changes})
 
     # -- functions first ---------------------------------------------------------------------------
 

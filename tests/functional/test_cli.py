@@ -1,0 +1,686 @@
+"""The `streambridge` command, run in-process through `main()` (plus one run of the installed script).
+
+`invoke` publishes for real, over HTTP, to a small local GraphQL endpoint that executes each request with
+graphql-core against the orders example's schema (so the batched documents are validated too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from graphql import GraphQLError, graphql_sync
+
+from streambridge._check import appsync_schema
+from streambridge._cli import main
+from streambridge._sources import SOURCES
+from streambridge.testing import events as testing_events
+
+ROOT = Path(__file__).parents[2]
+ORDERS = ROOT / "examples" / "orders"
+URL_ENV = "STREAMBRIDGE_APPSYNC_URL"
+HANDLER = "examples.orders.handler:handler"
+
+
+@dataclass
+class Endpoint:
+    url: str
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    api_keys: list[str | None] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[Endpoint]:
+    """A local AppSync stand-in on 127.0.0.1: runs the orders schema; status POISON fails its field."""
+    schema = appsync_schema((ORDERS / "schema.graphql").read_text())
+
+    def publish_order(_info: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002 - the argument's name
+        if input["status"] == "POISON":
+            raise GraphQLError("poison record")
+        return input
+
+    async def graphql(request: web.Request) -> web.Response:
+        body = await request.json()
+        state.requests.append(body)
+        state.api_keys.append(request.headers.get("x-api-key"))
+        result = graphql_sync(
+            schema, body["query"], {"publishOrder": publish_order}, variable_values=body.get("variables")
+        )
+        return web.json_response(result.formatted)
+
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.router.add_post("/graphql", graphql)
+    runner = web.AppRunner(app, access_log=None)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    state = Endpoint(f"http://127.0.0.1:{port}/graphql")
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+@pytest.fixture(autouse=True)
+def forget_imported_handlers() -> Iterator[None]:
+    """Modules a test's command imported (its own or the orders example) do not outlive the test."""
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith(("cliapp", "examples.orders")):
+            del sys.modules[name]
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project directory to run the command in."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write_module(directory: Path, name: str, source: str) -> None:
+    (directory / f"{name}.py").write_text(textwrap.dedent(source))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def events_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    code, out, err = run(capsys, "events", *argv)
+    assert (code, err) == (0, "")
+    return json.loads(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# events: every source's output reads back through the library's own parser
+
+
+def test_dynamodb_events_repeat_with_increasing_sequence_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    event = events_json(
+        capsys,
+        "dynamodb",
+        "--old-image", '{"id": "o-1", "status": "NEW"}',
+        "--new-image", '{"id": "o-1", "status": "PAID", "amount": 12.5}',
+        "--count", "3",
+    )  # fmt: skip
+    records = SOURCES["dynamodb"].parse(event)
+    assert [r.event_name for r in records] == ["MODIFY"] * 3  # type: ignore[attr-defined]
+    assert records[0].new_image == {"id": "o-1", "status": "PAID", "amount": 12.5}  # type: ignore[attr-defined]
+    assert records[0].old_image == {"id": "o-1", "status": "NEW"}  # type: ignore[attr-defined]
+    sequence = [int(r.sequence_number) for r in records]  # type: ignore[attr-defined]
+    assert sequence == sorted(set(sequence))
+
+
+def test_dynamodb_events_take_key_names_event_name_and_a_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    image = tmp_path / "order.json"
+    image.write_text('{"pk": "tenant-1", "sk": "order-9", "status": "PAID"}')
+    event = events_json(
+        capsys, "dynamodb", "--old-image", f"@{image}", "--keys", "pk,sk", "--ttl", "--table", "T"
+    )
+    (record,) = SOURCES["dynamodb"].parse(event)
+    assert record.event_name == "REMOVE"  # type: ignore[attr-defined]
+    assert record.keys == {"pk": "tenant-1", "sk": "order-9"}  # type: ignore[attr-defined]
+    assert event["Records"][0]["userIdentity"]["principalId"] == "dynamodb.amazonaws.com"
+    assert ":table/T/" in event["Records"][0]["eventSourceARN"]
+
+
+def test_kinesis_events(capsys: pytest.CaptureFixture[str]) -> None:
+    event = events_json(
+        capsys, "kinesis", "--data", '{"temp": 21.5}', "--partition-key", "dev-1", "--count", "2"
+    )
+    records = SOURCES["kinesis"].parse(event)
+    assert [(r.partition_key, r.json()) for r in records] == [("dev-1", {"temp": 21.5})] * 2  # type: ignore[attr-defined]
+    raw = events_json(capsys, "kinesis", "--data", "plain text", "--raw")
+    assert SOURCES["kinesis"].parse(raw)[0].data == b"plain text"  # type: ignore[attr-defined]
+
+
+def test_sqs_events_standard_and_fifo(capsys: pytest.CaptureFixture[str]) -> None:
+    standard = events_json(capsys, "sqs", "--body", '{"orderId": "o-1"}', "--count", "2")
+    assert [r.body for r in SOURCES["sqs"].parse(standard)] == ['{"orderId":"o-1"}'] * 2  # type: ignore[attr-defined]
+    fifo = events_json(capsys, "sqs", "--body", '{"orderId": "o-1"}', "--fifo", "--group-id", "o-1")
+    (record,) = SOURCES["sqs"].parse(fifo)
+    assert record.default_partition_key == "o-1"
+    assert fifo["Records"][0]["eventSourceARN"].endswith(":orders.fifo")
+    # a FIFO queue would drop repeats with one deduplication id: --count gives each its own
+    repeated = events_json(capsys, "sqs", "--body", "1", "--fifo", "--count", "3")
+    ids = [r["attributes"]["MessageDeduplicationId"] for r in repeated["Records"]]
+    assert len(set(ids)) == 3
+
+
+def test_aurora_events(capsys: pytest.CaptureFixture[str]) -> None:
+    event = events_json(capsys, "aurora", "--payload", '{"id": "o-1", "status": "PAID"}')
+    assert SOURCES["aurora"].parse(event)[0].payload == {"id": "o-1", "status": "PAID"}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("via", ["lambda", "sns"])
+@pytest.mark.parametrize("verb", ["cloudwatch-alarm", "cloudwatch_alarm"])
+def test_cloudwatch_alarm_events(capsys: pytest.CaptureFixture[str], via: str, verb: str) -> None:
+    event = events_json(capsys, verb, "--name", "DiskFull", "--state", "ALARM", "--via", via)
+    (alarm,) = SOURCES["cloudwatch_alarm"].parse(event)
+    assert alarm.default_partition_key == "DiskFull"
+
+
+def test_eventbridge_events(capsys: pytest.CaptureFixture[str]) -> None:
+    event = events_json(
+        capsys,
+        "eventbridge",
+        "--detail", '{"orderId": "o-1"}',
+        "--source", "com.example.shop",
+        "--detail-type", "OrderShipped",
+        "--resource", "arn:aws:s3:::bucket",
+    )  # fmt: skip
+    (record,) = SOURCES["eventbridge"].parse(event)
+    assert record.detail == {"orderId": "o-1"}  # type: ignore[attr-defined]
+    assert (event["source"], event["detail-type"], event["resources"]) == (
+        "com.example.shop",
+        "OrderShipped",
+        ["arn:aws:s3:::bucket"],
+    )
+
+
+def test_compact_events_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "events", "aurora", "--payload", '{"a": 1}', "--compact")
+    assert (code, out) == (0, '{"a":1}\n')
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["dynamodb", "--new-image", '{"id": 1,}'],
+            "argument --new-image: not valid JSON (Expecting property name enclosed in double quotes",
+        ),
+        (["dynamodb", "--new-image", "[1]"], "argument --new-image: must be a JSON object, got an array"),
+        (
+            ["dynamodb", "--new-image", '{"pk": 1}'],
+            "key attribute(s) id not in the image; name the table's keys",
+        ),
+        (["dynamodb"], "give the item: --new-image (INSERT), --old-image (REMOVE), or both (MODIFY)"),
+        (
+            ["dynamodb", "--new-image", '{"id": "1"}', "--event-name", "REMOVE"],
+            "the record is a REMOVE with a --new-image; DynamoDB never sends that",
+        ),
+        (["dynamodb", "--old-image", "@missing.json"], "--old-image: cannot read missing.json"),
+        (["kinesis", "--data", "hello"], "pass --raw to send the text as it is"),
+        (["sqs", "--body", "{"], "argument --body: not valid JSON"),
+        (["sqs", "--body", "1", "--queue", "q.fifo"], "queue 'q.fifo' is a FIFO queue name; pass --fifo"),
+        (["aurora", "--payload", "nope"], "argument --payload: not valid JSON"),
+        (["eventbridge", "--detail", '"text"'], "argument --detail: must be a JSON object, got a string"),
+        (["dynamodb", "--new-image", "{}", "--count", "0"], "argument --count: must be at least 1, got 0"),
+        (["cloudwatch-alarm", "--state", "RED"], "argument --state: invalid choice: 'RED'"),
+        (["s3"], "argument SOURCE: invalid choice: 's3'"),
+    ],
+)
+def test_bad_event_options_exit_2_and_name_the_problem(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "events", *argv)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert err.startswith(("streambridge events", "usage: streambridge events"))
+
+
+# --------------------------------------------------------------------------------------------------
+# invoke
+
+
+def orders_event(capsys: pytest.CaptureFixture[str], path: Path, *images: dict[str, Any]) -> Path:
+    """Write a DynamoDB event with one INSERT per image (built by the command itself)."""
+    records = []
+    for number, image in enumerate(images):
+        event = events_json(
+            capsys, "dynamodb", "--new-image", json.dumps(image), "--start-sequence", str(100 + number)
+        )
+        records += event["Records"]
+    path.write_text(json.dumps({"Records": records}))
+    return path
+
+
+def test_invoke_publishes_every_record_and_prints_the_lambda_response(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, endpoint: Endpoint
+) -> None:
+    # GIVEN a stream batch of two orders
+    event = orders_event(
+        capsys, tmp_path / "event.json", {"id": "o-1", "status": "NEW"}, {"id": "o-2", "status": "PAID"}
+    )
+    before = len(endpoint.requests)
+    # WHEN the orders example's handler runs on it against the local endpoint, with an API key
+    code, out, _ = run(
+        capsys, "invoke", HANDLER, "--event", str(event), "--url", endpoint.url, "--api-key", "da2-k"
+    )
+    # THEN both are published, the Lambda response has no failures, and the exit status is 0
+    assert code == 0, out
+    assert "  published  DynamoDB Streams record #0 (400000000000000000100)\n" in out
+    assert "  published  DynamoDB Streams record #1 (400000000000000000101)\n" in out
+    assert "summary: 2 published, 0 skipped, 0 failed;" in out
+    assert f"endpoint  {endpoint.url} (ApiKeyAuth)" in out
+    assert out.endswith('Lambda response:\n{\n  "batchItemFailures": []\n}\n')
+    sent = endpoint.requests[before:]
+    variables = {name: value for body in sent for name, value in body["variables"].items()}
+    assert sorted(value["id"] for value in variables.values()) == ["o-1", "o-2"]
+    assert all(name.startswith("m") and name.endswith("_input") for name in variables)  # renamed per alias
+    assert set(endpoint.api_keys[before:]) == {"da2-k"}
+
+
+def test_invoke_reports_a_poison_record_with_its_reason_and_exits_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, endpoint: Endpoint
+) -> None:
+    # GIVEN order o-1 changing NEW -> POISON -> PAID, and a healthy order o-2
+    event = orders_event(
+        capsys,
+        tmp_path / "event.json",
+        {"id": "o-1", "status": "NEW"},
+        {"id": "o-1", "status": "POISON"},
+        {"id": "o-1", "status": "PAID"},
+        {"id": "o-2", "status": "NEW"},
+    )
+    code, out, _ = run(
+        capsys, "invoke", HANDLER, "--event", str(event), "--url", endpoint.url, "--api-key", "k"
+    )
+    assert code == 1
+    assert "  published  DynamoDB Streams record #0 (400000000000000000100)\n" in out
+    assert (
+        "  failed     DynamoDB Streams record #1 (400000000000000000101): "
+        "AppSync rejected the mutation: poison record\n"
+    ) in out
+    assert "  failed     DynamoDB Streams record #2 (400000000000000000102): not sent because" in out
+    assert "  published  DynamoDB Streams record #3 (400000000000000000103)\n" in out
+    response = json.loads(out.split("Lambda response:\n", 1)[1])
+    assert response == {
+        "batchItemFailures": [
+            {"itemIdentifier": "400000000000000000101"},
+            {"itemIdentifier": "400000000000000000102"},
+        ]
+    }
+
+
+def test_invoke_json_output_reads_the_event_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, endpoint: Endpoint
+) -> None:
+    event = events_json(capsys, "dynamodb", "--new-image", '{"id": "o-9", "status": "POISON"}')
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(event)))
+    code, out, _ = run(
+        capsys, "invoke", HANDLER, "--event", "-", "--url", endpoint.url, "--api-key", "k", "--json"
+    )
+    report = json.loads(out)
+    assert code == 1
+    assert report["summary"]["failed"] == 1
+    assert report["outcomes"] == [
+        {
+            "record": "DynamoDB Streams record #0 (400000000000000000100)",
+            "itemIdentifier": "400000000000000000100",
+            "status": "failed",
+            "reason": "AppSync rejected the mutation: poison record",
+        }
+    ]
+    assert report["response"] == {"batchItemFailures": [{"itemIdentifier": "400000000000000000100"}]}
+    assert report["raises"] is None
+
+
+USER_MODULE = """
+from streambridge import Bridge
+
+bridge = Bridge(batch_size=1)  # URL from STREAMBRIDGE_APPSYNC_URL
+PUBLISH = '''mutation P($input: OrderInput!) {{
+  publishOrder(input: $input) {{ id status customer amount updatedAt seq }}
+}}'''
+
+@bridge.{source}(PUBLISH)
+def handler(record):
+    data = record.payload if hasattr(record, "payload") else record.json()
+    return {{"input": {{"id": data["id"], "status": data["status"]}}}}
+"""
+
+
+def test_invoke_a_single_event_handler_shows_that_lambda_gets_an_exception(
+    capsys: pytest.CaptureFixture[str],
+    app: Path,
+    endpoint: Endpoint,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_credentials: None,
+) -> None:
+    # GIVEN an Aurora handler configured from the environment, and a payload the endpoint rejects
+    monkeypatch.setenv(URL_ENV, endpoint.url)
+    write_module(app, "cliapp_aurora", USER_MODULE.format(source="aurora"))
+    (app / "event.json").write_text('{"id": "o-1", "status": "POISON"}')
+    # WHEN it runs with the handler's own bridge (no --url), but an API key
+    code, out, _ = run(capsys, "invoke", "cliapp_aurora:handler", "--event", "event.json", "--api-key", "k")
+    # THEN Lambda would get the DeliveryFailedError the handler raises
+    assert code == 1
+    assert (
+        "  failed     Aurora record #0 (aurora-event): AppSync rejected the mutation: poison record\n" in out
+    )
+    assert "Lambda response: the handler raises DeliveryFailedError: streambridge: Aurora record #0" in out
+    # AND with the handler's own bridge as configured (IAM), a good payload is published
+    (app / "event.json").write_text('{"id": "o-1", "status": "PAID"}')
+    code, out, _ = run(capsys, "invoke", "cliapp_aurora:handler", "--event", "event.json")
+    assert code == 0, out
+    assert f"endpoint  {endpoint.url} (IAMAuth)" in out
+    assert out.endswith('Lambda response:\n{\n  "published": 1,\n  "skipped": 0\n}\n')
+
+
+def test_invoke_with_url_keeps_the_bridge_tuning_and_auth(
+    capsys: pytest.CaptureFixture[str],
+    app: Path,
+    endpoint: Endpoint,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_credentials: None,
+) -> None:
+    # GIVEN a handler whose bridge sends one mutation per request, and no URL in the environment
+    monkeypatch.delenv(URL_ENV, raising=False)
+    write_module(app, "cliapp_tuned", USER_MODULE.format(source="sqs"))
+    event = events_json(capsys, "sqs", "--body", '{"id": "o-1", "status": "NEW"}', "--count", "3")
+    for number, record in enumerate(event["Records"]):
+        record["body"] = json.dumps({"id": f"o-{number}", "status": "NEW"})
+    (app / "event.json").write_text(json.dumps(event))
+    # WHEN it runs with --url (the module imports with it as STREAMBRIDGE_APPSYNC_URL)
+    code, out, _ = run(capsys, "invoke", "cliapp_tuned", "--event", "event.json", "--url", endpoint.url)
+    # THEN the new bridge kept batch_size=1 (three records, three requests) and the IAM auth
+    assert code == 0, out
+    assert "summary: 3 published, 0 skipped, 0 failed; 3 request(s), 0 retries" in out
+    assert f"endpoint  {endpoint.url} (IAMAuth)" in out
+
+
+@pytest.fixture
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")  # a local URL names no region
+
+
+def test_invoke_iam_signs_for_the_given_region(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, endpoint: Endpoint, fake_credentials: None
+) -> None:
+    event = orders_event(capsys, tmp_path / "event.json", {"id": "o-1", "status": "NEW"})
+    argv = ["invoke", HANDLER, "--event", str(event), "--url", endpoint.url, "--iam", "--region", "eu-west-1"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0, out
+    assert "(IAMAuth)" in out
+
+
+def test_invoke_without_any_url_says_how_to_give_one(
+    capsys: pytest.CaptureFixture[str], app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(URL_ENV, raising=False)
+    write_module(app, "cliapp_nourl", USER_MODULE.format(source="sqs"))
+    (app / "event.json").write_text(json.dumps(testing_events.sqs(['{"id": "1", "status": "NEW"}'])))
+    code, out, err = run(capsys, "invoke", "cliapp_nourl:handler", "--event", "event.json")
+    assert (code, out) == (2, "")
+    assert "streambridge invoke: error: no AppSync URL" in err
+    assert err.endswith("; or pass --url URL\n")
+
+
+def test_invoke_on_an_event_of_another_source_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, endpoint: Endpoint
+) -> None:
+    event = tmp_path / "sqs.json"
+    event.write_text(json.dumps(events_json(capsys, "sqs", "--body", "1")))
+    code, out, err = run(capsys, "invoke", HANDLER, "--event", str(event), "--url", endpoint.url)
+    assert (code, out) == (2, "")
+    assert err.startswith("streambridge invoke: error: the event is not a DynamoDB Streams event: ")
+    assert "aws:sqs" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--event", "missing.json"], "streambridge invoke: error: --event: cannot read missing.json"),
+        (["--event", "bad.json"], "streambridge invoke: error: argument --event: not valid JSON"),
+        (["--event", "x", "--region", "eu-west-1"], "streambridge invoke: error: --region goes with --iam"),
+        (["--event", "x", "--api-key", "k", "--iam"], "argument --iam: not allowed with argument --api-key"),
+        ([], "the following arguments are required: --event"),
+        (["--event", "x", "--timeout-ms", "soon"], "argument --timeout-ms: not a whole number: 'soon'"),
+    ],
+)
+def test_bad_invoke_arguments_exit_2(
+    capsys: pytest.CaptureFixture[str], app: Path, argv: list[str], message: str
+) -> None:
+    (app / "bad.json").write_text("{")
+    code, out, err = run(capsys, "invoke", HANDLER, *argv)
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad module:handler targets (shared by invoke and check)
+
+
+@pytest.mark.parametrize("verb", ["invoke", "check"])
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("cliapp_missing:handler", "module 'cliapp_missing' not found (looked in "),
+        ("cliapp_user:nothing", "module 'cliapp_user' has no attribute 'nothing'; its handlers: handler"),
+        ("cliapp_user:helper", "cliapp_user:helper is a function, not a streambridge handler: decorate"),
+        ("cliapp_user:bridge", "cliapp_user:bridge is a Bridge, not a streambridge handler"),
+        ("cliapp_broken:handler", "importing 'cliapp_broken' failed: ModuleNotFoundError: No module named"),
+        ("cliapp_raises:handler", "importing 'cliapp_raises' failed: RuntimeError: boom at import"),
+        ("cliapp_empty", "module 'cliapp_empty' defines no streambridge handler"),
+        ("cliapp_user:", "'cliapp_user:' is not module:handler; write it like app:handler"),
+    ],
+)
+def test_a_bad_target_exits_2_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+    *,
+    app: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    verb: str,
+    target: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv(URL_ENV, "https://abc.appsync-api.us-east-1.amazonaws.com/graphql")
+    write_module(app, "cliapp_user", USER_MODULE.format(source="sqs") + "\ndef helper():\n    pass\n")
+    write_module(app, "cliapp_broken", "import cliapp_no_such_dependency\n")
+    write_module(app, "cliapp_raises", "raise RuntimeError('boom at import')\n")
+    write_module(app, "cliapp_empty", "X = 1\n")
+    (app / "event.json").write_text("{}")
+    (app / "schema.graphql").write_text((ORDERS / "schema.graphql").read_text())
+    extra = ["--event", "event.json"] if verb == "invoke" else ["--schema", "schema.graphql"]
+    code, out, err = run(capsys, verb, target, *extra)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"streambridge {verb}: error: ")
+    assert message in err
+
+
+def test_a_path_target_is_read_as_a_module(
+    capsys: pytest.CaptureFixture[str], app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(URL_ENV, raising=False)
+    (app / "cliapp_pkg").mkdir()
+    (app / "cliapp_pkg" / "__init__.py").write_text("")
+    write_module(app / "cliapp_pkg", "orders", USER_MODULE.format(source="dynamodb"))
+    (app / "schema.graphql").write_text((ORDERS / "schema.graphql").read_text())
+    code, out, _ = run(capsys, "check", "cliapp_pkg/orders.py:handler", "--schema", "schema.graphql")
+    assert code == 0
+    assert out.startswith("OK cliapp_pkg.orders:handler\n")
+
+
+# --------------------------------------------------------------------------------------------------
+# check
+
+
+def test_check_passes_the_orders_example(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no AppSync URL at all: the check is offline
+    monkeypatch.delenv(URL_ENV, raising=False)
+    schema = str(ORDERS / "schema.graphql")
+    code, out, _ = run(capsys, "check", HANDLER, "--schema", schema)
+    assert code == 0
+    assert out == (
+        f"OK {HANDLER}\nchecked 1 document(s) against {schema}: 0 error(s), 0 warning(s), 0 note(s)\n"
+    )
+
+
+def test_check_fails_on_a_drifted_schema(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # GIVEN the schema renamed Order.seq to sequence and made the subscription filter on `customer`
+    text = (ORDERS / "schema.graphql").read_text()
+    drifted = text.replace("  seq: String\n}\n\ninput", "  sequence: String\n}\n\ninput").replace(
+        "onOrderChanged(id: ID)", "onOrderChanged(id: ID, region: String)"
+    )
+    assert drifted != text
+    schema = tmp_path / "schema.graphql"
+    schema.write_text(drifted)
+    code, out, _ = run(capsys, "check", HANDLER, "--schema", str(schema))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith(f"ERROR {HANDLER}: Cannot query field 'seq' on type 'Order'.")
+    assert lines[1].startswith(f"ERROR {HANDLER}: filter argument `region` of onOrderChanged names no field")
+    assert lines[2].startswith(f"WARNING {HANDLER}: subscribers of onOrderChanged asking for `sequence`")
+    assert lines[3] == f"checked 1 document(s) against {schema}: 2 error(s), 1 warning(s), 0 note(s)"
+
+
+def test_check_strict_fails_on_warnings_and_checks_loose_documents(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    document = tmp_path / "publish.graphql"
+    document.write_text("mutation P($input: OrderInput!) { publishOrder(input: $input) { id status } }")
+    schema = str(ORDERS / "schema.graphql")
+    code, out, _ = run(capsys, "check", "--mutation-file", str(document), "--schema", schema)
+    assert code == 0
+    assert out.startswith(f"WARNING {document}: subscribers of onOrderChanged asking for `customer`")
+    code, out, _ = run(capsys, "check", "--mutation-file", str(document), "--schema", schema, "--strict")
+    assert code == 1
+    assert out.endswith("1 warning(s), 0 note(s) (--strict: warnings count as errors)\n")
+
+
+def test_check_notes_handlers_without_a_document_and_checks_every_handler_of_a_module(
+    capsys: pytest.CaptureFixture[str], app: Path
+) -> None:
+    write_module(
+        app,
+        "cliapp_two",
+        """
+        from streambridge import Bridge, Mutation
+
+        bridge = Bridge()
+        FULL = '''mutation P($input: OrderInput!) {
+          publishOrder(input: $input) { id status customer amount updatedAt seq }
+        }'''
+
+        @bridge.sqs(FULL)
+        def documented(record):
+            return {"input": record.json()}
+
+        @bridge.eventbridge()
+        def dynamic(event):
+            return Mutation(FULL, {"input": event.detail})
+        """,
+    )
+    (app / "schema.graphql").write_text((ORDERS / "schema.graphql").read_text())
+    code, out, _ = run(capsys, "check", "cliapp_two", "--schema", "schema.graphql", "--strict")
+    assert code == 0
+    assert out.splitlines() == [
+        "OK cliapp_two:documented",
+        (
+            "NOTE cliapp_two:dynamic: no mutation document in the decorator (the mapping function "
+            "returns Mutation objects), so it cannot be checked statically; check those documents with "
+            "--mutation-file"
+        ),
+        "checked 2 document(s) against schema.graphql: 0 error(s), 0 warning(s), 1 note(s)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ("type Query { a: Foo @model }", "schema.graphql is not a valid schema: Unknown type 'Foo'."),
+        ("type Query {", "schema.graphql does not parse: Syntax Error"),
+    ],
+)
+def test_check_with_a_bad_schema_exits_2(
+    capsys: pytest.CaptureFixture[str], app: Path, schema: str, message: str
+) -> None:
+    (app / "schema.graphql").write_text(schema)
+    code, out, err = run(capsys, "check", HANDLER, "--schema", "schema.graphql")
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+def test_check_needs_something_to_check(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "check", "--schema", "schema.graphql")
+    assert code == 2
+    assert "streambridge check: error: name at least one HANDLER or --mutation-file" in err
+
+
+# --------------------------------------------------------------------------------------------------
+# help, version, the installed script
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["events"],
+        ["events", "dynamodb"],
+        ["events", "kinesis"],
+        ["events", "sqs"],
+        ["events", "aurora"],
+        ["events", "cloudwatch-alarm"],
+        ["events", "eventbridge"],
+        ["invoke"],
+        ["check"],
+    ],
+)
+def test_help_of_the_command_and_every_verb_has_examples(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, out, _ = run(capsys, *argv, "--help")
+    assert code == 0
+    assert out.startswith(f"usage: streambridge {' '.join(argv)}".rstrip())
+    assert "example" in out
+    assert "streambridge " + (argv[0] if argv else "events") in out.split("example", 1)[1]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0
+    assert out.startswith("streambridge ")
+
+
+def test_no_verb_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys)
+    assert code == 2
+    assert "the following arguments are required: VERB" in err
+
+
+def test_the_installed_console_script_runs() -> None:
+    script = shutil.which("streambridge") or str(Path(sys.executable).parent / "streambridge")
+    completed = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("usage: streambridge ")
+    assert "events" in completed.stdout
+    assert "invoke" in completed.stdout
+    assert "check" in completed.stdout
