@@ -1,0 +1,62 @@
+"""Configuration errors are clear, and come as early as they can."""
+
+from __future__ import annotations
+
+import pytest
+
+from streambridge import ApiKeyAuth, Bridge, ConfigurationError, DocumentError
+from streambridge.testing import FakeAppSync, events
+
+PUBLISH = "mutation P($input: OrderInput!) { publishOrder(input: $input) { id } }"
+URL = "https://abc.appsync-api.eu-west-1.amazonaws.com/graphql"
+
+
+def test_a_wrong_url_fails_at_cold_start() -> None:
+    with pytest.raises(ConfigurationError, match="must be an http"):
+        Bridge("appsync.example.com/graphql", ApiKeyAuth("k"))
+
+
+def test_a_missing_url_fails_on_first_use_with_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a module that builds its bridge before the environment has a URL
+    monkeypatch.delenv("STREAMBRIDGE_APPSYNC_URL", raising=False)
+    bridge = Bridge(auth=ApiKeyAuth("k"), transport=FakeAppSync())
+
+    @bridge.dynamodb(PUBLISH)
+    def handler(record: object) -> dict:
+        return {"input": {"id": "1"}}
+
+    # WHEN it must publish
+    with pytest.raises(ConfigurationError, match="STREAMBRIDGE_APPSYNC_URL"):
+        handler(events.dynamodb([{"new_image": {"id": "1"}}]))
+    # THEN setting the environment later is enough
+    monkeypatch.setenv("STREAMBRIDGE_APPSYNC_URL", URL)
+    assert handler(events.dynamodb([{"new_image": {"id": "1"}}])) == {"batchItemFailures": []}
+    bridge.close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be positive"),
+        ({"concurrency": -1}, "concurrency must be positive"),
+        ({"deadline_margin": -0.1}, "deadline_margin"),
+        ({"request_timeout": 0}, "request_timeout"),
+    ],
+)
+def test_bad_knobs(settings: dict, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Bridge(URL, ApiKeyAuth("k"), **settings)
+
+
+def test_an_unusable_decorator_document_fails_at_cold_start() -> None:
+    bridge = Bridge(URL, ApiKeyAuth("k"))
+    with pytest.raises(DocumentError, match="expected a mutation"):
+        bridge.dynamodb("query { orders { id } }")
+
+
+def test_replace_keeps_every_other_setting() -> None:
+    original = Bridge(URL, ApiKeyAuth("k"), batch_size=7, per_key=3, coalesce=True, deadline_margin=0.9)
+    copy = original.replace(url="https://other.appsync-api.us-east-1.amazonaws.com/graphql")
+    assert copy.url.startswith("https://other.")
+    assert (copy.limits, copy.coalesce, copy.deadline_margin) == (original.limits, True, 0.9)
+    assert copy.auth is original.auth
