@@ -324,6 +324,10 @@ class Handler(Generic[R]):
         self.partition_key = partition_key
         functools.update_wrapper(self, mapper)
 
+    def with_bridge(self, bridge: Bridge) -> Handler[R]:
+        """The same handler publishing through another bridge, e.g. ``bridge.replace(transport=fake)``."""
+        return Handler(bridge, self.source, self.mapper, self.document, self.partition_key)
+
     def process(self, event: Mapping[str, Any], context: LambdaContext | None = None) -> InvocationResult:
         """Publish the event and return every record's outcome."""
         return self.bridge.process(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from streambridge import ApiKeyAuth, Bridge, ConfigurationError, DocumentError
@@ -60,3 +62,22 @@ def test_replace_keeps_every_other_setting() -> None:
     assert copy.url.startswith("https://other.")
     assert (copy.limits, copy.coalesce, copy.deadline_margin) == (original.limits, True, 0.9)
     assert copy.auth is original.auth
+
+
+def test_a_handler_built_at_import_can_publish_through_a_test_bridge() -> None:
+    # GIVEN a handler bound to a production-like bridge
+    bridge = Bridge(URL, ApiKeyAuth("k"))
+
+    @bridge.dynamodb(PUBLISH)
+    def handler(record: Any) -> dict:
+        return {"input": {"id": record.keys["id"]}}
+
+    # WHEN a test points it at a fake AppSync, keeping every other setting
+    fake = FakeAppSync()
+    test_handler = handler.with_bridge(bridge.replace(transport=fake))
+    result = test_handler.process(events.dynamodb([{"new_image": {"id": "7"}}]))
+    # THEN it publishes there, and the original handler is untouched
+    assert result.published == 1
+    assert fake.published_values() == ["7"]
+    assert handler.bridge is bridge
+    test_handler.bridge.close()

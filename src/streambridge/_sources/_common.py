@@ -183,9 +183,14 @@ def iso_time(value: Any, record: SourceRecord, path: str) -> datetime:
 def load_json(text: str | bytes, record: SourceRecord, what: str) -> Any:
     """``json.loads`` whose failure is a RecordError naming the record and the cause."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json)
     except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise RecordError(f"{record.describe()}: {what} is not valid JSON ({e})") from e
+
+
+def _not_json(constant: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON does not, and AppSync could not take them either.
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def _wants_bool(kind: type | tuple[type, ...]) -> bool:
