@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 SAM_CLI_VERSION := 1.170.0
 SAM_EVENTS := .cache/sam-events
 
-.PHONY: test demo lint typecheck pytest install node bench clean
+.PHONY: test demo lint typecheck pytest docs install node bench clean
 
-test: install node $(SAM_EVENTS)/.stamp lint typecheck pytest
+test: install node $(SAM_EVENTS)/.stamp lint typecheck docs pytest
 
 demo: install node
 	$(BIN)/python -m examples.demo
@@ -42,6 +42,9 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+
+docs: install
+	$(BIN)/mkdocs build --strict --quiet
 
 pytest: install node $(SAM_EVENTS)/.stamp
 	SAM_EVENTS_DIR=$(SAM_EVENTS) $(BIN)/python -m pytest

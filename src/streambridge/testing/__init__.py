@@ -1,6 +1,8 @@
-"""Testing helpers for streambridge users: fake events for every source and a fake AppSync transport.
+"""Testing helpers for streambridge users: fake events for every source and local AppSync endpoints.
 
-``events`` builds Lambda events shaped exactly like AWS's; ``FakeAppSync`` answers like AppSync in memory.
+``events`` builds Lambda events shaped exactly like AWS's; ``FakeAppSync`` answers like AppSync in memory
+(a transport, for fault injection); ``LocalAppSync`` is a real HTTP and WebSocket endpoint running your
+schema in-process (also as the ``local_appsync`` pytest fixture).
 """
 
 from streambridge.testing import events
@@ -12,13 +14,25 @@ from streambridge.testing._fake import (
     RequestRejectedError,
     pass_through,
 )
+from streambridge.testing._local import (
+    DEFAULT_API_KEY,
+    DEFAULT_CREDENTIALS,
+    LocalAppSync,
+    LocalSubscription,
+    RecordedMutation,
+)
 from streambridge.testing.events import lambda_context
 
 __all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_CREDENTIALS",
     "FakeAppSync",
     "FieldError",
+    "LocalAppSync",
+    "LocalSubscription",
     "Published",
     "ReceivedRequest",
+    "RecordedMutation",
     "RequestRejectedError",
     "events",
     "lambda_context",

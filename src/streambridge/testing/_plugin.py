@@ -1,0 +1,108 @@
+"""The streambridge pytest plugin (entry point ``streambridge``, group ``pytest11``): LocalAppSync fixtures.
+
+Fixtures:
+
+- ``local_appsync_factory``: ``factory(schema, **options)`` returns a started :class:`LocalAppSync`;
+  every one it made is stopped after the test.
+- ``local_appsync``: a started LocalAppSync loaded with *your* schema, taken from a ``streambridge_schema``
+  fixture if your conftest defines one (a path, or the schema text), else from the ``streambridge_schema``
+  ini option (a path relative to the ini file). Resolvers come from an optional ``streambridge_resolvers``
+  fixture (``{"Mutation.publishOrder": fn}``).
+
+::
+
+    # pyproject.toml
+    [tool.pytest.ini_options]
+    streambridge_schema = "infra/schema.graphql"
+
+pytest loads this module in every session of a project that has streambridge installed, so it imports
+nothing heavy: LocalAppSync (graphql-core, aiohttp) is imported when a fixture is first used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from streambridge.testing._local import LocalAppSync, Resolver
+
+__all__ = ["local_appsync", "local_appsync_factory", "pytest_addoption"]
+
+SCHEMA_OPTION = "streambridge_schema"
+SCHEMA_FIXTURE = "streambridge_schema"
+RESOLVERS_FIXTURE = "streambridge_resolvers"
+
+LocalAppSyncFactory = Callable[..., "LocalAppSync"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``streambridge_schema`` ini option."""
+    parser.addini(
+        SCHEMA_OPTION,
+        help="path of the AppSync schema.graphql that the local_appsync fixture serves "
+        "(relative to the ini file)",
+        default="",
+    )
+
+
+@pytest.fixture
+def local_appsync_factory() -> Iterator[LocalAppSyncFactory]:
+    """``factory(schema, **options)`` -> a started LocalAppSync (its arguments), stopped after the test."""
+    from streambridge.testing._local import LocalAppSync  # noqa: PLC0415 - heavy imports only on use
+
+    started: list[LocalAppSync] = []
+
+    def factory(schema: str | Path, **options: Any) -> LocalAppSync:
+        appsync = LocalAppSync(schema, **options)
+        appsync.start()
+        started.append(appsync)
+        return appsync
+
+    yield factory
+    for appsync in reversed(started):
+        appsync.stop()
+
+
+@pytest.fixture
+def local_appsync(request: pytest.FixtureRequest, local_appsync_factory: LocalAppSyncFactory) -> LocalAppSync:
+    """A started LocalAppSync serving your schema (``streambridge_schema`` fixture or ini option)."""
+    schema = _schema(request)
+    resolvers: Mapping[str, Resolver] | None = _optional_fixture(request, RESOLVERS_FIXTURE)
+    return local_appsync_factory(schema, resolvers=resolvers)
+
+
+def _schema(request: pytest.FixtureRequest) -> str | Path:
+    value = _optional_fixture(request, SCHEMA_FIXTURE)
+    if isinstance(value, str) and "{" in value:
+        return value  # the schema text itself
+    if value is not None:
+        path = Path(value)
+        origin = f"the {SCHEMA_FIXTURE} fixture"
+    else:
+        option = str(request.config.getini(SCHEMA_OPTION) or "").strip()
+        if not option:
+            pytest.fail(
+                "the local_appsync fixture needs your AppSync schema. Either set the ini option, e.g. in "
+                f'pyproject.toml: [tool.pytest.ini_options] {SCHEMA_OPTION} = "path/to/schema.graphql", '
+                f"or define a {SCHEMA_FIXTURE} fixture returning the path (in a conftest.py), or call "
+                "local_appsync_factory(path) instead.",
+                pytrace=False,
+            )
+        config = request.config
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        path = base / option
+        origin = f"the {SCHEMA_OPTION} ini option ({config.inipath or 'no ini file'})"
+    if not path.is_file():
+        pytest.fail(f"{origin} points at {str(path)!r}, which is not a file", pytrace=False)
+    return path
+
+
+def _optional_fixture(request: pytest.FixtureRequest, name: str) -> Any:
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        return None
