@@ -10,8 +10,8 @@ SAM_EVENTS := .cache/sam-events
 
 test: install node $(SAM_EVENTS)/.stamp lint typecheck docs pytest
 
-demo: install node
-	$(BIN)/python -m examples.demo
+demo: install
+	$(BIN)/streambridge demo
 
 install: $(VENV)/.installed
 

@@ -1,6 +1,7 @@
-"""`make demo`: the orders example end to end on local defaults, no AWS account.
+"""The orders example end to end on the AWS Amplify AppSync simulator (`python -m examples.demo`, needs Node).
 
-Starts the AWS Amplify AppSync simulator with the example's schema and resolvers, subscribes to order
+`make demo` runs the same job on LocalAppSync, without Node (`streambridge demo`). This one starts the AWS
+Amplify AppSync simulator with the example's schema and resolvers, subscribes to order
 changes like a web client would, feeds a DynamoDB stream batch (orders moving NEW -> PAID -> SHIPPED, one
 bad record) through the example's decorated handler with IAM signing, and prints what the subscriber
 received, live, then the invocation summary and the batchItemFailures Lambda would get.

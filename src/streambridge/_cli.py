@@ -1,4 +1,4 @@
-"""The ``streambridge`` command: ``events``, ``invoke`` and ``check``.
+"""The ``streambridge`` command: ``demo``, ``events``, ``invoke`` and ``check``.
 
 Each verb is one ``_add_<verb>`` function that registers its subparser and sets ``run`` to the function
 doing the work; ``_VERBS`` lists them. Imports beyond the standard library happen inside the verbs, so
@@ -909,7 +909,37 @@ def _run_check(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------------
 
+# demo
+
+
+def _add_demo(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
+    demo = verbs.add_parser(
+        "demo",
+        help="run the main job end to end on local defaults (no AWS account, no Node)",
+        description="Start a LocalAppSync with the orders schema, subscribe like a web client, publish a "
+        "DynamoDB stream batch of orders moving NEW -> PAID -> SHIPPED (one change rejected by the "
+        "resolver) through an IAM-signing handler, and show what the subscriber receives, the summary and "
+        "the batchItemFailures. Exit status 0 when the outcome is the expected one.",
+        epilog="examples:\n  streambridge demo\n  streambridge demo --orders 1000   # progress instead of every message",
+        formatter_class=_Formatter,
+    )
+    demo.set_defaults(command=demo.prog, run=_run_demo)
+    demo.add_argument("--orders", type=int, default=12, metavar="N", help="orders in the batch (default 12)")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    if args.orders < 1:
+        raise CommandError("--orders must be at least 1")
+    from streambridge._demo import run  # noqa: PLC0415
+
+    with _library_logs(logging.CRITICAL):  # the demo prints the failures itself
+        return run(args.orders, _out)
+
+
+# --------------------------------------------------------------------------------------------------
+
 _VERBS: tuple[Callable[[_Subparsers[argparse.ArgumentParser]], None], ...] = (
+    _add_demo,
     _add_events,
     _add_invoke,
     _add_check,

@@ -684,3 +684,32 @@ def test_the_installed_console_script_runs() -> None:
     assert "events" in completed.stdout
     assert "invoke" in completed.stdout
     assert "check" in completed.stdout
+
+
+# --------------------------------------------------------------------------------------------------
+# demo
+
+
+def test_demo_runs_the_main_job_and_reports_the_bad_order(capsys: pytest.CaptureFixture[str]) -> None:
+    # WHEN the demo runs on its defaults
+    code, out, err = run(capsys, "demo")
+    # THEN the subscriber saw every order but the bad one complete, and Lambda gets the two failures
+    assert (code, err) == (0, "")
+    assert out.count(" SHIPPED ") == 11
+    assert '"published": 34' in out
+    assert "amount must not be negative" in out
+    assert "not sent because DynamoDB Streams record #18" in out
+    assert 'batchItemFailures: [{"itemIdentifier": "400000000000000000118"}' in out
+
+
+def test_demo_shows_progress_on_long_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--orders", "100")
+    assert code == 0
+    assert "received 150/300 messages" in out
+    assert " SHIPPED " not in out
+
+
+def test_demo_refuses_a_non_positive_order_count(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "demo", "--orders", "0")
+    assert code == 2
+    assert "--orders must be at least 1" in err
