@@ -920,7 +920,8 @@ def _add_demo(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
         "DynamoDB stream batch of orders moving NEW -> PAID -> SHIPPED (one change rejected by the "
         "resolver) through an IAM-signing handler, and show what the subscriber receives, the summary and "
         "the batchItemFailures. Exit status 0 when the outcome is the expected one.",
-        epilog="examples:\n  streambridge demo\n  streambridge demo --orders 1000   # progress instead of every message",
+        epilog="examples:\n  streambridge demo\n"
+        "  streambridge demo --orders 1000   # progress instead of every message",
         formatter_class=_Formatter,
     )
     demo.set_defaults(command=demo.prog, run=_run_demo)
