@@ -1,0 +1,139 @@
+"""Opt-in idempotency: skip records an earlier invocation already published.
+
+Lambda delivers at least once: after a partial failure or a timeout it re-delivers records that were
+already published. With a store, each published record's key is remembered (with a time to live) and a
+re-delivered record is skipped instead of published twice. A store that cannot be reached never fails a
+record: streambridge logs it and falls back to at-least-once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from streambridge._errors import ConfigurationError
+from streambridge._sources._base import SourceRecord
+
+logger = logging.getLogger("streambridge")
+
+_GET_CHUNK = 100  # BatchGetItem's limit
+_WRITE_CHUNK = 25  # BatchWriteItem's limit
+
+
+def idempotency_key(source: str, record: SourceRecord) -> str:
+    """A key that names the same record on every delivery, unique across streams and shards."""
+    raw = record.raw
+    event_id = raw.get("eventID") or raw.get("messageId") or record.item_identifier
+    origin = raw.get("eventSourceARN") or raw.get("EventSubscriptionArn") or ""
+    return f"{source}|{origin}|{event_id}"
+
+
+class IdempotencyStore(Protocol):
+    """Remembers which records were published."""
+
+    def published(self, keys: Sequence[str]) -> set[str]:
+        """The keys among ``keys`` that were published before (and not yet expired)."""
+        ...
+
+    def remember(self, keys: Sequence[str]) -> None:
+        """Note these keys as published."""
+        ...
+
+
+class DynamoDBIdempotencyStore:
+    """An idempotency store in a DynamoDB table with Time to Live.
+
+    The table needs a string partition key (``key_attribute``, default ``id``) and TTL enabled on
+    ``ttl_attribute`` (default ``expiresAt``). The function needs ``dynamodb:BatchGetItem`` and
+    ``dynamodb:BatchWriteItem`` on it. Keep ``ttl`` longer than the stream's retention (24 h for DynamoDB
+    Streams, the retention period for Kinesis, the queue's retention for SQS).
+    """
+
+    def __init__(
+        self,
+        table: str,
+        *,
+        ttl: float = 2 * 24 * 3600,
+        key_attribute: str = "id",
+        ttl_attribute: str = "expiresAt",
+        client: Any = None,
+    ) -> None:
+        """Use ``table``; ``client`` is a boto3 DynamoDB client (default: one made on first use)."""
+        if not table:
+            raise ConfigurationError("DynamoDBIdempotencyStore needs a table name")
+        if ttl <= 0:
+            raise ConfigurationError(f"ttl must be positive seconds, got {ttl!r}")
+        self.table = table
+        self.ttl = ttl
+        self.key_attribute = key_attribute
+        self.ttl_attribute = ttl_attribute
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"DynamoDBIdempotencyStore(table={self.table!r})"
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client, made on first use (boto3's import cost is paid only by users of the store)."""
+        if self._client is None:
+            import boto3  # noqa: PLC0415
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def published(self, keys: Sequence[str]) -> set[str]:
+        """Look the keys up with BatchGetItem, retrying unprocessed keys a few times."""
+        now = int(time.time())
+        found: set[str] = set()
+        for chunk in _chunks(dict.fromkeys(keys), _GET_CHUNK):
+            request = {
+                self.table: {
+                    "Keys": [{self.key_attribute: {"S": key}} for key in chunk],
+                    "ProjectionExpression": "#k, #t",
+                    "ExpressionAttributeNames": {"#k": self.key_attribute, "#t": self.ttl_attribute},
+                    "ConsistentRead": True,
+                }
+            }
+            for _ in range(5):
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    expires = int(item.get(self.ttl_attribute, {}).get("N", now + 1))
+                    if expires > now:  # TTL deletes lazily: an expired item may still be there
+                        found.add(item[self.key_attribute]["S"])
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                logger.warning("streambridge: idempotency store left keys unread (throttled): at least once")
+        return found
+
+    def remember(self, keys: Sequence[str]) -> None:
+        """Write the keys with BatchWriteItem, with their expiry time."""
+        expires = str(int(time.time() + self.ttl))
+        for chunk in _chunks(dict.fromkeys(keys), _WRITE_CHUNK):
+            items = [
+                {"PutRequest": {"Item": {self.key_attribute: {"S": key}, self.ttl_attribute: {"N": expires}}}}
+                for key in chunk
+            ]
+            request: dict[str, Any] = {self.table: items}
+            for _ in range(5):
+                answer = self.client.batch_write_item(RequestItems=request)
+                request = answer.get("UnprocessedItems") or {}
+                if not request:
+                    break
+            else:
+                left = len(request.get(self.table, []))
+                logger.warning("streambridge: idempotency store kept %d keys unwritten (throttled)", left)
+
+
+def _chunks(keys: Iterable[str], size: int) -> Iterable[list[str]]:
+    chunk: list[str] = []
+    for key in keys:
+        chunk.append(key)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
