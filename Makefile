@@ -49,7 +49,8 @@ docs: install
 pytest: install node $(SAM_EVENTS)/.stamp
 	SAM_EVENTS_DIR=$(SAM_EVENTS) $(BIN)/python -m pytest
 
-bench: install node
+bench: install
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m bench
 
 clean:

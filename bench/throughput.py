@@ -1,98 +1,165 @@
-"""Quick throughput: DynamoDB stream records through a real Bridge (aiohttp, IAM signing) to a local
-GraphQL endpoint with injected latency. Prints records/s, requests per record and CPU per record.
+"""Throughput: 10,000 DynamoDB stream records (about 1 KB each) over 100 and 1,000 keys, against the local
+endpoint (its own process) with 0, 20 and 50 ms of latency: streambridge vs (a) ordered per-record
+publishing with gql vs (b) Powertools' BatchProcessor with a gql call per record.
+
+(a) and (b) send one request per record, one after the other: at 50 ms, 10,000 records would take over
+500 s. They run on the first 500 records of the same event and their time is extrapolated to 10,000
+(x20: sequential, so linear); the table says which rows are extrapolated. Records/s, requests per record
+and CPU per record are measured, never extrapolated. Every case runs in a fresh interpreter (one process
+per case) after a one-record warm-up invocation; peak memory is measured (tracemalloc, a second
+invocation) at 0 ms.
+
+    python -m bench.throughput [--quick]
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-from botocore.credentials import Credentials
+from bench import _report, _server, _workload
 
-from streambridge import Bridge, IAMAuth
-from streambridge.testing import events
-
-PUBLISH = "mutation Publish($input: OrderInput!) { publishOrder(input: $input) { id status } }"
-ALIAS = re.compile(r"\b(m\d+):")
-
-
-@contextmanager
-def graphql_endpoint(latency: float) -> Iterator[str]:
-    """A minimal AppSync stand-in on 127.0.0.1: every aliased mutation succeeds after ``latency`` s."""
-
-    async def graphql(request: web.Request) -> web.Response:
-        body = await request.json()
-        if latency:
-            await asyncio.sleep(latency)
-        data = {alias: {"id": "x", "status": "ok"} for alias in ALIAS.findall(body["query"])}
-        return web.json_response({"data": data})
-
-    loop = asyncio.new_event_loop()
-    app = web.Application()
-    app.router.add_post("/graphql", graphql)
-    runner = web.AppRunner(app, access_log=None)
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/graphql"
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+RECORDS = 10_000
+SLICE = 500
+KEYS = (100, 1000)
+LATENCIES_MS = (0, 20, 50)
+BATCH_SIZE, CONCURRENCY = 50, 16  # Bridge defaults
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(records: int, keys: int, latency: float, **settings: Any) -> dict[str, Any]:
-    """Publish ``records`` changes over ``keys`` keys; return the figures."""
-    event = events.dynamodb(
-        [{"new_image": {"id": f"order-{i % keys}", "status": f"S{i}", "amount": i}} for i in range(records)]
+def case(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one case in a fresh interpreter; return its figures."""
+    env = {**os.environ, **_workload.CREDENTIALS_ENV, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench._case", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
     )
-    with graphql_endpoint(latency) as url:
-        auth = IAMAuth(region="us-east-1", credentials=Credentials("AKIDEXAMPLE", "secret", "token"))
-        bridge = Bridge(url, auth, **settings)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark case {spec['implementation']} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
-        @bridge.dynamodb(PUBLISH)
-        def handler(record: Any) -> dict[str, Any]:
-            return {"input": record.new_image}
 
-        handler.process(events.dynamodb([{"new_image": {"id": "warm", "status": "up"}}]))  # warm start
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = handler.process(event)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        bridge.close()
-    assert result.published == records, result.summary()
-    return {
-        "records": records,
-        "keys": keys,
-        "latency_ms": latency * 1000,
-        "records_per_s": round(records / wall),
-        "requests": result.requests,
-        "requests_per_record": round(result.requests / records, 4),
-        "wall_ms": round(wall * 1000, 1),
-        "cpu_us_per_record": round(cpu / records * 1e6, 1),
-    }
+def floor_s(records: int, keys: int, latency_ms: int) -> float:
+    """The least time that latency allows: round trips on the longest key chain (one pending change per
+    key per request), or requests over the concurrency limit, whichever is more."""
+    chain = math.ceil(records / keys)
+    rounds = math.ceil(math.ceil(records / BATCH_SIZE) / CONCURRENCY)
+    return max(chain, rounds) * latency_ms / 1000
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    records, part = (1000, 100) if quick else (RECORDS, SLICE)
+    rows: list[dict[str, Any]] = []
+    with _server.endpoint() as base, tempfile.TemporaryDirectory() as tmp:
+        for keys in KEYS:
+            event = _workload.dynamodb_event(records, keys)
+            size = _workload.event_bytes(event)
+            files = {}
+            for name, subset in (("full", event), ("slice", {"Records": event["Records"][:part]})):
+                files[name] = str(Path(tmp, f"{keys}-{name}.json"))
+                Path(files[name]).write_text(json.dumps(subset))
+            del event
+            for latency in LATENCIES_MS:
+                for implementation in _workload.IMPLEMENTATIONS:
+                    sliced = implementation != "streambridge"
+                    spec = {
+                        "implementation": implementation,
+                        "url": _server.url_for(base, latency),
+                        "base": base,
+                        "event_file": files["slice" if sliced else "full"],
+                        "memory": latency == 0,
+                    }
+                    print(f"  throughput: {keys} keys, {latency} ms, {implementation}...", file=sys.stderr)
+                    figures = case(spec)
+                    measured = figures["records"]
+                    if figures["failed"] != 0 or figures["mutations"] != measured:
+                        raise RuntimeError(f"{implementation} did not publish every record: {figures}")
+                    rows.append(
+                        {
+                            "implementation": implementation,
+                            "keys": keys,
+                            "latency_ms": latency,
+                            "records": records,
+                            "measured_records": measured,
+                            "event_bytes": size if not sliced else size * measured // records,
+                            "wall_s": figures["wall_s"] * records / measured,
+                            "extrapolated": sliced,
+                            "records_per_s": measured / figures["wall_s"],
+                            "requests_per_record": figures["requests"] / measured,
+                            "cpu_us_per_record": figures["cpu_s"] / measured * 1e6,
+                            "peak_bytes": figures.get("peak_bytes"),
+                            "maxrss_bytes": figures["maxrss_bytes"],
+                            "floor_s": floor_s(records, keys, latency) if not sliced else None,
+                        }
+                    )
+    return {"records": records, "slice": part, "rows": rows}
+
+
+def report(results: dict[str, Any]) -> str:
+    rows = results["rows"]
+    by = {(r["implementation"], r["keys"], r["latency_ms"]): r for r in rows}
+    out = []
+    table = []
+    for r in rows:
+        ours = by[("streambridge", r["keys"], r["latency_ms"])]
+        floor = r["floor_s"]
+        table.append(
+            [
+                r["keys"],
+                r["latency_ms"],
+                r["implementation"],
+                f"{r['wall_s']:.2f}" + (" *" if r["extrapolated"] else ""),
+                r["records_per_s"],
+                r["requests_per_record"],
+                r["cpu_us_per_record"],
+                _report.mb(r["peak_bytes"]),
+                f"{r['wall_s'] / floor:.2f}x" if floor else None,
+                f"{r['wall_s'] / ours['wall_s']:.1f}x" if r is not ours else "1x",
+            ]
+        )
+    out.append(
+        _report.table(
+            f"Throughput: {results['records']:,} DynamoDB records of ~1 KB",
+            [
+                "keys",
+                "latency ms",
+                "implementation",
+                "time s",
+                "records/s",
+                "requests/record",
+                "CPU µs/record",
+                "peak MB",
+                "vs floor",
+                "time vs streambridge",
+            ],
+            table,
+            f"* extrapolated from the first {results['slice']} records (one sequential request per record, "
+            "so time grows linearly); records/s, requests and CPU are measured on that slice. "
+            "Peak memory: tracemalloc during one invocation at 0 ms (slice for (a) and (b)). "
+            "floor = round trips of the longest key chain or requests/concurrency (16), whichever is more.",
+        )
+    )
+    return "\n".join(out)
 
 
 def main() -> None:
-    """Print the quick throughput figures as JSON lines."""
-    for records, keys, latency in [
-        (1000, 100, 0.0),
-        (1000, 100, 0.02),
-        (1000, 1000, 0.02),
-        (10_000, 1000, 0.02),
-    ]:
-        print(json.dumps(run(records, keys, latency)))
+    import argparse
+
+    parser = argparse.ArgumentParser(description="streambridge throughput benchmark")
+    parser.add_argument("--quick", action="store_true", help="1,000 records, 100-record slices")
+    print(report(run(parser.parse_args().quick)))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from streambridge._document import PREFIX
 from streambridge._plan import Lane, Step
 from streambridge._result import Ledger
 
+_quote = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False), without its overhead
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -87,7 +89,7 @@ def _settle_skips(lane: Lane, ledger: Ledger) -> None:
 
 def _conflicts(fragments: dict[str, str], document: object) -> bool:
     own = getattr(document, "fragments", ())
-    return any(fragments.get(name, text) != text for name, text in own)
+    return bool(own) and any(fragments.get(name, text) != text for name, text in own)
 
 
 def render(batch: Iterable[tuple[Lane, list[Step]]]) -> Request:
@@ -102,20 +104,26 @@ def render(batch: Iterable[tuple[Lane, list[Step]]]) -> Request:
         for step in steps:
             mutation = step.mutation
             assert mutation is not None  # noqa: S101 - batches carry mutation steps only
+            document = mutation.document
             position = len(entries)
             entries.append((lane, step))
             prefix = f"m{position}_"
-            definitions.extend(v.definition.replace(PREFIX, prefix) for v in mutation.document.variables)
-            single = len(mutation.document.fields) == 1
-            for number, text in enumerate(mutation.document.fields):
-                alias = f"m{position}" if single else f"m{position}_{number}"
+            if document.definitions:
+                definitions.append(document.definitions.replace(PREFIX, prefix))
+            if len(document.fields) == 1:
+                alias = f"m{position}"
                 aliases[alias] = position
-                fields.append(f"{alias}: {text.replace(PREFIX, prefix)}")
-            variables.extend(f'"{prefix}{name}":{value}' for name, value in mutation.variables)
-            fragments.update(mutation.document.fragments)
+                fields.append(f"{alias}: {document.fields[0].replace(PREFIX, prefix)}")
+            else:
+                for number, text in enumerate(document.fields):
+                    alias = f"m{position}_{number}"
+                    aliases[alias] = position
+                    fields.append(f"{alias}: {text.replace(PREFIX, prefix)}")
+            for name, value in mutation.variables:
+                variables.append(f'"{prefix}{name}":{value}')
+            if document.fragments:
+                fragments.update(document.fragments)
     head = f"mutation Publish({', '.join(definitions)})" if definitions else "mutation Publish"
-    document = f"{head}{{{' '.join(fields)}}}{''.join(fragments.values())}"
-    body = (
-        '{"query":' + json.dumps(document, ensure_ascii=False) + ',"variables":{' + ",".join(variables) + "}}"
-    )
+    document_text = f"{head}{{{' '.join(fields)}}}{''.join(fragments.values())}"
+    body = '{"query":' + _quote(document_text) + ',"variables":{' + ",".join(variables) + "}}"
     return Request(tuple(entries), body.encode(), aliases)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from streambridge._errors import DocumentError
 
@@ -71,10 +71,25 @@ class CompiledDocument:
     batchable: bool
     """False when fragments use variables: they cannot be renamed per alias, so send it alone."""
 
-    @property
+    @cached_property
     def variable_names(self) -> frozenset[str]:
         """Names of the defined variables."""
         return frozenset(v.name for v in self.variables)
+
+    @cached_property
+    def definitions(self) -> str:
+        """The variable definitions joined as they are printed in a request (PREFIX placeholders)."""
+        return ", ".join(v.definition for v in self.variables)
+
+    @cached_property
+    def required_names(self) -> tuple[str, ...]:
+        """Names of the variables that must be given and not null, in definition order."""
+        return tuple(v.name for v in self.variables if v.required)
+
+    @cached_property
+    def fields_size(self) -> int:
+        """Bytes the fields add to a request, an estimate good to a few bytes (see ``PlannedMutation``)."""
+        return sum(len(f) for f in self.fields) + 24 * len(self.fields)
 
 
 class _Parser:

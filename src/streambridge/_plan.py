@@ -141,10 +141,13 @@ def plan(
             lane = lanes[key] = Lane(key)
         if planning.coalesce:
             _coalesce(lane, ledger, record)
-        if not mutations:
+        if len(mutations) == 1:
+            lane.steps.append(Step(index, mutations[0], last=True))
+        elif not mutations:
             lane.steps.append(Step(index, None, last=True))
-        for position, mutation in enumerate(mutations, 1):
-            lane.steps.append(Step(index, mutation, last=position == len(mutations)))
+        else:
+            for position, mutation in enumerate(mutations, 1):
+                lane.steps.append(Step(index, mutation, last=position == len(mutations)))
     return list(lanes.values())
 
 
@@ -194,7 +197,12 @@ def _planned_mutations(
         raise MappingError(
             f"{record.describe()}: mapping function raised {type(error).__name__}: {error}"
         ) from error
-    return [_prepare(record, m, planning) for m in _as_mutations(record, result, planning.document)]
+    if type(result) is dict and planning.document is not None:  # the usual case: the decorator's variables
+        return [_prepare(record, planning.document, result, planning)]
+    return [
+        _prepare(record, m.document, m.variables, planning)
+        for m in _as_mutations(record, result, planning.document)
+    ]
 
 
 def _as_mutations(record: SourceRecord, result: Any, document: str | None) -> list[Mutation]:
@@ -217,37 +225,40 @@ def _as_mutations(record: SourceRecord, result: Any, document: str | None) -> li
     )
 
 
-def _prepare(record: SourceRecord, mutation: Mutation, planning: Planning) -> PlannedMutation:
+def _prepare(
+    record: SourceRecord, document: str, variables: Mapping[str, Any], planning: Planning
+) -> PlannedMutation:
     try:
-        compiled = compile_document(mutation.document)
+        compiled = compile_document(document)
     except StreambridgeError as error:
         raise type(error)(f"{record.describe()}: {error}") from error
-    if not isinstance(mutation.variables, Mapping):
+    if not isinstance(variables, Mapping):
         raise MappingError(f"{record.describe()}: Mutation.variables must be a dict")
     defined = compiled.variable_names
-    unknown = [name for name in mutation.variables if name not in defined]
-    if unknown:
+    if not defined.issuperset(variables):
+        unknown = [name for name in variables if name not in defined]
         raise MappingError(
             f"{record.describe()}: variables {sorted(unknown)} are not defined by the mutation "
             f"(it defines {sorted(defined) or 'none'})"
         )
-    missing = [v.name for v in compiled.variables if v.required and mutation.variables.get(v.name) is None]
-    if missing:
-        raise MappingError(f"{record.describe()}: required mutation variables missing or null: {missing}")
-    variables = tuple((name, _to_json(record, name, value)) for name, value in mutation.variables.items())
-    payload = sum(_byte_length(text) for _, text in variables)
+    for name in compiled.required_names:
+        if variables.get(name) is None:
+            missing = [n for n in compiled.required_names if variables.get(n) is None]
+            raise MappingError(f"{record.describe()}: required mutation variables missing or null: {missing}")
+    texts: list[tuple[str, str]] = []
+    payload = 0
+    for name, value in variables.items():
+        text = _to_json(record, name, value)
+        payload += len(text) if text.isascii() else len(text.encode())
+        texts.append((name, text))
     if payload > planning.max_payload_bytes:
         raise PayloadTooLargeError(
             f"{record.describe()}: mutation variables are {payload} bytes, over the "
             f"{planning.max_payload_bytes}-byte limit; AppSync would drop the subscription message "
             "silently, so the record is failed instead"
         )
-    size = payload + sum(len(f) for f in compiled.fields) + 24 * (len(variables) + len(compiled.fields))
-    return PlannedMutation(record.index, compiled, variables, size)
-
-
-def _byte_length(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode())
+    size = payload + compiled.fields_size + 24 * len(texts)
+    return PlannedMutation(record.index, compiled, tuple(texts), size)
 
 
 def _json_default(value: Any) -> Any:
@@ -266,11 +277,13 @@ def _json_default(value: Any) -> Any:
     raise TypeError(msg)
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default)
+
+
 def _to_json(record: SourceRecord, name: str, value: Any) -> str:
     try:
-        return json.dumps(
-            value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
-        )
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as error:
         raise MappingError(
             f"{record.describe()}: variable {name!r} cannot be sent as JSON: {error}"

@@ -25,7 +25,7 @@ from streambridge._errors import (
 from streambridge._plan import Lane, Step
 from streambridge._response import Answer, interpret
 from streambridge._result import Ledger
-from streambridge._retry import Deadline, RetryPolicy
+from streambridge._retry import Deadline, RetryPolicy, controllers, is_retryable, replayable
 from streambridge._transport import Auth, Transport
 
 logger = logging.getLogger("streambridge")
@@ -88,7 +88,13 @@ class _Run:
         self.tasks: set[asyncio.Task[None]] = set()
         self.wakeup = asyncio.Event()
         self.fatal: StreambridgeError | None = None
-        self.counters = Counters()
+        counters = self.counters = Counters()
+
+        def count_retry() -> None:  # holds the counters only: tenacity's state is a reference cycle
+            counters.retries += 1
+
+        self.retrying = controllers(retry, deadline, count_retry)
+        self.first_try_alone = replayable(retry)
 
     async def go(self) -> None:
         # The hard stop: half the margin after the working time; requests are bounded well before it.
@@ -138,15 +144,10 @@ class _Run:
             self.ready.append(lane)
             self.wakeup.set()
 
-    def _count_retry(self) -> None:
-        self.counters.retries += 1
-
     async def _send(self, pending: Pending) -> None:
         """Send one request, retrying transient failures; settle every step it carries."""
         try:
-            async for attempt in self.retry.retrying(self.deadline, self._count_retry):
-                with attempt:
-                    await self._attempt(pending)
+            await self._attempts(pending)
         except PublishError as error:
             self._fail(pending, error)
         except asyncio.CancelledError:
@@ -157,6 +158,25 @@ class _Run:
         except Exception as error:  # a bug must not lose records: fail them and say why
             logger.exception("streambridge: internal error while publishing")
             self._fail(pending, PublishError(f"internal error: {type(error).__name__}: {error}"))
+
+    async def _attempts(self, pending: Pending) -> None:
+        """Try until settled or the policy gives up (raising the last error)."""
+        failed: Exception | None = None
+        if self.first_try_alone:  # most requests succeed at once: no tenacity machinery for them
+            try:
+                await self._attempt(pending)
+            except Exception as error:
+                if not is_retryable(error):
+                    raise
+                failed = error
+            else:
+                return
+        async for attempt in self.retrying():
+            with attempt:
+                if failed is not None:  # tenacity takes the try above as its first attempt
+                    first, failed = failed, None
+                    raise first
+                await self._attempt(pending)
 
     async def _attempt(self, pending: Pending) -> None:
         """One try. Settles what it can; leaves in ``pending`` only what should be tried again."""

@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from streambridge._errors import StreambridgeError, TransientError
@@ -31,31 +32,71 @@ class RetryPolicy:
 
     def retrying(self, deadline: Deadline, on_retry: Callable[[], None]) -> tenacity.AsyncRetrying:
         """A tenacity controller for one request's attempts."""
-        import tenacity  # noqa: PLC0415 - lazy: import cost counts in cold starts
+        return controllers(self, deadline, on_retry)()
 
-        base_wait = self.wait or tenacity.wait_random_exponential(
-            multiplier=self.backoff, max=self.max_backoff
-        )
 
-        def wait(state: tenacity.RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            after = getattr(error, "retry_after", None) or 0.0
-            return max(float(base_wait(state)), after)
+def controllers(
+    policy: RetryPolicy, deadline: Deadline, on_retry: Callable[[], None]
+) -> Callable[[], tenacity.AsyncRetrying]:
+    """Make ``policy.retrying(deadline, on_retry)`` controllers, the strategies built once per invocation.
 
-        class past_deadline(tenacity.stop.stop_base):  # noqa: N801 - reads like tenacity's own stops
-            """Stop when the next sleep and a minimal request would not fit before the deadline."""
+    A controller holds the state of one request's attempts, so each request needs its own; the stop,
+    wait and retry objects hold none and are shared (building them, a class above all, costs more than
+    a fast request's own CPU).
+    """
+    import tenacity  # noqa: PLC0415 - lazy: import cost counts in cold starts
 
-            def __call__(self, state: tenacity.RetryCallState) -> bool:
-                return deadline.remaining() < (state.upcoming_sleep or 0.0) + deadline.minimum_request
+    base_wait = policy.wait or tenacity.wait_random_exponential(
+        multiplier=policy.backoff, max=policy.max_backoff
+    )
 
-        stop = self.stop or tenacity.stop_after_attempt(self.attempts)
+    def wait(state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        after = getattr(error, "retry_after", None) or 0.0
+        return max(float(base_wait(state)), after)
+
+    stop = tenacity.stop_any(
+        policy.stop or tenacity.stop_after_attempt(policy.attempts), _past_deadline_class()(deadline)
+    )
+    retry = tenacity.retry_if_exception(is_retryable)
+
+    def before_sleep(_state: tenacity.RetryCallState) -> None:
+        on_retry()
+
+    def controller() -> tenacity.AsyncRetrying:
         return tenacity.AsyncRetrying(
-            stop=tenacity.stop_any(stop, past_deadline()),
-            wait=wait,
-            retry=tenacity.retry_if_exception(is_retryable),
-            before_sleep=lambda _state: on_retry(),
-            reraise=True,
+            stop=stop, wait=wait, retry=retry, before_sleep=before_sleep, reraise=True
         )
+
+    return controller
+
+
+def replayable(policy: RetryPolicy) -> bool:
+    """True when a request's first try may run outside tenacity and, if it fails, be handed to it.
+
+    So it is with the default stop and wait, which read only attempt numbers and outcomes: tenacity then
+    decides exactly as if it had run that try itself. Custom ``stop``/``wait`` objects may read the time
+    since the first attempt, so with them every try runs inside tenacity.
+    """
+    return policy.stop is None and policy.wait is None
+
+
+@cache
+def _past_deadline_class() -> Callable[[Deadline], Any]:
+    """Build (once) the stop that ends retries when the Lambda deadline is near (tenacity loads lazily)."""
+    import tenacity  # noqa: PLC0415 - lazy: import cost counts in cold starts
+
+    class past_deadline(tenacity.stop.stop_base):  # noqa: N801 - reads like tenacity's own stops
+        """Stop when the next sleep and a minimal request would not fit before the deadline."""
+
+        def __init__(self, deadline: Deadline) -> None:
+            self.deadline = deadline
+
+        def __call__(self, state: tenacity.RetryCallState) -> bool:
+            deadline = self.deadline
+            return deadline.remaining() < (state.upcoming_sleep or 0.0) + deadline.minimum_request
+
+    return past_deadline
 
 
 def is_retryable(error: BaseException) -> bool:

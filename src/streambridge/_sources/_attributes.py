@@ -199,6 +199,13 @@ def _number(text: Any) -> int | float:
     digits = text[1:] if text[:1] == "-" else text
     if digits.isdigit() and digits.isascii() and len(digits) <= _MAX_DIGITS:
         return int(text)
+    # Fast path: plain decimals such as prices ("12.50"). Short enough to be in range; the same values as
+    # through Decimal below (float(Decimal) converts the decimal's own text, so it rounds the same way).
+    whole, dot, fraction = digits.partition(".")
+    if dot and whole.isdigit() and fraction.isdigit() and digits.isascii() and len(digits) <= _MAX_DIGITS:
+        if fraction.strip("0"):
+            return float(text)
+        return int(whole) if text[0] != "-" else -int(whole)
     if _NUMBER.fullmatch(text) is None:
         raise _BadValueError(f"N value {short(text)} is not a decimal number")
     number = Decimal(text)
