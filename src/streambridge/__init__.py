@@ -5,6 +5,7 @@ Importing this package is cheap: botocore, aiohttp and tenacity load on first us
 
 from streambridge._auth import ApiKeyAuth, IAMAuth, TokenAuth
 from streambridge._bridge import Bridge, Handler, LambdaContext
+from streambridge._deadletter import DeadLetter, DeadLetterSink, SQSDeadLetterQueue
 from streambridge._errors import (
     AuthorizationError,
     ConfigurationError,
@@ -25,6 +26,7 @@ from streambridge._errors import (
     ThrottledError,
     TransientError,
 )
+from streambridge._idempotency import DynamoDBIdempotencyStore, IdempotencyStore
 from streambridge._plan import Mutation
 from streambridge._result import InvocationResult, RecordOutcome, Status
 from streambridge._retry import RetryPolicy
@@ -45,9 +47,12 @@ __all__ = [
     "Bridge",
     "ConfigurationError",
     "ConnectionFailedError",
+    "DeadLetter",
+    "DeadLetterSink",
     "DeadlineExceededError",
     "DeliveryFailedError",
     "DocumentError",
+    "DynamoDBIdempotencyStore",
     "DynamoDBRecord",
     "EventBridgeEvent",
     "EventShapeError",
@@ -56,6 +61,7 @@ __all__ = [
     "HeldBackError",
     "HttpResponse",
     "IAMAuth",
+    "IdempotencyStore",
     "InvocationResult",
     "KinesisRecord",
     "LambdaContext",
@@ -67,6 +73,7 @@ __all__ = [
     "RecordOutcome",
     "RequestTimeoutError",
     "RetryPolicy",
+    "SQSDeadLetterQueue",
     "SQSRecord",
     "ServerError",
     "Status",

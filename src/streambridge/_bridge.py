@@ -11,22 +11,25 @@ import logging
 import os
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from streambridge._auth import IAMAuth
 from streambridge._batch import Limits
+from streambridge._deadletter import DeadLetter, DeadLetterSink
 from streambridge._errors import (
     ConfigurationError,
     DeliveryFailedError,
     EventShapeError,
     PublishError,
+    StreambridgeError,
 )
-from streambridge._plan import MAX_SUBSCRIPTION_PAYLOAD, Planning, plan
-from streambridge._result import InvocationResult, Ledger
+from streambridge._idempotency import IdempotencyStore, idempotency_key
+from streambridge._plan import MAX_SUBSCRIPTION_PAYLOAD, Planning, Poisoned, plan
+from streambridge._result import InvocationResult, Ledger, RecordOutcome, Status
 from streambridge._retry import Deadline, RetryPolicy
 from streambridge._sources import SOURCES
-from streambridge._sources._base import Source
+from streambridge._sources._base import Source, SourceRecord
 from streambridge._sources.aurora import AuroraEvent
 from streambridge._sources.cloudwatch import AlarmEvent
 from streambridge._sources.dynamodb import DynamoDBRecord
@@ -38,7 +41,7 @@ from streambridge._transport import Auth, Transport
 if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not at import (cold start)
     import asyncio
 
-    from streambridge._publish import Endpoint
+    from streambridge._publish import Endpoint, SendDeadLetters
 
 logger = logging.getLogger("streambridge")
 
@@ -79,6 +82,8 @@ class Bridge:
         deadline_margin: float = 0.5,
         max_payload_bytes: int = MAX_SUBSCRIPTION_PAYLOAD,
         transport: Transport | None = None,
+        idempotency: IdempotencyStore | None = None,
+        dead_letter: DeadLetterSink | None = None,
     ) -> None:
         """Configure the bridge.
 
@@ -97,11 +102,16 @@ class Bridge:
             max_payload_bytes: mutations with larger variables fail before sending (AppSync drops
                 subscription messages over 240 KB silently).
             transport: how requests are sent; default aiohttp with kept-alive connections.
+            idempotency: skip records an earlier invocation published, e.g.
+                ``DynamoDBIdempotencyStore("table")`` (default: at least once, see the docs).
+            dead_letter: hand records that fail for good to this sink and go on, e.g.
+                ``SQSDeadLetterQueue(url)`` (default: report them failed to Lambda).
         """
         self._settings: dict[str, Any] = dict(  # noqa: C408 - reads like the signature; for replace()
             url=url, auth=auth, batch_size=batch_size, batch_bytes=batch_bytes, per_key=per_key,
             coalesce=coalesce, concurrency=concurrency, retry=retry, request_timeout=request_timeout,
             deadline_margin=deadline_margin, max_payload_bytes=max_payload_bytes, transport=transport,
+            idempotency=idempotency, dead_letter=dead_letter,
         )  # fmt: skip
         url = url if url is not None else os.environ.get(URL_ENV)
         # A wrong URL fails at cold start; a missing one only when first needed, so that tools and tests
@@ -120,6 +130,8 @@ class Bridge:
         self.deadline_margin = deadline_margin
         self.max_payload_bytes = max_payload_bytes
         self._transport = transport
+        self.idempotency = idempotency
+        self.dead_letter = dead_letter
         self._loop: asyncio.AbstractEventLoop | None = None
         self._auth_checked = False
 
@@ -177,15 +189,25 @@ class Bridge:
             logger.error("streambridge %s: %s", spec.name, error)  # noqa: TRY400 - the message says it all
             raise
         ledger = Ledger(records)
+        fresh = self._skip_published(spec.name, records, ledger)
         planning = Planning(document, partition_key, self.coalesce, self.max_payload_bytes)
-        lanes = plan(records, mapper, planning, ledger)
+        send_dead_letters = self._dead_letterer(spec.name, records)
+        poisoned: list[Poisoned] | None = None if send_dead_letters is None else []
+        lanes = plan(fresh, mapper, planning, ledger, poisoned)
+        if poisoned and send_dead_letters is not None:
+            await _dead_letter_planned(poisoned, ledger, send_dead_letters)
         requests = retries = 0
         if any(step.mutation is not None for lane in lanes for step in lane.steps):
             from streambridge._publish import publish  # noqa: PLC0415
 
-            endpoint = self._endpoint()
             counters = await publish(
-                lanes, ledger, endpoint=endpoint, limits=self.limits, retry=self.retry, deadline=deadline
+                lanes,
+                ledger,
+                endpoint=self._endpoint(),
+                limits=self.limits,
+                retry=self.retry,
+                deadline=deadline,
+                dead_letter=send_dead_letters,
             )
             requests, retries = counters.requests, counters.retries
         else:
@@ -193,9 +215,71 @@ class Bridge:
                 while lane.steps:
                     ledger.skip(lane.steps.popleft().record)
         outcomes = ledger.close(PublishError("internal error: record left unsettled"))
+        self._remember_published(spec.name, outcomes)
         result = InvocationResult(spec.name, outcomes, requests, retries, time.perf_counter() - started)
         _log(result)
         return result
+
+    def _skip_published(
+        self, source: str, records: Sequence[SourceRecord], ledger: Ledger
+    ) -> Sequence[SourceRecord]:
+        """With an idempotency store, skip the records already published; return the others."""
+        if self.idempotency is None:
+            return records
+        keys = [idempotency_key(source, record) for record in records]
+        try:
+            seen = self.idempotency.published(keys)
+        except Exception:  # an unreachable store must not fail records: fall back to at least once
+            logger.warning(
+                "streambridge: idempotency store unreachable; publishing at least once", exc_info=True
+            )
+            return records
+        fresh = []
+        for record, key in zip(records, keys, strict=True):
+            if key in seen:
+                ledger.skip(record.index, note="already published (idempotency store)")
+            else:
+                fresh.append(record)
+        return fresh
+
+    def _remember_published(self, source: str, outcomes: Sequence[RecordOutcome]) -> None:
+        if self.idempotency is None:
+            return
+        done = (Status.PUBLISHED, Status.DEAD_LETTERED)
+        keys = [idempotency_key(source, o.record) for o in outcomes if o.status in done]
+        if not keys:
+            return
+        try:
+            self.idempotency.remember(keys)
+        except Exception:  # the records are published: a re-delivery will only publish them again
+            logger.warning(
+                "streambridge: idempotency store could not remember %d records", len(keys), exc_info=True
+            )
+
+    def _dead_letterer(self, source: str, records: Sequence[SourceRecord]) -> SendDeadLetters | None:
+        """The publisher's way to the dead-letter sink: (record index, error) pairs -> unsent positions."""
+        sink = self.dead_letter
+        if sink is None:
+            return None
+
+        async def send(items: list[tuple[int, StreambridgeError]]) -> set[int]:
+            import asyncio  # noqa: PLC0415
+
+            letters = [DeadLetter(source, records[index], error) for index, error in items]
+            try:
+                unsent = await asyncio.to_thread(sink.send, letters)
+            except Exception:  # the sink's trouble must not lose records: they are reported failed
+                logger.exception("streambridge: dead-letter sink failed; reporting its records failed")
+                return set(range(len(letters)))
+            for position, letter in enumerate(letters):
+                if position not in unsent:
+                    logger.warning(
+                        "streambridge: dead-lettered %s",
+                        RecordOutcome(letter.record, Status.DEAD_LETTERED, letter.error).explain(),
+                    )
+            return unsent
+
+        return send
 
     def close(self) -> None:
         """Close connections and the event loop (not needed in Lambda; useful in tests and scripts)."""
@@ -366,6 +450,18 @@ class Handler(Generic[R]):
                 f"streambridge: {first.record.describe()} was not published: {first.error}", result
             )
         return {"published": result.published, "skipped": result.skipped}
+
+
+async def _dead_letter_planned(poisoned: list[Poisoned], ledger: Ledger, send: SendDeadLetters) -> None:
+    """Records whose mapping failed for good go to the sink; one it cannot take is failed as usual."""
+    unsent = await send([(item.record.index, item.error) for item in poisoned])
+    for position, item in enumerate(poisoned):
+        if position in unsent:
+            ledger.fail(item.record.index, item.error)
+            if item.lane is not None:
+                item.lane.cut_after(item.record.index, ledger)
+        else:
+            ledger.dead_letter(item.record.index, item.error)
 
 
 def _source(name: str) -> Source:

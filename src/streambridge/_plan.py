@@ -16,6 +16,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from streambridge._deadletter import can_dead_letter
 from streambridge._document import CompiledDocument, compile_document
 from streambridge._errors import (
     HeldBackError,
@@ -72,10 +73,10 @@ class Lane:
         self.solo = False
         """Send this lane's head alone: a batched request it was in failed as a whole."""
 
-    def hold_back(self, ledger: Ledger, culprit: SourceRecord) -> None:
-        """Fail every remaining step: an earlier record of this key failed, so later ones must wait."""
-        while self.steps:
-            step = self.steps.popleft()
+    def hold_back(self, ledger: Ledger, culprit: SourceRecord, keep: int = 0) -> None:
+        """Fail the remaining steps but the first ``keep``: an earlier record of this key failed."""
+        while len(self.steps) > keep:
+            step = self.steps.pop()
             ledger.fail(
                 step.record,
                 HeldBackError(
@@ -84,10 +85,24 @@ class Lane:
                 ),
             )
 
+    def cut_after(self, record: int, ledger: Ledger) -> None:
+        """Hold back the steps of the records after ``record`` (steps are in source order)."""
+        self.hold_back(ledger, ledger.records[record], keep=sum(s.record < record for s in self.steps))
+
     def fail_all(self, ledger: Ledger, error: StreambridgeError) -> None:
         """Fail every remaining step with the same cause (deadline, refused credentials)."""
         while self.steps:
             ledger.fail(self.steps.popleft().record, error)
+
+
+@dataclass(frozen=True)
+class Poisoned:
+    """A record whose mapping failed for good, set aside for the dead-letter sink; its key goes on."""
+
+    record: SourceRecord
+    error: StreambridgeError
+    lane: Lane | None
+    """Its key's lane, to cut if the sink cannot take it (None: its key is unknown)."""
 
 
 @dataclass(frozen=True)
@@ -106,10 +121,13 @@ def plan(
     mapper: Callable[[Any], Any],
     planning: Planning,
     ledger: Ledger,
+    poisoned: list[Poisoned] | None = None,
 ) -> list[Lane]:
     """Run the mapping function on every record and group the results into lanes, in source order.
 
     A record whose mapping fails is failed in the ledger, and so is every later record of its key.
+    With ``poisoned`` (a dead-letter sink is set), a failure no retry can cure goes there instead and
+    the key goes on.
     """
     lanes: dict[Hashable, Lane] = {}
     broken: dict[Hashable, SourceRecord] = {}
@@ -118,7 +136,10 @@ def plan(
         try:
             key = _partition_key(record, planning.partition_key)
         except StreambridgeError as error:
-            ledger.fail(index, error)
+            if poisoned is not None and can_dead_letter(error):
+                poisoned.append(Poisoned(record, error, None))
+            else:
+                ledger.fail(index, error)
             continue
         if key in broken:
             ledger.fail(
@@ -133,6 +154,9 @@ def plan(
             mutations = _planned_mutations(record, mapper, planning)
         except StreambridgeError as error:
             _log_failure(error)
+            if poisoned is not None and can_dead_letter(error):
+                poisoned.append(Poisoned(record, error, lanes.setdefault(key, Lane(key))))
+                continue
             ledger.fail(index, error)
             broken[key] = record
             continue
@@ -141,14 +165,18 @@ def plan(
             lane = lanes[key] = Lane(key)
         if planning.coalesce:
             _coalesce(lane, ledger, record)
-        if len(mutations) == 1:
-            lane.steps.append(Step(index, mutations[0], last=True))
-        elif not mutations:
-            lane.steps.append(Step(index, None, last=True))
-        else:
-            for position, mutation in enumerate(mutations, 1):
-                lane.steps.append(Step(index, mutation, last=position == len(mutations)))
+        _append(lane, index, mutations)
     return list(lanes.values())
+
+
+def _append(lane: Lane, index: int, mutations: list[PlannedMutation]) -> None:
+    if len(mutations) == 1:  # the common case first
+        lane.steps.append(Step(index, mutations[0], last=True))
+    elif not mutations:  # a skip: settled when it reaches the head of its lane
+        lane.steps.append(Step(index, None, last=True))
+    else:
+        for position, mutation in enumerate(mutations, 1):
+            lane.steps.append(Step(index, mutation, last=position == len(mutations)))
 
 
 def _coalesce(lane: Lane, ledger: Ledger, newer: SourceRecord) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from streambridge._batch import Limits, Request, render, take_batch
+from streambridge._deadletter import can_dead_letter
 from streambridge._errors import (
     AuthorizationError,
     DeadlineExceededError,
@@ -44,6 +45,21 @@ class Endpoint:
     concurrency: int = 16
 
 
+SendDeadLetters = Callable[[list[tuple[int, StreambridgeError]]], Awaitable[set[int]]]
+"""Hands (record index, error) pairs to the dead-letter sink; returns the positions it could not take."""
+
+
+@dataclass
+class _Poisoned:
+    """A lane's step that failed for good, on its way to the dead-letter sink."""
+
+    lane: Lane
+    step: Step
+    error: StreambridgeError
+    after: list[tuple[Step, PublishError | None]] = field(default_factory=list)
+    """Later steps of the lane that ran in the same request (packing), with their outcome."""
+
+
 @dataclass
 class Counters:
     """What the publisher did, for the summary line."""
@@ -60,9 +76,18 @@ async def publish(
     limits: Limits,
     retry: RetryPolicy,
     deadline: Deadline,
+    dead_letter: SendDeadLetters | None = None,
 ) -> Counters:
     """Publish every lane; on return each record of the lanes is settled in the ledger."""
-    run = _Run(lanes, ledger, endpoint=endpoint, limits=limits, retry=retry, deadline=deadline)
+    run = _Run(
+        lanes,
+        ledger,
+        endpoint=endpoint,
+        limits=limits,
+        retry=retry,
+        deadline=deadline,
+        dead_letter=dead_letter,
+    )
     await run.go()
     return run.counters
 
@@ -77,6 +102,7 @@ class _Run:
         limits: Limits,
         retry: RetryPolicy,
         deadline: Deadline,
+        dead_letter: SendDeadLetters | None = None,
     ) -> None:
         self.lanes = lanes
         self.ledger = ledger
@@ -84,6 +110,7 @@ class _Run:
         self.limits = limits
         self.retry = retry
         self.deadline = deadline
+        self.dead_letter = dead_letter
         self.ready: deque[Lane] = deque(lane for lane in lanes if lane.steps)
         self.tasks: set[asyncio.Task[None]] = set()
         self.wakeup = asyncio.Event()
@@ -149,7 +176,10 @@ class _Run:
         try:
             await self._attempts(pending)
         except PublishError as error:
-            self._fail(pending, error)
+            if self.dead_letter is not None and can_dead_letter(error):
+                await self._dead_letter_heads(pending, error)
+            else:
+                self._fail(pending, error)
         except asyncio.CancelledError:
             self._fail(
                 pending, DeadlineExceededError("the Lambda deadline came while the request was in flight")
@@ -201,7 +231,10 @@ class _Run:
         if answer.request_error is not None:
             self._request_failed(pending, answer.request_error)
             return
-        pending[:] = self._settle(request, answer)
+        retry_later, poisoned = self._settle(request, answer)
+        if poisoned:
+            await self._settle_poisoned(poisoned)
+        pending[:] = retry_later
         if pending:
             raise answer.errors[request.entries.index(pending[0])]
 
@@ -215,20 +248,28 @@ class _Run:
             raise error
         self._split(pending, error)
 
-    def _settle(self, request: Request, answer: Answer) -> Pending:
-        """Settle each mutation of an answered request; return those to try again (transient errors)."""
+    def _settle(self, request: Request, answer: Answer) -> tuple[Pending, list[_Poisoned]]:
+        """Settle each mutation of an answered request.
+
+        Returns those to try again (transient errors) and those bound for the dead-letter sink.
+        """
         retry_later: Pending = []
         broken: dict[Lane, Step] = {}
+        poisoned: dict[Lane, _Poisoned] = {}
         for position, (lane, step) in enumerate(request.entries):
             failure = answer.errors.get(position)
             if lane in broken:
                 self._hold(step, broken[lane])
+            elif lane in poisoned:
+                poisoned[lane].after.append((step, failure))
             elif failure is None:
                 lane.solo = False
                 if step.last:
                     self.ledger.publish(step.record)
             elif failure.retryable and not _later_step_in_request(lane, position, request.entries):
                 retry_later.append((lane, step))
+            elif self.dead_letter is not None and can_dead_letter(failure):
+                poisoned[lane] = _Poisoned(lane, step, failure)
             else:
                 self.ledger.fail(step.record, failure)
                 broken[lane] = step
@@ -236,9 +277,57 @@ class _Run:
             lane.hold_back(self.ledger, self.ledger.records[step.record])
         waiting = {id(lane) for lane, _ in retry_later}
         for lane in dict.fromkeys(lane for lane, _ in request.entries):
-            if lane not in broken and id(lane) not in waiting:
+            if lane not in broken and lane not in poisoned and id(lane) not in waiting:
                 self._release(lane)
-        return retry_later
+        return retry_later, list(poisoned.values())
+
+    async def _dead_letter_heads(self, pending: Pending, error: PublishError) -> None:
+        """A request failed for good as a whole: dead-letter each lane's head, give the rest back."""
+        heads: dict[Lane, _Poisoned] = {}
+        for lane, step in reversed(pending):  # reversed: give back later steps in their order
+            if lane in heads:
+                lane.steps.appendleft(heads[lane].step)
+            heads[lane] = _Poisoned(lane, step, error)
+        pending.clear()
+        await self._settle_poisoned(list(heads.values()))
+
+    async def _settle_poisoned(self, poisoned: list[_Poisoned]) -> None:
+        """Hand failed steps to the dead-letter sink; their keys go on, unless the sink refused them."""
+        assert self.dead_letter is not None  # noqa: S101 - only called with a sink
+        unsent = await self.dead_letter([(p.step.record, p.error) for p in poisoned])
+        ledger = self.ledger
+        for position, item in enumerate(poisoned):
+            record = item.step.record
+            if position in unsent:  # as if there were no sink: fail it and hold back its key
+                ledger.fail(record, item.error)
+                for step, _ in item.after:
+                    self._hold(step, item.step)
+                item.lane.hold_back(ledger, ledger.records[record])
+                continue
+            ledger.dead_letter(record, item.error)
+            while item.lane.steps and item.lane.steps[0].record == record:  # its other mutations stay unsent
+                item.lane.steps.popleft()
+            culprit = self._settle_after(item, record)
+            if culprit is None:
+                self._release(item.lane)
+            else:
+                item.lane.hold_back(ledger, ledger.records[culprit.record])
+
+    def _settle_after(self, item: _Poisoned, record: int) -> Step | None:
+        """Settle the steps that ran after a dead-lettered one in its request; return a failed one."""
+        culprit: Step | None = None
+        for step, failure in item.after:
+            if step.record == record:
+                continue
+            if culprit is not None:
+                self._hold(step, culprit)
+            elif failure is None:
+                if step.last:
+                    self.ledger.publish(step.record)
+            else:
+                self.ledger.fail(step.record, failure)
+                culprit = step
+        return culprit
 
     def _split(self, pending: Pending, error: PublishError) -> None:
         """A batched request failed as a whole: send each of its lanes' heads alone to find the culprit."""

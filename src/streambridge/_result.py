@@ -17,6 +17,8 @@ class Status(enum.Enum):
     PUBLISHED = "published"
     SKIPPED = "skipped"
     FAILED = "failed"
+    DEAD_LETTERED = "dead_lettered"
+    """Failed for good and handed to the bridge's dead-letter sink; not reported to Lambda."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ class InvocationResult:
         return self._count(Status.FAILED)
 
     @property
+    def dead_lettered(self) -> int:
+        """Records handed to the dead-letter sink (only with ``Bridge(dead_letter=...)``)."""
+        return self._count(Status.DEAD_LETTERED)
+
+    @property
     def failures(self) -> tuple[RecordOutcome, ...]:
         """Outcomes of the failed records, in source order."""
         return tuple(o for o in self.outcomes if o.status is Status.FAILED)
@@ -94,6 +101,7 @@ class InvocationResult:
             "published": self.published,
             "skipped": self.skipped,
             "failed": self.failed,
+            "dead_lettered": self.dead_lettered,
             "requests": self.requests,
             "retries": self.retries,
             "duration_ms": round(self.duration * 1000, 1),
@@ -118,6 +126,10 @@ class Ledger:
     def skip(self, index: int, note: str | None = None) -> None:
         """The user skipped the record, or it was coalesced into a later change of its key."""
         self._settle(index, RecordOutcome(self.records[index], Status.SKIPPED, note=note))
+
+    def dead_letter(self, index: int, error: StreambridgeError) -> None:
+        """The record failed for good and is now in the dead-letter sink."""
+        self._settle(index, RecordOutcome(self.records[index], Status.DEAD_LETTERED, error))
 
     def fail(self, index: int, error: StreambridgeError) -> None:
         """The record failed; a second failure of the same record keeps the first cause."""

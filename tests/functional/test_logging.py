@@ -32,9 +32,10 @@ def test_summary_line_with_counters(appsync: FakeAppSync, caplog: pytest.LogCapt
     bridge.close()
     summaries = [r for r in caplog.records if hasattr(r, "streambridge")]
     assert len(summaries) == 1
-    assert summaries[0].streambridge == {  # type: ignore[attr-defined]
-        "source": "dynamodb", "records": 3, "published": 1, "skipped": 0, "failed": 2, "requests": 1,
-        "retries": 0, "duration_ms": summaries[0].streambridge["duration_ms"],  # type: ignore[attr-defined]
+    summary = summaries[0].streambridge  # type: ignore[attr-defined]
+    assert summary == {
+        "source": "dynamodb", "records": 3, "published": 1, "skipped": 0, "failed": 2, "dead_lettered": 0,
+        "requests": 1, "retries": 0, "duration_ms": summary["duration_ms"],
     }  # fmt: skip
     assert "records=3 published=1 skipped=0 failed=2 requests=1 retries=0" in summaries[0].getMessage()
 

@@ -90,3 +90,59 @@ def test_every_record_ends_once_and_each_key_publishes_a_prefix(
     for outcome, image in zip(result.outcomes, images, strict=True):
         if image["status"] == "POISON" and not image["skip"]:
             assert outcome.status is Status.FAILED
+
+
+class MemorySink:
+    """A dead-letter sink in memory that refuses the letters of some records (to test the fallback)."""
+
+    def __init__(self, refuse: set[int]) -> None:
+        self.refuse = refuse
+        self.letters: list[Any] = []
+
+    def send(self, letters: Any) -> set[int]:
+        unsent = {i for i, letter in enumerate(letters) if letter.record.index in self.refuse}
+        self.letters.extend(letter for i, letter in enumerate(letters) if i not in unsent)
+        return unsent
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    changes=CHANGES,
+    faults=st.lists(FAULTS, max_size=4),
+    refuse=st.sets(st.integers(0, 39), max_size=3),
+    per_key=st.sampled_from([1, 3]),
+)
+def test_with_a_dead_letter_sink_poison_never_blocks_a_key_and_nothing_is_lost(
+    changes: list[tuple[int, bool, bool]], faults: list[Any], refuse: set[int], per_key: int
+) -> None:
+    # GIVEN random changes with poison records, transient faults, and a sink that refuses some letters
+    appsync = FakeAppSync(poison_resolver)
+    appsync.fail_next(*faults)
+    sink = MemorySink(refuse)
+    bridge = Bridge(URL, ApiKeyAuth("k"), transport=appsync, per_key=per_key, batch_size=4, concurrency=3,
+                    retry=RetryPolicy(attempts=2, backoff=0.0001, max_backoff=0.0002), dead_letter=sink)  # fmt: skip
+    images = [{"id": f"k{key}", "status": "POISON" if poison else f"S{n}", "skip": skip}
+              for n, (key, poison, skip) in enumerate(changes)]  # fmt: skip
+
+    @bridge.dynamodb(PUBLISH)
+    def handler(record: Any) -> dict[str, Any] | None:
+        return None if record.new_image["skip"] else {"input": record.new_image}
+
+    result = handler.process(events.dynamodb([{"new_image": image} for image in images]))
+    bridge.close()
+
+    # THEN every record ends once; the dead-lettered ones are exactly the letters the sink took
+    assert [o.record.index for o in result.outcomes] == list(range(len(images)))
+    dead = [o.record.index for o in result.outcomes if o.status is Status.DEAD_LETTERED]
+    assert sorted(letter.record.index for letter in sink.letters) == dead
+    # AND only poison records are dead-lettered; a poison record the sink took never failed
+    for outcome, image in zip(result.outcomes, images, strict=True):
+        if outcome.status is Status.DEAD_LETTERED:
+            assert image["status"] == "POISON"
+    # AND per key, after a FAILED record nothing ended well (a dead-lettered one does not block)
+    for key in {image["id"] for image in images}:
+        mine = [o.status for o, image in zip(result.outcomes, images, strict=True) if image["id"] == key]
+        if Status.FAILED in mine:
+            assert all(s is Status.FAILED for s in mine[mine.index(Status.FAILED):])
+    # AND failures are reported with real identifiers
+    assert len(result.batch_item_failures()) == result.failed

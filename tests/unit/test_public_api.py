@@ -8,6 +8,11 @@ import sys
 import streambridge
 
 EXPECTED = {
+    "IdempotencyStore",
+    "DynamoDBIdempotencyStore",
+    "SQSDeadLetterQueue",
+    "DeadLetterSink",
+    "DeadLetter",
     "AlarmEvent",
     "ApiKeyAuth",
     "AuroraEvent",

@@ -1,0 +1,192 @@
+"""The opt-in reliability features through the whole handler: a dead-letter queue that lets a key go on,
+and an idempotency store that skips records already published (moto's SQS and DynamoDB)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from streambridge import Bridge, HttpResponse, Status
+from streambridge._deadletter import SQSDeadLetterQueue
+from streambridge._idempotency import DynamoDBIdempotencyStore
+from streambridge.testing import FakeAppSync, RequestRejectedError, events
+
+from .conftest import PUBLISH, poison_resolver
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def queue(aws: None) -> str:
+    return str(boto3.client("sqs").create_queue(QueueName="poison")["QueueUrl"])
+
+
+@pytest.fixture
+def table(aws: None) -> str:
+    boto3.client("dynamodb").create_table(
+        TableName="published",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return "published"
+
+
+def dead_letters(queue_url: str) -> list[dict[str, Any]]:
+    client = boto3.client("sqs")
+    out: list[dict[str, Any]] = []
+    while batch := client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        out.extend(json.loads(m["Body"]) for m in batch)
+        for message in batch:
+            client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return out
+
+
+def orders(*changes: tuple[str, str]) -> dict[str, Any]:
+    return events.dynamodb([{"new_image": {"id": k, "status": s}} for k, s in changes])
+
+
+def handler_on(bridge: Bridge, mapper: Callable[[Any], Any] | None = None) -> Any:
+    return bridge.dynamodb(PUBLISH)(mapper or (lambda record: {"input": record.new_image}))
+
+
+def statuses(appsync: FakeAppSync) -> list[tuple[str, str]]:
+    return [(p.result["id"], p.result["status"]) for p in appsync.published]
+
+
+def test_a_poison_record_is_dead_lettered_and_its_key_goes_on(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, queue: str
+) -> None:
+    # GIVEN a bridge with a dead-letter queue and a poison change in the middle of order a
+    handler = handler_on(make_bridge(dead_letter=SQSDeadLetterQueue(queue)))
+    # WHEN published
+    result = handler.process(orders(("a", "NEW"), ("a", "POISON"), ("a", "PAID"), ("b", "NEW")))
+    # THEN the poison record is in the queue with its error, and a's later change was published after it
+    assert [o.status for o in result.outcomes] == [
+        Status.PUBLISHED, Status.DEAD_LETTERED, Status.PUBLISHED, Status.PUBLISHED]  # fmt: skip
+    assert result.lambda_response() == {"batchItemFailures": []}
+    assert statuses(appsync) == [("a", "NEW"), ("b", "NEW"), ("a", "PAID")]
+    (letter,) = dead_letters(queue)
+    assert letter["itemIdentifier"] == result.outcomes[1].record.item_identifier
+    assert letter["error"]["type"] == "GraphQLError"
+    assert "PoisonError" in letter["error"]["message"]
+    assert result.summary()["dead_lettered"] == 1
+
+
+def test_a_mapping_failure_is_dead_lettered_before_publishing(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, queue: str
+) -> None:
+    def mapper(record: Any) -> Any:
+        if record.new_image["status"] == "BAD":
+            raise ValueError("cannot map")
+        return {"input": record.new_image}
+
+    handler = handler_on(make_bridge(dead_letter=SQSDeadLetterQueue(queue)), mapper)
+    result = handler.process(orders(("a", "BAD"), ("a", "PAID")))
+    assert [o.status for o in result.outcomes] == [Status.DEAD_LETTERED, Status.PUBLISHED]
+    assert "ValueError: cannot map" in dead_letters(queue)[0]["error"]["message"]
+
+
+def test_without_a_reachable_queue_the_poison_record_is_reported_as_usual(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, aws: None
+) -> None:
+    # GIVEN a dead-letter queue that does not exist
+    sink = SQSDeadLetterQueue("https://sqs.us-east-1.amazonaws.com/123456789012/missing")
+    handler = handler_on(make_bridge(dead_letter=sink))
+    # WHEN a poison record is published
+    result = handler.process(orders(("a", "POISON"), ("a", "PAID"), ("b", "NEW")))
+    # THEN nothing is lost: it is reported failed and its key held back, like without a queue
+    assert [o.status for o in result.outcomes] == [Status.FAILED, Status.FAILED, Status.PUBLISHED]
+    assert len(result.batch_item_failures()) == 2
+
+
+def test_transient_failures_are_never_dead_lettered(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, queue: str
+) -> None:
+    appsync.fail_next(*[HttpResponse(503, {}, b"down")] * 3)
+    handler = handler_on(make_bridge(dead_letter=SQSDeadLetterQueue(queue)))
+    result = handler.process(orders(("a", "NEW"), ("a", "PAID")))
+    assert [o.status for o in result.outcomes] == [Status.FAILED, Status.FAILED]
+    assert dead_letters(queue) == []
+
+
+def test_a_request_rejected_as_a_whole_dead_letters_only_the_culprit(
+    make_bridge: Callable[..., Bridge], queue: str
+) -> None:
+    def validate(_field: str, arguments: dict[str, Any]) -> None:
+        if arguments["input"]["status"] == "INVALID":
+            raise RequestRejectedError("Variable has an invalid value")
+
+    appsync = FakeAppSync(validate=validate)
+    handler = handler_on(make_bridge(transport=appsync, dead_letter=SQSDeadLetterQueue(queue)))
+    result = handler.process(orders(("a", "NEW"), ("b", "INVALID"), ("b", "PAID")))
+    assert [o.status for o in result.outcomes] == [Status.PUBLISHED, Status.DEAD_LETTERED, Status.PUBLISHED]
+    assert sorted(statuses(appsync)) == [("a", "NEW"), ("b", "PAID")]
+
+
+def test_packing_keeps_the_changes_that_ran_after_a_dead_lettered_one(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, queue: str
+) -> None:
+    handler = handler_on(make_bridge(per_key=10, dead_letter=SQSDeadLetterQueue(queue)))
+    result = handler.process(orders(("a", "NEW"), ("a", "POISON"), ("a", "PAID")))
+    assert result.requests == 1
+    assert [o.status for o in result.outcomes] == [Status.PUBLISHED, Status.DEAD_LETTERED, Status.PUBLISHED]
+
+
+def test_a_single_event_source_does_not_raise_once_its_event_is_dead_lettered(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, queue: str
+) -> None:
+    bridge = make_bridge(dead_letter=SQSDeadLetterQueue(queue))
+
+    @bridge.eventbridge(PUBLISH)
+    def handler(event: Any) -> dict[str, Any]:
+        return {"input": event.detail}
+
+    assert handler(events.eventbridge({"id": "s1", "status": "POISON"})) == {"published": 0, "skipped": 0}
+    assert len(dead_letters(queue)) == 1
+
+
+def test_a_redelivered_batch_publishes_only_what_was_not_published(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, table: str
+) -> None:
+    # GIVEN a bridge with an idempotency store, and AppSync failing once for good on b
+    rejected = {"b"}
+
+    def resolver(_field: str, arguments: dict[str, Any]) -> Any:
+        if arguments["input"]["id"] in rejected:
+            return poison_resolver(_field, {"input": {**arguments["input"], "status": "POISON"}})
+        return arguments["input"]
+
+    appsync.resolver = resolver
+    handler = handler_on(make_bridge(idempotency=DynamoDBIdempotencyStore(table)))
+    event = orders(("a", "NEW"), ("b", "NEW"), ("c", "NEW"))
+    # WHEN the batch is delivered, then re-delivered by Lambda after b's failure was fixed
+    first = handler.process(event)
+    rejected.clear()
+    second = handler.process(event)
+    # THEN the second delivery publishes b only; a and c are skipped as already published
+    assert [o.status for o in first.outcomes] == [Status.PUBLISHED, Status.FAILED, Status.PUBLISHED]
+    assert [o.status for o in second.outcomes] == [Status.SKIPPED, Status.PUBLISHED, Status.SKIPPED]
+    assert second.outcomes[0].note == "already published (idempotency store)"
+    assert statuses(appsync) == [("a", "NEW"), ("c", "NEW"), ("b", "NEW")]
+
+
+def test_an_unreachable_store_falls_back_to_at_least_once(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, aws: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = handler_on(make_bridge(idempotency=DynamoDBIdempotencyStore("no-such-table")))
+    result = handler.process(orders(("a", "NEW")))
+    assert result.published == 1
+    assert "idempotency store unreachable" in caplog.text
