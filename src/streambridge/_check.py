@@ -47,6 +47,7 @@ from graphql import (
 )
 from graphql.validation.validate import validate_sdl
 
+from streambridge._appsync import APPSYNC_DIRECTIVES, APPSYNC_SCALARS
 from streambridge._document import compile_document
 from streambridge._errors import DocumentError, StreambridgeError
 
@@ -59,34 +60,6 @@ __all__ = [
     "appsync_schema",
     "check_document",
 ]
-
-APPSYNC_SCALARS = (
-    "AWSDate",
-    "AWSTime",
-    "AWSDateTime",
-    "AWSTimestamp",
-    "AWSEmail",
-    "AWSJSON",
-    "AWSURL",
-    "AWSPhone",
-    "AWSIPAddress",
-)
-"""Scalars every AppSync schema has without declaring them."""
-
-_AUTH_LOCATIONS = "OBJECT | FIELD_DEFINITION | INTERFACE"
-
-APPSYNC_DIRECTIVES: Mapping[str, str] = {
-    "aws_subscribe": "directive @aws_subscribe(mutations: [String]) on FIELD_DEFINITION",
-    "aws_iam": f"directive @aws_iam on {_AUTH_LOCATIONS}",
-    "aws_api_key": f"directive @aws_api_key on {_AUTH_LOCATIONS}",
-    "aws_cognito_user_pools": (
-        f"directive @aws_cognito_user_pools(cognito_groups: [String]) on {_AUTH_LOCATIONS}"
-    ),
-    "aws_oidc": f"directive @aws_oidc on {_AUTH_LOCATIONS}",
-    "aws_lambda": f"directive @aws_lambda on {_AUTH_LOCATIONS}",
-    "aws_auth": "directive @aws_auth(cognito_groups: [String]) on FIELD_DEFINITION",
-}
-"""Directives AppSync defines, by name: their definitions."""
 
 
 class Level(enum.Enum):

@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from moto import mock_aws
 
 from streambridge import ApiKeyAuth, Bridge, RetryPolicy
 from streambridge.testing import FakeAppSync, FieldError
@@ -44,3 +45,13 @@ def make_bridge(appsync: FakeAppSync) -> Iterator[Callable[..., Bridge]]:
 @pytest.fixture
 def bridge(make_bridge: Callable[..., Bridge]) -> Bridge:
     return make_bridge()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's in-memory AWS, with test credentials: no call leaves the process."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield

@@ -4,12 +4,11 @@ and an idempotency store that skips records already published (moto's SQS and Dy
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from streambridge import Bridge, HttpResponse, Status
 from streambridge._deadletter import SQSDeadLetterQueue
@@ -17,15 +16,6 @@ from streambridge._idempotency import DynamoDBIdempotencyStore
 from streambridge.testing import FakeAppSync, RequestRejectedError, events
 
 from .conftest import PUBLISH, poison_resolver
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture

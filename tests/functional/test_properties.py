@@ -143,6 +143,6 @@ def test_with_a_dead_letter_sink_poison_never_blocks_a_key_and_nothing_is_lost(
     for key in {image["id"] for image in images}:
         mine = [o.status for o, image in zip(result.outcomes, images, strict=True) if image["id"] == key]
         if Status.FAILED in mine:
-            assert all(s is Status.FAILED for s in mine[mine.index(Status.FAILED):])
+            assert all(s is Status.FAILED for s in mine[mine.index(Status.FAILED) :])
     # AND failures are reported with real identifiers
     assert len(result.batch_item_failures()) == result.failed

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from streambridge import ConfigurationError, GraphQLError
 from streambridge._deadletter import DeadLetter, SQSDeadLetterQueue, can_dead_letter
@@ -16,15 +14,6 @@ from streambridge._errors import AuthorizationError, DeadlineExceededError, Held
 from streambridge._idempotency import DynamoDBIdempotencyStore, idempotency_key
 from streambridge._sources import SOURCES
 from streambridge.testing import events
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import unquote, urlsplit
 
+from streambridge._appsync import APPSYNC_DIRECTIVES, APPSYNC_SCALARS
 from streambridge.testing._fake import FieldError, pass_through
 
 if TYPE_CHECKING:
@@ -117,29 +118,6 @@ _DIRECTIVE_MODES: Final = {
     "aws_oidc": "OPENID_CONNECT",
     "aws_lambda": "AWS_LAMBDA",
 }
-_APPSYNC_DIRECTIVES: Final = {
-    "aws_subscribe": "directive @aws_subscribe(mutations: [String]) on FIELD_DEFINITION",
-    "aws_publish": "directive @aws_publish(subscriptions: [String]) on FIELD_DEFINITION",
-    "aws_api_key": "directive @aws_api_key on OBJECT | FIELD_DEFINITION",
-    "aws_iam": "directive @aws_iam on OBJECT | FIELD_DEFINITION",
-    "aws_oidc": "directive @aws_oidc on OBJECT | FIELD_DEFINITION",
-    "aws_lambda": "directive @aws_lambda on OBJECT | FIELD_DEFINITION",
-    "aws_cognito_user_pools": (
-        "directive @aws_cognito_user_pools(cognito_groups: [String]) on OBJECT | FIELD_DEFINITION"
-    ),
-    "aws_auth": "directive @aws_auth(cognito_groups: [String]) on OBJECT | FIELD_DEFINITION",
-}
-_APPSYNC_SCALARS: Final = (
-    "AWSDate",
-    "AWSTime",
-    "AWSDateTime",
-    "AWSTimestamp",
-    "AWSEmail",
-    "AWSJSON",
-    "AWSURL",
-    "AWSPhone",
-    "AWSIPAddress",
-)
 
 _INVALID_SIGNATURE: Final = (
     "The request signature we calculated does not match the signature you provided. "
@@ -932,8 +910,8 @@ def _build_schema(text: str, source_name: str) -> GraphQLSchema:
     except GraphQLError as error:
         raise ValueError(f"the AppSync schema {source_name} does not parse: {error}") from error
     defined = {getattr(getattr(node, "name", None), "value", None) for node in user.definitions}
-    prelude = [f"scalar {name}" for name in _APPSYNC_SCALARS if name not in defined]
-    prelude += [sdl for name, sdl in _APPSYNC_DIRECTIVES.items() if name not in defined]
+    prelude = [f"scalar {name}" for name in APPSYNC_SCALARS if name not in defined]
+    prelude += [sdl for name, sdl in APPSYNC_DIRECTIVES.items() if name not in defined]
     added = parse("\n".join(prelude)).definitions if prelude else ()
     try:
         schema = build_ast_schema(DocumentNode(definitions=(*added, *user.definitions)))
@@ -942,7 +920,7 @@ def _build_schema(text: str, source_name: str) -> GraphQLSchema:
     problems = validate_schema(schema)
     if problems:
         raise ValueError(f"the AppSync schema {source_name} is not valid: " + "; ".join(map(str, problems)))
-    for name in _APPSYNC_SCALARS:
+    for name in APPSYNC_SCALARS:
         scalar = schema.type_map.get(name)
         if isinstance(scalar, GraphQLScalarType):
             _implement_scalar(scalar)
