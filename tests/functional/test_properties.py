@@ -119,8 +119,16 @@ def test_with_a_dead_letter_sink_poison_never_blocks_a_key_and_nothing_is_lost(
     appsync = FakeAppSync(poison_resolver)
     appsync.fail_next(*faults)
     sink = MemorySink(refuse)
-    bridge = Bridge(URL, ApiKeyAuth("k"), transport=appsync, per_key=per_key, batch_size=4, concurrency=3,
-                    retry=RetryPolicy(attempts=2, backoff=0.0001, max_backoff=0.0002), dead_letter=sink)  # fmt: skip
+    bridge = Bridge(
+        URL,
+        ApiKeyAuth("k"),
+        transport=appsync,
+        per_key=per_key,
+        batch_size=4,
+        concurrency=3,
+        retry=RetryPolicy(attempts=2, backoff=0.0001, max_backoff=0.0002),
+        dead_letter=sink,
+    )
     images = [{"id": f"k{key}", "status": "POISON" if poison else f"S{n}", "skip": skip}
               for n, (key, poison, skip) in enumerate(changes)]  # fmt: skip
 
