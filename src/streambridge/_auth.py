@@ -235,6 +235,13 @@ class IAMAuth:
         self._endpoint(url)
         self._frozen_credentials(ConfigurationError)
 
+    def check_endpoint(self, url: str) -> None:
+        """Check, without botocore or credentials, that the region for ``url`` is known and consistent.
+
+        The Bridge calls it at construction, so that a custom domain without a region fails at cold start.
+        """
+        self._endpoint(url)
+
     def headers(self, url: str, body: bytes) -> Mapping[str, str]:
         """Sign a POST of ``body`` to ``url`` and return the headers to send with it.
 

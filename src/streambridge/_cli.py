@@ -30,7 +30,6 @@ PROG = "streambridge"
 _URL_ENV = "STREAMBRIDGE_APPSYNC_URL"
 # Set while `check` imports handler modules when no URL is configured: building a Bridge needs a URL but
 # does no I/O, and an offline check never sends anything.
-_CHECK_PLACEHOLDER_URL = "https://streambridge-check.invalid/graphql"
 
 
 class CommandError(Exception):
@@ -528,23 +527,6 @@ def _importable_cwd() -> Iterator[None]:
 
 
 @contextmanager
-def _environment(name: str, value: str | None) -> Iterator[None]:
-    """Set the environment variable ``name`` to ``value`` (None: leave it) for the block, then restore it."""
-    if value is None:
-        yield
-        return
-    saved = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
-
-
-@contextmanager
 def _library_logs(level: int) -> Iterator[None]:
     """Show streambridge's own log lines at ``level`` and above on stderr, for the block."""
     logger = logging.getLogger("streambridge")
@@ -685,7 +667,7 @@ def _run_invoke(args: argparse.Namespace) -> int:
     # The report says everything the library logs; -v shows its log lines too.
     level = (logging.CRITICAL, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     hint = "" if args.url else "; or pass --url URL"
-    with _importable_cwd(), _environment(_URL_ENV, args.url), _library_logs(level):
+    with _importable_cwd(), _library_logs(level):
         handlers = load_handlers(args.handler, hint=hint)
         if len(handlers) > 1:
             names = ", ".join(label for label, _ in handlers)
@@ -845,8 +827,8 @@ examples:
   streambridge check app:orders app:alarms --schema schema.graphql --strict
   streambridge check --mutation-file publish.graphql --schema schema.graphql
 
-HANDLER is module:attribute, or a module to check all of its handlers. Nothing is sent anywhere: when
-STREAMBRIDGE_APPSYNC_URL is not set, a placeholder URL lets the modules build their Bridge.""",
+HANDLER is module:attribute, or a module to check all of its handlers. Nothing is sent anywhere, and
+STREAMBRIDGE_APPSYNC_URL need not be set: a Bridge only needs its URL when it publishes.""",
         formatter_class=_Formatter,
     )
     check.set_defaults(command=check.prog, run=_run_check)
@@ -867,8 +849,7 @@ def _run_check(args: argparse.Namespace) -> int:
         raise CommandError("name at least one HANDLER or --mutation-file")
     schema_text = _read_text(args.schema, "--schema")
     documents: list[tuple[str, str | None]] = []
-    placeholder = None if os.environ.get(_URL_ENV) else _CHECK_PLACEHOLDER_URL
-    with _importable_cwd(), _environment(_URL_ENV, placeholder), _library_logs(logging.ERROR):
+    with _importable_cwd(), _library_logs(logging.ERROR):
         for target in args.handlers:
             documents += [(label, handler.document) for label, handler in load_handlers(target)]
     documents += [(path, _read_text(path, "--mutation-file")) for path in args.mutation_file]

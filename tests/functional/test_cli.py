@@ -447,10 +447,25 @@ def test_invoke_on_an_event_of_another_source_exits_2(
 ) -> None:
     event = tmp_path / "sqs.json"
     event.write_text(json.dumps(events_json(capsys, "sqs", "--body", "1")))
-    code, out, err = run(capsys, "invoke", HANDLER, "--event", str(event), "--url", endpoint.url)
+    code, out, err = run(
+        capsys, "invoke", HANDLER, "--event", str(event), "--url", endpoint.url, "--api-key", "k"
+    )
     assert (code, out) == (2, "")
     assert err.startswith("streambridge invoke: error: the event is not a DynamoDB Streams event: ")
     assert "aws:sqs" in err
+
+
+def test_invoke_with_iam_on_a_local_url_says_which_region_to_give(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    event = tmp_path / "ddb.json"
+    event.write_text(json.dumps(events_json(capsys, "dynamodb", "--new-image", '{"id": "1"}')))
+    code, _, err = run(capsys, "invoke", HANDLER, "--event", str(event), "--url", endpoint.url)
+    assert code == 2
+    assert "cannot tell the AWS region" in err
+    assert "IAMAuth(region=...)" in err
 
 
 @pytest.mark.parametrize(

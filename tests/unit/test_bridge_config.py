@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from streambridge import ApiKeyAuth, Bridge, ConfigurationError, DocumentError
+from streambridge import ApiKeyAuth, Bridge, ConfigurationError, DocumentError, IAMAuth
 from streambridge.testing import FakeAppSync, events
 
 PUBLISH = "mutation P($input: OrderInput!) { publishOrder(input: $input) { id } }"
@@ -81,3 +81,11 @@ def test_a_handler_built_at_import_can_publish_through_a_test_bridge() -> None:
     assert fake.published_values() == ["7"]
     assert handler.bridge is bridge
     test_handler.bridge.close()
+
+
+def test_a_custom_domain_without_a_region_fails_at_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError, match=r"IAMAuth\(region=\.\.\.\)"):
+        Bridge("https://api.example.com/graphql")
+    assert Bridge("https://api.example.com/graphql", IAMAuth(region="eu-west-1")).url.endswith("/graphql")
