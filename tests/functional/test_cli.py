@@ -212,7 +212,7 @@ def test_compact_events_are_one_line(capsys: pytest.CaptureFixture[str]) -> None
     [
         (
             ["dynamodb", "--new-image", '{"id": 1,}'],
-            "argument --new-image: not valid JSON (Expecting property name enclosed in double quotes",
+            "argument --new-image: not valid JSON (",  # the decoder's words vary across Python versions
         ),
         (["dynamodb", "--new-image", "[1]"], "argument --new-image: must be a JSON object, got an array"),
         (
