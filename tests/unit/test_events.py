@@ -11,7 +11,6 @@ import base64
 import doctest
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -19,7 +18,6 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,49 +38,12 @@ from streambridge.testing.events import (
     lambda_context,
     sqs,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-_PLACEHOLDER = re.compile(r"\{\{\{\s*([\w-]+)\s*\}\}\}")
-
-
-# ------------------------------------------------------------------------------------------------
-# AWS SAM sample events
-
-
-def _sam_dir() -> Path:
-    path = Path(os.environ.get("SAM_EVENTS_DIR", ".cache/sam-events"))
-    return path if path.is_absolute() else REPO_ROOT / path
-
-
-def _render(value: str, properties: dict[str, Any]) -> str:
-    # As `sam local generate-event` does: base64 encoding and md5 hashing of the default.
-    if properties.get("encoding") == "base64":
-        value = base64.b64encode(value.encode()).decode()
-    if properties.get("hashing") == "md5":
-        value = hashlib.md5(value.encode(), usedforsecurity=False).hexdigest()
-    return value
+from tests.aws_samples import METRIC_ALARM_EVENT, load_sam_event
 
 
 def sam_event(service: str, filename: str) -> dict[str, Any]:
     """The sample event ``events/<service>/<filename>.json`` with its placeholders rendered."""
-    root = _sam_dir()
-    path = root / "events" / service / f"{filename}.json"
-    if not path.is_file():
-        pytest.skip(f"AWS SAM sample events not found at {root}; run `make .cache/sam-events/.stamp`")
-    mapping = json.loads((root / "event-mapping.json").read_text(encoding="utf-8"))
-    values: dict[str, str] = {}
-    for entry in mapping.get(service, {}).values():
-        if entry["filename"] == filename:
-            for tag, properties in entry["tags"].items():
-                default = str(properties.get("default", ""))
-                values[tag.replace("-", "_")] = _render(default, properties)
-                for child, child_properties in properties.get("children", {}).items():
-                    values[child.replace("-", "_")] = _render(default, child_properties)
-    text = _PLACEHOLDER.sub(
-        lambda m: json.dumps(values.get(m.group(1), "EXAMPLE"))[1:-1], path.read_text(encoding="utf-8")
-    )
-    event: dict[str, Any] = json.loads(text)
-    return event
+    return load_sam_event(f"{service}/{filename}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -575,49 +536,6 @@ def test_sqs_bodies_md5_and_message_ids() -> None:
 # ------------------------------------------------------------------------------------------------
 # CloudWatch alarms
 
-# The metric-alarm example of "Invoke a Lambda function from an alarm" (CloudWatch user guide,
-# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-actions-Lambda.html).
-DOCUMENTED_ALARM_ACTION_EVENT = {
-    "source": "aws.cloudwatch",
-    "alarmArn": "arn:aws:cloudwatch:us-east-1:444455556666:alarm:lambda-demo-metric-alarm",
-    "accountId": "444455556666",
-    "time": "2023-08-04T12:36:15.490+0000",
-    "region": "us-east-1",
-    "alarmData": {
-        "alarmName": "lambda-demo-metric-alarm",
-        "state": {"value": "ALARM", "reason": "test", "timestamp": "2023-08-04T12:36:15.490+0000"},
-        "previousState": {
-            "value": "INSUFFICIENT_DATA",
-            "reason": "Insufficient Data: 5 datapoints were unknown.",
-            "reasonData": (
-                '{"version":"1.0","queryDate":"2023-08-04T12:31:29.591+0000","statistic":"Average",'
-                '"period":60,"recentDatapoints":[],"threshold":5.0,'
-                '"evaluatedDatapoints":[{"timestamp":"2023-08-04T12:30:00.000+0000"}]}'
-            ),
-            "timestamp": "2023-08-04T12:31:29.595+0000",
-        },
-        "configuration": {
-            "description": "Metric Alarm to test Lambda actions",
-            "metrics": [
-                {
-                    "id": "1234e046-06f0-a3da-9534-EXAMPLEe4c",
-                    "metricStat": {
-                        "metric": {
-                            "namespace": "AWS/Logs",
-                            "name": "CallCount",
-                            "dimensions": {"InstanceId": "i-12345678"},
-                        },
-                        "period": 60,
-                        "stat": "Average",
-                        "unit": "Percent",
-                    },
-                    "returnData": True,
-                }
-            ],
-        },
-    },
-}
-
 # The Message of an SNS alarm notification as CloudWatch publishes it today (the field list of the
 # CloudWatch user guide's "Amazon SNS notifications" of alarm state changes; values illustrative).
 DOCUMENTED_SNS_ALARM_MESSAGE = {
@@ -661,7 +579,7 @@ def test_alarm_lambda_action_event_has_the_documented_shape() -> None:
     optional = frozenset(
         {"$.alarmData.state.reasonData", "$.alarmData.configuration.metrics[].metricStat.unit"}
     )
-    assert shape_differences(event, DOCUMENTED_ALARM_ACTION_EVENT, optional=optional) == []
+    assert shape_differences(event, METRIC_ALARM_EVENT, optional=optional) == []
     assert event["alarmData"]["state"]["value"] == "ALARM"
     assert event["alarmData"]["previousState"]["value"] == "OK"
     assert event["alarmArn"] == "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:HighCpu"
