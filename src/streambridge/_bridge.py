@@ -495,19 +495,8 @@ def _positive(**knobs: float) -> None:
 
 def _log(result: InvocationResult) -> None:
     summary = result.summary()
-    logger.info(
-        "streambridge %s: records=%d published=%d skipped=%d failed=%d requests=%d retries=%d "
-        "duration_ms=%.1f",
-        result.source,
-        summary["records"],
-        summary["published"],
-        summary["skipped"],
-        summary["failed"],
-        summary["requests"],
-        summary["retries"],
-        summary["duration_ms"],
-        extra={"streambridge": summary},
-    )
+    counters = " ".join(f"{name}={value}" for name, value in summary.items() if name != "source")
+    logger.info("streambridge %s: %s", result.source, counters, extra={"streambridge": summary})
     failures = result.failures
     for outcome in failures[:_MAX_FAILURE_LINES]:
         logger.warning("streambridge: failed %s", outcome.explain())

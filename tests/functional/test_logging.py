@@ -37,7 +37,9 @@ def test_summary_line_with_counters(appsync: FakeAppSync, caplog: pytest.LogCapt
         "source": "dynamodb", "records": 3, "published": 1, "skipped": 0, "failed": 2, "dead_lettered": 0,
         "requests": 1, "retries": 0, "duration_ms": summary["duration_ms"],
     }  # fmt: skip
-    assert "records=3 published=1 skipped=0 failed=2 requests=1 retries=0" in summaries[0].getMessage()
+    assert "records=3 published=1 skipped=0 failed=2 dead_lettered=0 requests=1 retries=0 duration_ms=" in (
+        summaries[0].getMessage()
+    )
 
 
 @pytest.mark.parametrize(
