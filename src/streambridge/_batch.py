@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from streambridge._document import PREFIX
+from streambridge._document import PREFIX, CompiledDocument
 from streambridge._plan import Lane, Step
 from streambridge._result import Ledger
 
@@ -87,9 +87,10 @@ def _settle_skips(lane: Lane, ledger: Ledger) -> None:
         ledger.skip(lane.steps.popleft().record)
 
 
-def _conflicts(fragments: dict[str, str], document: object) -> bool:
-    own = getattr(document, "fragments", ())
-    return bool(own) and any(fragments.get(name, text) != text for name, text in own)
+def _conflicts(fragments: dict[str, str], document: CompiledDocument) -> bool:
+    """True when the document defines a fragment the request already has under another body."""
+    own = document.fragments
+    return bool(own) and any(fragments.get(name, text) != text for name, text in own)  # most have none
 
 
 def render(batch: Iterable[tuple[Lane, list[Step]]]) -> Request:

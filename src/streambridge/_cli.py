@@ -717,14 +717,7 @@ def _invoke(handler: Handler[Any], bridge: Bridge, event: Any, args: argparse.Na
         timeout_ms=args.timeout_ms, function_name=getattr(handler, "__name__", "handler")
     )
     try:
-        return bridge.process(
-            handler.source.name,
-            event,
-            handler.mapper,
-            document=handler.document,
-            partition_key=handler.partition_key,
-            context=context,
-        )
+        return handler.with_bridge(bridge).process(event, context)
     except EventShapeError as error:
         raise CommandError(f"the event is not a {handler.source.title} event: {error}") from None
     except ConfigurationError as error:
