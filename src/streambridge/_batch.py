@@ -38,11 +38,14 @@ class Request:
     """Response key (top-level alias) -> position in ``entries``."""
 
 
-def take_batch(ready: deque[Lane], ledger: Ledger, limits: Limits) -> list[tuple[Lane, list[Step]]]:
+def take_batch(
+    ready: deque[Lane], ledger: Ledger, limits: Limits, poisoned: list[Lane] | None = None
+) -> list[tuple[Lane, list[Step]]]:
     """Take the heads of ready lanes for one request, front of the queue first.
 
-    Leading skip steps are settled on the way. A solo lane, or a document that cannot share a request,
-    goes alone. Lanes left in ``ready`` keep their order.
+    Leading skip steps are settled on the way; a lane left empty leaves the queue. A lane whose head is a
+    record bound for the dead-letter sink goes to ``poisoned``. A solo lane, or a document that cannot
+    share a request, goes alone. Lanes left in ``ready`` keep their order.
     """
     batch: list[tuple[Lane, list[Step]]] = []
     count = 0
@@ -53,9 +56,13 @@ def take_batch(ready: deque[Lane], ledger: Ledger, limits: Limits) -> list[tuple
         _settle_skips(lane, ledger)
         if not lane.steps:
             ready.popleft()
+            lane.queued = False  # new steps planned later offer it again
             continue
         head = lane.steps[0].mutation
-        assert head is not None  # noqa: S101 - _settle_skips leaves a mutation at the head
+        if head is None:  # not a skip: a record for the dead-letter sink
+            assert poisoned is not None  # noqa: S101 - such steps are only planned with a sink
+            poisoned.append(ready.popleft())
+            continue
         alone = lane.solo or not head.document.batchable
         if batch and (alone or size + head.size > limits.max_bytes or _conflicts(fragments, head.document)):
             break
@@ -64,12 +71,8 @@ def take_batch(ready: deque[Lane], ledger: Ledger, limits: Limits) -> list[tuple
         per_key = 1 if alone else limits.per_key
         while lane.steps and len(steps) < per_key and count < limits.max_mutations:
             step = lane.steps[0]
-            if step.mutation is None:
-                if steps:  # a skip behind a pending step settles only once that step succeeded
-                    break
-                _settle_skips(lane, ledger)
-                continue
-            if steps and size + step.mutation.size > limits.max_bytes:
+            # A skip or a dead-letter step behind a pending step settles only once that step succeeded.
+            if step.mutation is None or (steps and size + step.mutation.size > limits.max_bytes):
                 break
             lane.steps.popleft()
             steps.append(step)
@@ -83,7 +86,7 @@ def take_batch(ready: deque[Lane], ledger: Ledger, limits: Limits) -> list[tuple
 
 
 def _settle_skips(lane: Lane, ledger: Ledger) -> None:
-    while lane.steps and lane.steps[0].mutation is None:
+    while lane.steps and lane.steps[0].mutation is None and lane.steps[0].error is None:
         ledger.skip(lane.steps.popleft().record)
 
 

@@ -1,17 +1,24 @@
 """The publisher: sends the lanes' heads in batched requests, concurrently across keys, in order per key.
 
-A lane is either ready (its head can go out), in flight (exactly one request holds its steps), or done.
+A lane is either ready (its head can go out), in flight (exactly one request holds its steps), or idle.
 A lane goes back to ready only once its steps in flight have all succeeded, so a key's next change never
 overtakes the previous one, retries included.
+
+Planning and sending overlap: the dispatcher plans records a slice at a time (a few milliseconds of CPU)
+and sends full batches as soon as they form, so the first requests are on the wire while later records
+are still being mapped. An idle lane that gets new steps is offered again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from streambridge._batch import Limits, Request, render, take_batch
 from streambridge._deadletter import can_dead_letter
@@ -23,11 +30,13 @@ from streambridge._errors import (
     RequestTimeoutError,
     StreambridgeError,
 )
-from streambridge._plan import Lane, Step
+from streambridge._plan import Lane, Planner, Step
 from streambridge._response import Answer, interpret
-from streambridge._result import Ledger
 from streambridge._retry import Deadline, RetryPolicy, controllers, is_retryable, replayable
 from streambridge._transport import Auth, Transport
+
+if TYPE_CHECKING:
+    import tenacity
 
 logger = logging.getLogger("streambridge")
 
@@ -42,8 +51,10 @@ class Endpoint:
     auth: Auth
     transport: Transport
     request_timeout: float = 10.0
-    concurrency: int = 16
 
+
+SLICE_SECONDS = 0.001
+"""CPU spent planning between two looks at the network: requests start early and batches still fill."""
 
 SendDeadLetters = Callable[[list[tuple[int, StreambridgeError]]], Awaitable[set[int]]]
 """Hands (record index, error) pairs to the dead-letter sink; returns the positions it could not take."""
@@ -69,20 +80,24 @@ class Counters:
 
 
 async def publish(
-    lanes: Sequence[Lane],
-    ledger: Ledger,
+    planner: Planner,
     *,
-    endpoint: Endpoint,
+    connect: Callable[[], Endpoint],
+    concurrency: int,
     limits: Limits,
     retry: RetryPolicy,
     deadline: Deadline,
     dead_letter: SendDeadLetters | None = None,
 ) -> Counters:
-    """Publish every lane; on return each record of the lanes is settled in the ledger."""
+    """Plan and publish every record of ``planner``; on return each one is settled in the ledger.
+
+    ``connect`` is called before the first request (not at all when every record is skipped); what it
+    raises, such as a missing URL, propagates.
+    """
     run = _Run(
-        lanes,
-        ledger,
-        endpoint=endpoint,
+        planner,
+        connect=connect,
+        concurrency=concurrency,
         limits=limits,
         retry=retry,
         deadline=deadline,
@@ -95,33 +110,40 @@ async def publish(
 class _Run:
     def __init__(
         self,
-        lanes: Sequence[Lane],
-        ledger: Ledger,
+        planner: Planner,
         *,
-        endpoint: Endpoint,
+        connect: Callable[[], Endpoint],
+        concurrency: int,
         limits: Limits,
         retry: RetryPolicy,
         deadline: Deadline,
         dead_letter: SendDeadLetters | None = None,
     ) -> None:
-        self.lanes = lanes
-        self.ledger = ledger
-        self.endpoint = endpoint
+        self.planner = planner
+        self.ledger = planner.ledger
+        self.connect = connect
+        self.endpoint: Endpoint | None = None
+        self.concurrency = concurrency
         self.limits = limits
         self.retry = retry
         self.deadline = deadline
         self.dead_letter = dead_letter
-        self.ready: deque[Lane] = deque(lane for lane in lanes if lane.steps)
+        self.ready: deque[Lane] = deque()
         self.tasks: set[asyncio.Task[None]] = set()
         self.wakeup = asyncio.Event()
         self.fatal: StreambridgeError | None = None
-        counters = self.counters = Counters()
+        self.counters = Counters()
+        self.first_try_alone = replayable(retry)
+
+    @functools.cached_property
+    def retrying(self) -> Callable[[], tenacity.AsyncRetrying]:
+        """Built on the first retry: tenacity loads only when a request fails."""
+        counters = self.counters
 
         def count_retry() -> None:  # holds the counters only: tenacity's state is a reference cycle
             counters.retries += 1
 
-        self.retrying = controllers(retry, deadline, count_retry)
-        self.first_try_alone = replayable(retry)
+        return controllers(self.retry, self.deadline, count_retry)
 
     async def go(self) -> None:
         # The hard stop: half the margin after the working time; requests are bounded well before it.
@@ -141,26 +163,55 @@ class _Run:
         cause = self.fatal or DeadlineExceededError(
             "not sent: the Lambda deadline was too near (the record is reported failed for re-delivery)"
         )
-        for lane in self.lanes:
+        self.planner.abandon(cause)
+        for lane in self.planner.lanes.values():
             lane.fail_all(self.ledger, cause)
 
     def stopping(self) -> bool:
         return self.fatal is not None or self.deadline.expired()
 
     async def _dispatch(self) -> None:
+        planner = self.planner
         while True:
-            while self.ready and len(self.tasks) < self.endpoint.concurrency and not self.stopping():
-                batch = take_batch(self.ready, self.ledger, self.limits)
-                if batch:
-                    task = asyncio.ensure_future(
-                        self._send([(lane, s) for lane, steps in batch for s in steps])
-                    )
-                    self.tasks.add(task)
-                    task.add_done_callback(self._finished)
+            self._fill()
+            if not planner.done and not self.stopping():
+                if self.tasks:
+                    await asyncio.sleep(0)  # let the requests just started go out, and answers come in
+                # Coalescing needs every change of a key before choosing the latest: plan all at once.
+                budget = self.deadline.remaining() if planner.planning.coalesce else SLICE_SECONDS
+                self._offer(planner.plan(until=time.monotonic() + max(min(budget, 1e9), 0.0)))
+                continue
             if not self.tasks:
                 return
             self.wakeup.clear()
             await self.wakeup.wait()
+
+    def _fill(self) -> None:
+        """Start requests for the ready lanes, as many as the concurrency allows."""
+        limits, planning_on = self.limits, not self.planner.done
+        while self.ready and len(self.tasks) < self.concurrency and not self.stopping():
+            if planning_on and self.tasks and len(self.ready) * limits.per_key < limits.max_mutations:
+                return  # more records are coming: wait for a full batch while requests are in flight
+            poisoned: list[Lane] = []
+            batch = take_batch(self.ready, self.ledger, limits, poisoned)
+            if poisoned:
+                self._start(self._dead_letter_planned(poisoned))
+            if batch:
+                if self.endpoint is None:
+                    self.endpoint = self.connect()
+                self._start(self._send([(lane, s) for lane, steps in batch for s in steps]))
+
+    def _start(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _offer(self, lanes: list[Lane]) -> None:
+        """Lanes that got new steps: an idle one becomes ready (one the publisher holds already is)."""
+        for lane in lanes:
+            if not lane.queued and lane.steps:
+                lane.queued = True
+                self.ready.append(lane)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
@@ -170,6 +221,8 @@ class _Run:
         if lane.steps:
             self.ready.append(lane)
             self.wakeup.set()
+        else:
+            lane.queued = False
 
     async def _send(self, pending: Pending) -> None:
         """Send one request, retrying transient failures; settle every step it carries."""
@@ -215,6 +268,7 @@ class _Run:
             raise DeadlineExceededError("not sent: the Lambda deadline was too near")
         request = render((lane, [step]) for lane, step in pending)
         endpoint = self.endpoint
+        assert endpoint is not None  # noqa: S101 - connected before the first request starts
         headers = endpoint.auth.headers(endpoint.url, request.body)
         self.counters.requests += 1
         try:
@@ -280,6 +334,15 @@ class _Run:
             if lane not in broken and lane not in poisoned and id(lane) not in waiting:
                 self._release(lane)
         return retry_later, list(poisoned.values())
+
+    async def _dead_letter_planned(self, lanes: list[Lane]) -> None:
+        """Records whose mapping failed for good reached the heads of their lanes: to the sink."""
+        poisoned = []
+        for lane in lanes:
+            step = lane.steps.popleft()
+            assert step.error is not None  # noqa: S101 - take_batch sets aside only such heads
+            poisoned.append(_Poisoned(lane, step, step.error))
+        await self._settle_poisoned(poisoned)
 
     async def _dead_letter_heads(self, pending: Pending, error: PublishError) -> None:
         """A request failed for good as a whole: dead-letter each lane's head, give the rest back."""

@@ -87,8 +87,8 @@ def test_refused_credentials_stop_the_invocation(
     handler = publish_handler(make_bridge(concurrency=2))
     # WHEN 300 changes of 300 keys are due, in 6 batches of 50, two at a time
     result = handler.process(orders(*[(f"k{i}", "NEW") for i in range(300)]))
-    # THEN only the two requests in flight were sent, none retried, and every record is reported failed
-    assert result.requests == 2
+    # THEN at most the two requests in flight were sent, none retried, and every record is reported failed
+    assert 1 <= result.requests <= 2
     assert result.retries == 0
     assert result.failed == 300
     assert all(isinstance(o.error, AuthorizationError) for o in result.outcomes)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,15 +26,24 @@ FAULTS = st.sampled_from(
 CHANGES = st.lists(st.tuples(st.integers(0, 6), st.booleans(), st.booleans()), min_size=1, max_size=40)
 
 
+@contextmanager
+def planning_slices(sliced: bool) -> Iterator[None]:
+    """With ``sliced``, plan one record at a time between requests (records then arrive on lanes that
+    are in flight, idle or held back); otherwise the usual few milliseconds, all of a small event."""
+    with mock.patch("streambridge._publish.SLICE_SECONDS", 0.0 if sliced else 0.005):
+        yield
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     changes=CHANGES,
     faults=st.lists(FAULTS, max_size=6),
     per_key=st.sampled_from([1, 3]),
     batch_size=st.sampled_from([1, 4, 50]),
+    sliced=st.booleans(),
 )
 def test_every_record_ends_once_and_each_key_publishes_a_prefix(
-    changes: list[tuple[int, bool, bool]], faults: list[Any], per_key: int, batch_size: int
+    changes: list[tuple[int, bool, bool]], faults: list[Any], per_key: int, batch_size: int, sliced: bool
 ) -> None:
     # GIVEN random changes over a few keys, some poison, some skipped, and a schedule of transient faults
     appsync = FakeAppSync(poison_resolver)
@@ -55,8 +67,9 @@ def test_every_record_ends_once_and_each_key_publishes_a_prefix(
         image = record.new_image
         return None if image["skip"] else {"input": image}
 
-    # WHEN published
-    result = handler.process(events.dynamodb([{"new_image": image} for image in images]))
+    # WHEN published (records planned all at once, or one by one while earlier ones are in flight)
+    with planning_slices(sliced):
+        result = handler.process(events.dynamodb([{"new_image": image} for image in images]))
     bridge.close()
 
     # THEN every record has exactly one outcome, in source order
@@ -111,9 +124,10 @@ class MemorySink:
     faults=st.lists(FAULTS, max_size=4),
     refuse=st.sets(st.integers(0, 39), max_size=3),
     per_key=st.sampled_from([1, 3]),
+    sliced=st.booleans(),
 )
 def test_with_a_dead_letter_sink_poison_never_blocks_a_key_and_nothing_is_lost(
-    changes: list[tuple[int, bool, bool]], faults: list[Any], refuse: set[int], per_key: int
+    changes: list[tuple[int, bool, bool]], faults: list[Any], refuse: set[int], per_key: int, sliced: bool
 ) -> None:
     # GIVEN random changes with poison records, transient faults, and a sink that refuses some letters
     appsync = FakeAppSync(poison_resolver)
@@ -136,7 +150,8 @@ def test_with_a_dead_letter_sink_poison_never_blocks_a_key_and_nothing_is_lost(
     def handler(record: Any) -> dict[str, Any] | None:
         return None if record.new_image["skip"] else {"input": record.new_image}
 
-    result = handler.process(events.dynamodb([{"new_image": image} for image in images]))
+    with planning_slices(sliced):
+        result = handler.process(events.dynamodb([{"new_image": image} for image in images]))
     bridge.close()
 
     # THEN every record ends once; the dead-lettered ones are exactly the letters the sink took
