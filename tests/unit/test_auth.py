@@ -10,13 +10,17 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from unittest import mock
 
 import botocore.auth
 import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import CredentialRetrievalError
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+import streambridge._auth
 from streambridge._auth import ApiKeyAuth, IAMAuth, TokenAuth
 from streambridge._errors import ConfigurationError, TransientError
 
@@ -76,18 +80,27 @@ def reference_signature(
 
 
 def botocore_headers(
-    monkeypatch: pytest.MonkeyPatch, credentials: Credentials, region: str
-) -> dict[str, str]:
-    """What botocore's own SigV4Auth.add_auth produces for the same request at FIXED_TIME."""
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *_a, **_k: FIXED_TIME)
+    credentials: Credentials | ReadOnlyCredentials,
+    region: str,
+    *,
+    url: str = URL,
+    host: str = HOST,
+    body: bytes = BODY,
+    moment: datetime = FIXED_TIME,
+) -> list[tuple[str, str]]:
+    """What botocore's own SigV4Auth.add_auth produces for the same request at ``moment``, in its order."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     request = AWSRequest(
         method="POST",
-        url=URL,
-        data=BODY,
-        headers={"content-type": "application/json", "host": HOST},
+        url=url,
+        data=body,
+        headers={"content-type": "application/json", "host": host},
     )
-    botocore.auth.SigV4Auth(credentials, "appsync", region).add_auth(request)
-    return {name.lower(): value for name, value in request.headers.items()}
+    # add_auth reads the time from botocore.auth.get_current_datetime (naive UTC).
+    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=moment):
+        botocore.auth.SigV4Auth(credentials, "appsync", region).add_auth(request)
+    return [(name.lower(), value) for name, value in request.headers.items()]
 
 
 @pytest.fixture
@@ -374,7 +387,7 @@ def test_refresh_failure_is_transient_when_signing_and_a_configuration_error_at_
 # --- the signature -----------------------------------------------------------------------------------------
 
 
-def test_signature_is_deterministic_and_equals_botocores_own(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_signature_is_deterministic_and_equals_botocores_own() -> None:
     # GIVEN fixed credentials and an injected clock
     auth = iam()
     # WHEN signing the same request twice
@@ -382,7 +395,7 @@ def test_signature_is_deterministic_and_equals_botocores_own(monkeypatch: pytest
     # THEN the result is the same each time
     assert auth.headers(URL, BODY) == headers
     # AND it equals, header for header, botocore's SigV4Auth.add_auth of the same request at the same time
-    assert headers == botocore_headers(monkeypatch, Credentials(ACCESS_KEY, SECRET_KEY), "eu-west-1")
+    assert list(headers.items()) == botocore_headers(Credentials(ACCESS_KEY, SECRET_KEY), "eu-west-1")
     # AND an implementation written from the SigV4 spec computes the same signature
     fields = parse_authorization(headers)
     assert fields["signature"] == reference_signature(
@@ -398,7 +411,7 @@ def test_signature_is_deterministic_and_equals_botocores_own(monkeypatch: pytest
     assert headers["content-type"] == "application/json"
 
 
-def test_session_token_is_sent_and_covered_by_the_signature(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_session_token_is_sent_and_covered_by_the_signature() -> None:
     # GIVEN temporary credentials (as in Lambda)
     credentials = Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN)
     # WHEN signing
@@ -407,13 +420,188 @@ def test_session_token_is_sent_and_covered_by_the_signature(monkeypatch: pytest.
     assert headers["x-amz-security-token"] == SESSION_TOKEN
     assert parse_authorization(headers)["signed"] == "content-type;host;x-amz-date;x-amz-security-token"
     # AND the whole result equals botocore's own signing of the same request
-    assert headers == botocore_headers(monkeypatch, credentials, "eu-west-1")
+    assert list(headers.items()) == botocore_headers(credentials, "eu-west-1")
     # AND changing the token would change the signature (it is covered)
     tampered = {**headers, "x-amz-security-token": SESSION_TOKEN + "x"}
     assert (
         reference_signature(headers=tampered, body=BODY, secret_key=SECRET_KEY, region="eu-west-1")
         != (parse_authorization(headers)["signature"])
     )
+
+
+# Hosts as they appear in URLs: AppSync's own names, custom domains (any case), IPv4 and IPv6 literals.
+_label = st.from_regex(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,10}[a-zA-Z0-9])?", fullmatch=True)
+_regions = st.from_regex(r"[a-z]{2}(-gov)?-[a-z]{4,9}-[1-9]", fullmatch=True)
+_tokens = st.one_of(
+    st.none(),
+    st.just(""),
+    st.text(min_size=1, max_size=80),  # any Unicode, whitespace runs included (SigV4 trims them)
+    st.from_regex(r"IQoJb3JpZ2luX2Vj[A-Za-z0-9+/=]{200,1200}", fullmatch=True),
+)
+_credentials = st.builds(
+    ReadOnlyCredentials,
+    st.from_regex(r"A(K|S)IA[A-Z0-9]{16}", fullmatch=True),
+    st.text(min_size=1, max_size=60),  # the secret, non-ASCII included
+    _tokens,
+)
+_path_segments = st.one_of(
+    st.sampled_from(["graphql", "", ".", "..", "a b", "%20", "%2F", "~user", "a+b;c=d", "é", "日本", "v1"]),
+    st.text(max_size=8).filter(lambda t: "/" not in t),
+)
+_paths = st.one_of(
+    st.just("/graphql"),
+    st.just(""),
+    st.lists(_path_segments, max_size=5).map(lambda segments: "/" + "/".join(segments)),
+)
+_queries = st.one_of(
+    st.just(""),
+    st.just("?"),
+    st.lists(
+        st.tuples(st.text("ab=%+é ", max_size=3), st.text("ab=%+é ", max_size=3)),
+        max_size=4,
+    ).map(lambda pairs: "?" + "&".join(f"{name}={value}" for name, value in pairs)),
+)
+_moments = st.one_of(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(
+            [None, timezone.utc, timezone(timedelta(hours=14)), timezone(-timedelta(hours=9, minutes=30))],
+        ),
+    ),
+    # Around midnight UTC, where the date (and so the signing key) changes.
+    st.builds(
+        lambda day, seconds: datetime.combine(day, datetime.min.time()) + timedelta(seconds=seconds),
+        st.dates(min_value=datetime(2000, 1, 2).date(), max_value=datetime(2100, 1, 1).date()),
+        st.floats(min_value=-2, max_value=2),
+    ),
+)
+_bodies = st.one_of(st.just(b""), st.binary(max_size=300), st.text(max_size=100).map(str.encode))
+
+
+@st.composite
+def _endpoints(draw: st.DrawFn) -> tuple[str, str, str]:
+    """``(url, the host header botocore and aiohttp would send, the API's region)``."""
+    region = draw(_regions)
+    kind = draw(st.sampled_from(["appsync", "custom", "ipv4", "ipv6"]))
+    if kind == "appsync":
+        hostname = f"{draw(_label)}.appsync-api.{region}.amazonaws.com"
+    elif kind == "custom":
+        hostname = ".".join(draw(st.lists(_label, min_size=1, max_size=4)))
+    else:
+        hostname = str(draw(st.ip_addresses(v=4 if kind == "ipv4" else 6)))
+    scheme = draw(st.sampled_from(["http", "https"]))
+    port = draw(st.one_of(st.none(), st.sampled_from([80, 443]), st.integers(1, 65535)))
+    netloc = f"[{hostname}]" if kind == "ipv6" else hostname
+    host = netloc.lower()
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+        if port != {"http": 80, "https": 443}[scheme]:
+            host = f"{host}:{port}"
+    return f"{scheme}://{netloc}{draw(_paths)}{draw(_queries)}", host, region
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    endpoint=_endpoints(),
+    requests=st.lists(st.tuples(_moments, _credentials, _bodies), min_size=1, max_size=4),
+)
+@example(
+    # One signer across midnight UTC: the cached signing key must not outlive its date.
+    endpoint=(URL, HOST, "eu-west-1"),
+    requests=[
+        (datetime(2024, 5, 6, 23, 59, 59, 999999), ReadOnlyCredentials(ACCESS_KEY, SECRET_KEY, None), BODY),
+        (datetime(2024, 5, 7, 0, 0, 0), ReadOnlyCredentials(ACCESS_KEY, SECRET_KEY, None), BODY),
+    ],
+)
+def test_headers_equal_botocores_byte_for_byte(
+    endpoint: tuple[str, str, str],
+    requests: list[tuple[datetime, ReadOnlyCredentials, bytes]],
+) -> None:
+    # GIVEN any URL (AppSync, custom domain, IP literal, port, odd path, query), region, signing times,
+    # credentials (rotating between requests, with or without a session token) and bodies
+    url, host, region = endpoint
+    moments = iter([moment for moment, _, _ in requests])
+    credentials = RotatingCredentials([snapshot for _, snapshot, _ in requests])
+    auth = IAMAuth(region=region, credentials=credentials, clock=lambda: next(moments))
+    for moment, snapshot, body in requests:
+        # WHEN one IAMAuth signs each request in turn
+        headers = auth.headers(url, body)
+        # THEN the headers, names, values and order, are those of botocore's SigV4Auth.add_auth
+        assert list(headers.items()) == botocore_headers(
+            snapshot,
+            region,
+            url=url,
+            host=host,
+            body=body,
+            moment=moment,
+        )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "/",
+        "/graphql/",
+        "//graphql",
+        "/a/./b/../graphql",
+        "/../graphql",
+        "/a//b/",
+        "/%20x/%2Fy",
+        "/ä/日本/a b/~u/a+b",
+        "/graphql?b=2&a=1&a=0",
+        "/graphql?a=%20b&c&=d&",
+        "/graphql?",
+        "/graphql#fragment",
+        "/graphql?q=1#fragment",
+    ],
+)
+def test_canonical_uri_and_query_follow_botocore(path: str) -> None:
+    # GIVEN a custom-domain URL whose path needs normalizing or encoding, or that has a query
+    url = f"https://api.example.com{path}"
+    # WHEN signing with and without a session token
+    for credentials in (
+        ReadOnlyCredentials(ACCESS_KEY, SECRET_KEY, None),
+        Credentials(ACCESS_KEY, SECRET_KEY, "t"),
+    ):
+        headers = iam(region="us-east-1", credentials=credentials).headers(url, BODY)
+        # THEN the result is botocore's own
+        expected = botocore_headers(credentials, "us-east-1", url=url, host="api.example.com")
+        assert list(headers.items()) == expected
+
+
+def test_signing_key_is_derived_once_per_date_region_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a clock crossing midnight UTC and credentials that rotate once
+    derived: list[tuple[str, str]] = []
+    original = streambridge._auth._derive_signing_key
+
+    def counting(secret_key: str, date: str, region: str) -> Any:
+        derived.append((secret_key, date))
+        return original(secret_key, date, region)
+
+    monkeypatch.setattr(streambridge._auth, "_derive_signing_key", counting)
+    times = iter(
+        [datetime(2024, 5, 6, 23, 59, 58), datetime(2024, 5, 6, 23, 59, 59), datetime(2024, 5, 7, 0, 0, 0)]
+        + [datetime(2024, 5, 7, 0, 0, 1)] * 2,
+    )
+    first = ReadOnlyCredentials(ACCESS_KEY, SECRET_KEY, None)
+    second = ReadOnlyCredentials(ACCESS_KEY, "rotated-secret", None)
+    auth = iam(
+        credentials=RotatingCredentials([first, first, first, first, second]), clock=lambda: next(times)
+    )
+    # WHEN signing five requests
+    signed = [auth.headers(URL, BODY) for _ in range(5)]
+    # THEN a key was derived only for a new date or a new secret
+    assert derived == [(SECRET_KEY, "20240506"), (SECRET_KEY, "20240507"), ("rotated-secret", "20240507")]
+    # AND every signature is still right
+    for headers, secret in zip(signed, [SECRET_KEY] * 4 + ["rotated-secret"], strict=True):
+        assert parse_authorization(headers)["signature"] == reference_signature(
+            headers=dict(headers),
+            body=BODY,
+            secret_key=secret,
+            region="eu-west-1",
+        )
 
 
 def test_signature_covers_the_exact_body_bytes() -> None:
@@ -462,6 +650,25 @@ def test_default_clock_is_the_current_utc_time() -> None:
     after = datetime.now(timezone.utc).replace(tzinfo=None)
     # THEN the timestamp is now, in UTC
     assert before <= stamp <= after
+
+
+def test_the_system_clock_is_read_for_every_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN no injected clock, and a system clock about to tick over to the next second
+    now = [1715929199.25]  # 2024-05-17T06:59:59.25Z
+    monkeypatch.setattr(streambridge._auth.time, "time", lambda: now[0])
+    auth = IAMAuth(credentials=Credentials(ACCESS_KEY, SECRET_KEY))
+    stamps = []
+    for seconds in (1715929199.25, 1715929199.999, 1715929200.0, 1715929260.5):
+        # WHEN signing as time goes by
+        now[0] = seconds
+        headers = auth.headers(URL, BODY)
+        stamps.append(headers["x-amz-date"])
+        # THEN each signature is botocore's at that time
+        moment = datetime.fromtimestamp(int(seconds), timezone.utc)
+        assert list(headers.items()) == botocore_headers(
+            Credentials(ACCESS_KEY, SECRET_KEY), "eu-west-1", moment=moment
+        )
+    assert stamps == ["20240517T065959Z", "20240517T065959Z", "20240517T070000Z", "20240517T070100Z"]
 
 
 # --- secrets stay secret -----------------------------------------------------------------------------------
