@@ -2,7 +2,8 @@
 
 This is the hot path of every DynamoDB record, so it is hand-written instead of going through
 ``boto3.dynamodb.types.TypeDeserializer`` (which also costs the boto3 import at cold start and returns
-``Decimal``, ``set`` and ``Binary`` that ``json`` cannot write). What each type tag becomes:
+``Decimal``, ``set`` and ``Binary`` that ``json`` cannot write), and its map and list loops decode the
+common tags inline rather than through one call per value. What each type tag becomes:
 
 - ``S`` ``str``; ``BOOL`` ``bool``; ``NULL`` ``None``; ``M`` ``dict``; ``L`` ``list``
 - ``N`` ``int`` when the value is integral (decided exactly through ``Decimal``), else the nearest ``float``
@@ -85,14 +86,45 @@ def _format_path(root: str, segments: list[str | int]) -> str:
     return "".join(parts)
 
 
+# The loops decode the well-formed ``S``, ``N``, ``M`` and ``L`` values inline (one Python call per value
+# costs more than decoding it) and hand everything else, every malformed value included, to ``_value``; the
+# inline tests accept exactly what ``_value`` accepts and return the same, so results and errors are its own.
 # On error the loop variable still names the failing element, so one try around the loop is enough.
 
 
 def _map(attributes: dict[str, Any]) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     name = ""
     try:
         for name, value in attributes.items():
+            if type(value) is dict and len(value) == 1:
+                if "S" in value:
+                    inner = value["S"]
+                    if type(inner) is str:
+                        out[name] = inner
+                        continue
+                elif "N" in value:
+                    inner = value["N"]
+                    if (
+                        type(inner) is str
+                        and inner.isdigit()
+                        and inner.isascii()
+                        and len(inner) <= _MAX_DIGITS
+                    ):
+                        out[name] = int(inner)
+                    else:
+                        out[name] = _number(inner)
+                    continue
+                elif "M" in value:
+                    inner = value["M"]
+                    if type(inner) is dict:
+                        out[name] = _map(inner)
+                        continue
+                elif "L" in value:
+                    inner = value["L"]
+                    if type(inner) is list:
+                        out[name] = _list(inner)
+                        continue
             out[name] = _value(value)
     except _BadValueError as e:
         e.path.append(name)
@@ -101,13 +133,37 @@ def _map(attributes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _list(values: list[Any]) -> list[Any]:
-    out = []
-    index = 0
+    out: list[Any] = []
+    append = out.append
     try:
-        for index, value in enumerate(values):  # noqa: B007 - index is read in the except clause
-            out.append(_value(value))
+        for value in values:
+            # Lists of maps first: that is what lists mostly hold.
+            if type(value) is dict and len(value) == 1:
+                if "M" in value:
+                    inner = value["M"]
+                    if type(inner) is dict:
+                        append(_map(inner))
+                        continue
+                elif "S" in value:
+                    inner = value["S"]
+                    if type(inner) is str:
+                        append(inner)
+                        continue
+                elif "N" in value:
+                    inner = value["N"]
+                    if (
+                        type(inner) is str
+                        and inner.isdigit()
+                        and inner.isascii()
+                        and len(inner) <= _MAX_DIGITS
+                    ):
+                        append(int(inner))
+                    else:
+                        append(_number(inner))
+                    continue
+            append(_value(value))
     except _BadValueError as e:
-        e.path.append(index)
+        e.path.append(len(out))  # one element appended per element decoded: the failing index
         raise
     return out
 
@@ -192,15 +248,20 @@ _EXPECTED = {
 }
 
 
-def _number(text: Any) -> int | float:
+def _number(text: Any) -> int | float:  # noqa: PLR0911 - each fast path returns early
     if type(text) is not str:
         raise _BadValueError(f"N value is {short(text)}, expected a number as a string")
-    # Fast path: plain integers, the vast majority of numbers in practice.
+    # Fast path: non-negative plain decimals such as prices ("12.50"), most of what reaches here (the loops
+    # decode plain integers themselves). The same test and values as the signed decimal path below.
+    whole, dot, fraction = text.partition(".")
+    if fraction.isdigit() and whole.isdigit() and text.isascii() and len(text) <= _MAX_DIGITS:
+        return float(text) if fraction.strip("0") else int(whole)
+    # Fast path: plain integers (the negative ones, and all of those in number sets).
     digits = text[1:] if text[:1] == "-" else text
     if digits.isdigit() and digits.isascii() and len(digits) <= _MAX_DIGITS:
         return int(text)
-    # Fast path: plain decimals such as prices ("12.50"). Short enough to be in range; the same values as
-    # through Decimal below (float(Decimal) converts the decimal's own text, so it rounds the same way).
+    # Fast path: plain decimals, by now the negative ones ("-12.50"). Short enough to be in range; the same
+    # values as through Decimal below (float(Decimal) converts the decimal's own text, so it rounds the same).
     whole, dot, fraction = digits.partition(".")
     if dot and whole.isdigit() and fraction.isdigit() and digits.isascii() and len(digits) <= _MAX_DIGITS:
         if fraction.strip("0"):

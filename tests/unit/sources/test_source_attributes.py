@@ -119,6 +119,10 @@ def test_matches_boto3_type_deserializer(image: dict[str, Any]) -> None:
         ("1.0", 1),
         ("1E+2", 100),
         ("12.5", 12.5),
+        ("12.50", 12.5),
+        ("007.50", 7.5),
+        ("12.000", 12),
+        ("-12.0", -12),
         ("-0.001", -0.001),
         ("99999999999999999999999999999999999999", 99999999999999999999999999999999999999),
         ("1E-130", 1e-130),
@@ -185,6 +189,12 @@ def test_binary_stays_base64_text() -> None:
             "is not a decimal number",
         ),
         ({"a b": {"N": "x"}}, "NewImage['a b']", "is not a decimal number"),
+        (
+            {"lines": {"L": [{"M": {"qty": {"N": "1"}}}, {"S": "a"}, {"M": {"qty": {"N": "1", "S": "1"}}}]}},
+            "NewImage.lines[2].qty",
+            "expected one type tag",
+        ),
+        ({"ok": {"S": "a"}, "n": {"N": "1"}, "name": {"S": None}}, "NewImage.name", "expected a string"),
     ],
 )
 def test_malformed_value_names_path_and_cause(image: dict[str, Any], path: str, cause: str) -> None:
