@@ -85,7 +85,7 @@ class Bridge:
         transport: Transport | None = None,
         idempotency: IdempotencyStore | None = None,
         dead_letter: DeadLetterSink | None = None,
-        gc_freeze: bool = True,
+        pause_gc: bool = True,
     ) -> None:
         """Configure the bridge.
 
@@ -108,15 +108,17 @@ class Bridge:
                 ``DynamoDBIdempotencyStore("table")`` (default: at least once, see the docs).
             dead_letter: hand records that fail for good to this sink and go on, e.g.
                 ``SQSDeadLetterQueue(url)`` (default: report them failed to Lambda).
-            gc_freeze: during an invocation, keep the objects that existed before it (the event, the
-                module's state) out of the garbage collector's scans (``gc.freeze``). Skipped when the
-                application freezes objects itself.
+            pause_gc: keep Python's cyclic garbage collector out of invocations, whose objects are
+                freed by reference counting anyway: the Lambda entry point pauses it until the
+                invocation's objects are released; ``process`` and ``process_async`` only freeze the
+                objects that existed before (the event) for their duration. An application that
+                disables or freezes the collector itself is left alone.
         """
         self._settings: dict[str, Any] = dict(  # noqa: C408 - reads like the signature; for replace()
             url=url, auth=auth, batch_size=batch_size, batch_bytes=batch_bytes, per_key=per_key,
             coalesce=coalesce, concurrency=concurrency, retry=retry, request_timeout=request_timeout,
             deadline_margin=deadline_margin, max_payload_bytes=max_payload_bytes, transport=transport,
-            idempotency=idempotency, dead_letter=dead_letter, gc_freeze=gc_freeze,
+            idempotency=idempotency, dead_letter=dead_letter, pause_gc=pause_gc,
         )  # fmt: skip
         url = url if url is not None else os.environ.get(URL_ENV)
         # A wrong URL fails at cold start; a missing one only when first needed, so that tools and tests
@@ -139,7 +141,7 @@ class Bridge:
         self._transport = transport
         self.idempotency = idempotency
         self.dead_letter = dead_letter
-        self.gc_freeze = gc_freeze
+        self.pause_gc = pause_gc
         self._loop: asyncio.AbstractEventLoop | None = None
         self._auth_checked = False
 
@@ -189,7 +191,7 @@ class Bridge:
         """The async form of ``process``, for callers already inside an event loop."""
         # A full collection would walk the whole event (200,000 containers for 10,000 records of 1 KB)
         # while it is still alive, only for it to be freed by reference counting after the invocation.
-        frozen = self.gc_freeze and gc.isenabled() and gc.get_freeze_count() == 0
+        frozen = self.pause_gc and gc.isenabled() and gc.get_freeze_count() == 0
         if frozen:
             gc.freeze()
         try:
@@ -466,7 +468,17 @@ class Handler(Generic[R]):
 
     def __call__(self, event: Mapping[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
         """Lambda entry point: batch sources answer ``batchItemFailures``; single events raise on failure."""
-        return self.answer(self.process(event, context))
+        # Lambda runs one invocation at a time per process, so the collector can be paused for it: its
+        # collections would only walk objects that reference counting frees when the result is dropped
+        # (10-15% of the CPU of a large batch). It resumes once they are freed, here.
+        paused = self.bridge.pause_gc and gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            return self.answer(self.process(event, context))
+        finally:
+            if paused:
+                gc.enable()
 
     def answer(self, result: InvocationResult) -> dict[str, Any]:
         """What Lambda gets back for ``result``."""

@@ -45,7 +45,11 @@ class Mutation:
     variables: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+# PlannedMutation and Step are built for every record and never changed: not frozen, since a frozen
+# dataclass's __init__ costs about 3x as much (0.4 µs instead of 0.1 µs here).
+
+
+@dataclass(slots=True)
 class PlannedMutation:
     """A mutation ready to batch: compiled document, variables already serialized to JSON."""
 
@@ -56,7 +60,7 @@ class PlannedMutation:
     """Bytes this mutation adds to a request (fields plus variables), an estimate good to a few bytes."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step:
     """One step of a lane: a record's mutation, a skipped record, or one bound for the dead-letter sink.
 
@@ -314,7 +318,7 @@ def _prepare(
         compiled = compile_document(document)
     except StreambridgeError as error:
         raise type(error)(f"{record.describe()}: {error}") from error
-    if not isinstance(variables, Mapping):
+    if type(variables) is not dict and not isinstance(variables, Mapping):
         raise MappingError(f"{record.describe()}: Mutation.variables must be a dict")
     defined = compiled.variable_names
     if not defined.issuperset(variables):

@@ -53,8 +53,12 @@ class Endpoint:
     request_timeout: float = 10.0
 
 
-SLICE_SECONDS = 0.001
-"""CPU spent planning between two looks at the network: requests start early and batches still fill."""
+SLICE_SECONDS = 0.0005
+"""CPU spent planning between two looks at the network. Measured at 20 ms of latency: 2 ms slices delayed
+each answer by about 8 ms (reading it, settling it and sending the lanes' next steps each wait for the loop),
+which cost 25% of the run; half a millisecond keeps that under 2 ms for a few percent of CPU."""
+LOOK = 2
+"""Event loop passes per look: a response read in the first pass settles its lanes in the second."""
 
 SendDeadLetters = Callable[[list[tuple[int, StreambridgeError]]], Awaitable[set[int]]]
 """Hands (record index, error) pairs to the dead-letter sink; returns the positions it could not take."""
@@ -175,7 +179,7 @@ class _Run:
         while True:
             self._fill()
             if not planner.done and not self.stopping():
-                if self.tasks:
+                for _ in range(LOOK if self.tasks else 0):
                     await asyncio.sleep(0)  # let the requests just started go out, and answers come in
                 # Coalescing needs every change of a key before choosing the latest: plan all at once.
                 budget = self.deadline.remaining() if planner.planning.coalesce else SLICE_SECONDS
@@ -190,8 +194,8 @@ class _Run:
         """Start requests for the ready lanes, as many as the concurrency allows."""
         limits, planning_on = self.limits, not self.planner.done
         while self.ready and len(self.tasks) < self.concurrency and not self.stopping():
-            if planning_on and self.tasks and len(self.ready) * limits.per_key < limits.max_mutations:
-                return  # more records are coming: wait for a full batch while requests are in flight
+            if planning_on and len(self.ready) * limits.per_key < limits.max_mutations:
+                return  # more records are coming: wait until they fill a request
             poisoned: list[Lane] = []
             batch = take_batch(self.ready, self.ledger, limits, poisoned)
             if poisoned:

@@ -48,12 +48,12 @@ def sent(appsync: FakeAppSync) -> list[tuple[str, str]]:
 def test_the_first_requests_go_out_while_later_records_are_still_being_mapped(
     make_bridge: Callable[..., Bridge], appsync: FakeAppSync
 ) -> None:
-    # GIVEN 60 changes over 20 orders, and an AppSync that answers after 5 ms
+    # GIVEN 60 changes over 20 orders, requests of 5, and an AppSync that answers after 5 ms
     appsync.latency = 0.005
     changes = [(f"o{i % 20}", f"S{i // 20}") for i in range(60)]
     requests_seen_while_mapping: list[int] = []
 
-    @make_bridge().dynamodb(PUBLISH)
+    @make_bridge(batch_size=5).dynamodb(PUBLISH)
     def handler(record: DynamoDBRecord) -> dict[str, Any]:
         requests_seen_while_mapping.append(len(appsync.requests))
         time.sleep(0.0005)  # a mapping function that does some work
@@ -62,8 +62,9 @@ def test_the_first_requests_go_out_while_later_records_are_still_being_mapped(
     # WHEN the handler runs
     result = handler.process(orders(*changes))
 
-    # THEN requests were sent before the last record was mapped
+    # THEN full requests were sent before the last record was mapped
     assert result.published == 60
+    assert all(len(json.loads(r.body)["variables"]) == 5 for r in appsync.requests)
     assert requests_seen_while_mapping[0] == 0
     assert requests_seen_while_mapping[-1] > 0
     # AND each order's changes were published in source order
