@@ -105,10 +105,25 @@ def _split_endpoint(url: str) -> tuple[str, str]:
         )
     if parts.username is not None or parts.password is not None:
         raise ConfigurationError("the AppSync URL must not carry user information (user:password@)")
+    if not hostname.isascii():  # a custom domain in Unicode: HTTP clients send its punycode form
+        hostname = _punycode(hostname)
     host = f"[{hostname}]" if ":" in hostname else hostname
     if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
         host = f"{host}:{port}"
     return host, hostname
+
+
+def _punycode(hostname: str) -> str:
+    """The ASCII form of a Unicode host name, as aiohttp (yarl) writes it in the Host header."""
+    try:
+        try:
+            import idna  # noqa: PLC0415 - yarl's own choice (IDNA 2008, UTS 46); only for such hosts
+
+            return str(idna.encode(hostname, uts46=True).decode("ascii"))
+        except (ImportError, UnicodeError, ValueError):  # as yarl does: fall back to IDNA 2003
+            return hostname.encode("idna").decode("ascii")
+    except UnicodeError as e:
+        raise ConfigurationError("the AppSync URL's host name cannot be written in ASCII (IDNA)") from e
 
 
 def _check_header_value(value: object, what: str) -> str:

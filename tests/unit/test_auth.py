@@ -14,6 +14,7 @@ from unittest import mock
 
 import botocore.auth
 import pytest
+import yarl
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import CredentialRetrievalError
@@ -256,15 +257,29 @@ def test_url_with_user_information_is_refused_without_echoing_it() -> None:
         ("https://api.example.com:443/graphql", "api.example.com"),
         ("https://API.Example.com:8443/graphql", "api.example.com:8443"),
         ("http://[::1]:9000/graphql", "[::1]:9000"),
+        ("https://Bücher.example/graphql", "xn--bcher-kva.example"),
+        ("https://straße.example:8443/graphql", "xn--strae-oqa.example:8443"),
     ],
 )
 def test_host_header_matches_what_http_clients_send(url: str, host: str) -> None:
-    # GIVEN URLs with default and non-default ports
+    # GIVEN URLs with default and non-default ports, and Unicode custom domains
     # WHEN signing
     headers = iam(region="us-east-1").headers(url, BODY)
-    # THEN the signed host carries the port only when it is not the default (as aiohttp and botocore do)
+    # THEN the signed host is the one aiohttp sends: the port only when it is not the default, and a
+    # Unicode name in its ASCII (punycode) form
     assert headers["host"] == host
     assert "host" in parse_authorization(headers)["signed"].split(";")
+
+
+def test_a_unicode_custom_domain_is_signed_in_the_form_aiohttp_sends() -> None:
+    url = "https://Bücher.example:8443/graphql"
+    sent = yarl.URL(url)  # what aiohttp puts in the Host header
+    assert iam(region="us-east-1").headers(url, BODY)["host"] == f"{sent.raw_host}:{sent.port}"
+
+
+def test_a_host_name_that_has_no_ascii_form_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="IDNA"):
+        iam(region="us-east-1").validate("https://a..éxample/graphql")
 
 
 # --- credentials -------------------------------------------------------------------------------------------
