@@ -49,6 +49,7 @@ def versions() -> dict[str, str]:
         "botocore",
         "aiohttp",
         "tenacity",
+        "orjson",
         "gql",
         "graphql-core",
         "aws-lambda-powertools",

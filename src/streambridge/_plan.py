@@ -6,9 +6,6 @@ of each lane and moves on only after it succeeded, which is what keeps a key's c
 
 from __future__ import annotations
 
-import base64
-import datetime
-import decimal
 import enum
 import functools
 import json
@@ -349,6 +346,10 @@ def _prepare(
 
 def _json_default(value: Any) -> Any:  # noqa: PLR0911 - one flat dispatch
     """Values a mapping function commonly returns that json does not know."""
+    import base64  # noqa: PLC0415 - lazy: only for such values, and cold start counts
+    import datetime  # noqa: PLC0415
+    import decimal  # noqa: PLC0415
+
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):

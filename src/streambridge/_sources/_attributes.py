@@ -16,11 +16,8 @@ the cause.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from streambridge._errors import RecordError
@@ -269,6 +266,8 @@ def _number(text: Any) -> int | float:  # noqa: PLR0911 - each fast path returns
         return int(whole) if text[0] != "-" else -int(whole)
     if _NUMBER.fullmatch(text) is None:
         raise _BadValueError(f"N value {short(text)} is not a decimal number")
+    from decimal import Decimal  # noqa: PLC0415 - lazy: rare numbers only, and cold start counts
+
     number = Decimal(text)
     if number.is_zero():
         return 0
@@ -287,6 +286,9 @@ def _binary(text: Any) -> str:
 
 
 def _decode(text: Any) -> bytes:
+    import base64  # noqa: PLC0415 - lazy: binary sets only, and cold start counts
+    import binascii  # noqa: PLC0415
+
     _binary(text)
     try:
         return base64.b64decode(text, validate=True)

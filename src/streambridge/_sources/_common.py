@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from streambridge._errors import EventShapeError, RecordError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from streambridge._sources._base import SourceRecord
 
 _T = TypeVar("_T")
@@ -118,11 +119,10 @@ def missing_identifier(handler: str, field: str, raw: Any, index: int) -> EventS
     )
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
 def epoch_time(value: Any, unit: str, record: SourceRecord, path: str) -> datetime:
     """UTC datetime from an epoch number or numeric text; ``unit`` is ``seconds`` or ``milliseconds``."""
+    from datetime import datetime, timedelta, timezone  # noqa: PLC0415 - lazy: cold start
+
     number: float
     if isinstance(value, str):
         try:
@@ -137,7 +137,7 @@ def epoch_time(value: Any, unit: str, record: SourceRecord, path: str) -> dateti
         raise RecordError(f"{record.describe()}: {path} is {short(value)}, not an epoch number")
     try:
         # A timedelta from the epoch stays UTC and exact to the microsecond (no local-time detour).
-        return _EPOCH + timedelta(**{unit: number})
+        return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(**{unit: number})
     except (OverflowError, ValueError):
         raise RecordError(f"{record.describe()}: {path} {short(value)} is out of range") from None
 
@@ -153,6 +153,8 @@ _ISO = re.compile(
 
 def iso_time(value: Any, record: SourceRecord, path: str) -> datetime:
     """Timezone-aware datetime from the ISO 8601 variants AWS sends; no zone means UTC."""
+    from datetime import datetime, timedelta, timezone  # noqa: PLC0415 - lazy: cold start
+
     match = _ISO.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         if value is None:

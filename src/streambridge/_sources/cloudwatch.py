@@ -12,9 +12,8 @@ The two deliveries carry the same facts under different names; ``AlarmEvent`` re
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from streambridge._errors import EventShapeError, RecordError
 from streambridge._sources._base import Source, SourceRecord
@@ -178,6 +177,9 @@ _EVENTBRIDGE_HINT = (
     "; alarm state changes routed by an EventBridge rule are EventBridge events: use the eventbridge "
     "handler (its detail holds alarmName and state)"
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 def parse(event: Any) -> list[AlarmEvent]:

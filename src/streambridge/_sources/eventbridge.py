@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from streambridge._errors import EventShapeError
 from streambridge._sources._base import Source, SourceRecord
 from streambridge._sources._common import describe_event, field, iso_time, optional_field
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = ["SOURCE", "EventBridgeEvent", "parse"]
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
-from datetime import datetime
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from streambridge._errors import RecordError
 from streambridge._sources._base import Source, SourceRecord
@@ -20,6 +17,9 @@ from streambridge._sources._common import (
     short,
     wrong_source,
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = ["SOURCE", "KinesisRecord", "parse"]
 
@@ -65,6 +65,9 @@ class KinesisRecord(SourceRecord):
     @cached_property
     def data(self) -> bytes:
         """The record's payload, base64-decoded."""
+        import base64  # noqa: PLC0415 - lazy: cold start
+        import binascii  # noqa: PLC0415
+
         text = field(self._kinesis, "data", str, self, "kinesis.data")
         try:
             return base64.b64decode(text, validate=True)

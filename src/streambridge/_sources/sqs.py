@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from streambridge._errors import RecordError
 from streambridge._sources._base import Source, SourceRecord
@@ -20,6 +19,9 @@ from streambridge._sources._common import (
     short,
     wrong_source,
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = ["SOURCE", "SQSRecord", "parse"]
 
