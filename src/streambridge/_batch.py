@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from streambridge._document import PREFIX, CompiledDocument
 from streambridge._plan import Lane, Step
@@ -18,8 +18,7 @@ from streambridge._result import Ledger
 _quote = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False), without its overhead
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """Bounds of one request."""
 
     max_mutations: int = 50
@@ -28,8 +27,7 @@ class Limits:
     """Mutations of one key per request. 1 keeps "a failed change is never overtaken" strict."""
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """One GraphQL request: the steps it carries, in alias order, and its body."""
 
     entries: tuple[tuple[Lane, Step], ...]

@@ -13,8 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from streambridge._errors import (
     AuthorizationError,
@@ -31,8 +30,7 @@ _SQS_BATCH = 10  # SendMessageBatch's limit
 _SQS_MAX_BYTES = 256 * 1024
 
 
-@dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(NamedTuple):
     """A record that failed for good, with why."""
 
     source: str

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
+from typing import NamedTuple
 
 from streambridge._errors import DocumentError
 
@@ -47,8 +47,7 @@ def _tokens(text: str) -> list[str]:
     return tokens
 
 
-@dataclass(frozen=True)
-class Variable:
+class Variable(NamedTuple):
     """One variable definition of a mutation document."""
 
     name: str
@@ -57,9 +56,11 @@ class Variable:
     required: bool
 
 
-@dataclass(frozen=True)
-class CompiledDocument:
-    """A user's mutation document, ready to be rendered under any alias prefix."""
+class CompiledDocument(NamedTuple):
+    """A user's mutation document, ready to be rendered under any alias prefix.
+
+    Built by ``compile_document`` only, which also derives the last four fields (read for every record).
+    """
 
     source: str
     fields: tuple[str, ...]
@@ -70,26 +71,14 @@ class CompiledDocument:
     """(name, printed definition) of the document's fragments."""
     batchable: bool
     """False when fragments use variables: they cannot be renamed per alias, so send it alone."""
-
-    @cached_property
-    def variable_names(self) -> frozenset[str]:
-        """Names of the defined variables."""
-        return frozenset(v.name for v in self.variables)
-
-    @cached_property
-    def definitions(self) -> str:
-        """The variable definitions joined as they are printed in a request (PREFIX placeholders)."""
-        return ", ".join(v.definition for v in self.variables)
-
-    @cached_property
-    def required_names(self) -> tuple[str, ...]:
-        """Names of the variables that must be given and not null, in definition order."""
-        return tuple(v.name for v in self.variables if v.required)
-
-    @cached_property
-    def fields_size(self) -> int:
-        """Bytes the fields add to a request, an estimate good to a few bytes (see ``PlannedMutation``)."""
-        return sum(len(f) for f in self.fields) + 24 * len(self.fields)
+    variable_names: frozenset[str]
+    """Names of the defined variables."""
+    definitions: str
+    """The variable definitions joined as they are printed in a request (PREFIX placeholders)."""
+    required_names: tuple[str, ...]
+    """Names of the variables that must be given and not null, in definition order."""
+    fields_size: int
+    """Bytes the fields add to a request, an estimate good to a few bytes (see ``PlannedMutation``)."""
 
 
 class _Parser:
@@ -301,4 +290,8 @@ def compile_document(source: str) -> CompiledDocument:
         variables=tuple(variables),
         fragments=tuple(fragments),
         batchable=not fragments_use_variables,
+        variable_names=frozenset(v.name for v in variables),
+        definitions=", ".join(v.definition for v in variables),
+        required_names=tuple(v.name for v in variables if v.required),
+        fields_size=sum(len(f) for f in fields) + 24 * len(fields),
     )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from streambridge._errors import StreambridgeError
 from streambridge._sources._base import SourceRecord
@@ -21,8 +20,7 @@ class Status(enum.Enum):
     """Failed for good and handed to the bridge's dead-letter sink; not reported to Lambda."""
 
 
-@dataclass(frozen=True)
-class RecordOutcome:
+class RecordOutcome(NamedTuple):
     """The end of one record."""
 
     record: SourceRecord
@@ -39,8 +37,7 @@ class RecordOutcome:
         return text if text.startswith(name) else f"{name}: {text}"
 
 
-@dataclass(frozen=True)
-class InvocationResult:
+class InvocationResult(NamedTuple):
     """The end of one Lambda invocation: every record's outcome plus counters."""
 
     source: str

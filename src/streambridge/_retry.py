@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from streambridge._errors import StreambridgeError, TransientError
 
@@ -15,8 +14,7 @@ if TYPE_CHECKING:
     import tenacity
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """How transient failures (throttling, 5xx, connection errors, timeouts) are retried.
 
     ``attempts`` counts the first try. Backoff is exponential with full jitter between ``backoff`` and

@@ -8,12 +8,10 @@ The bridge ships an aiohttp transport (``_http.AiohttpTransport``) and tests use
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class HttpResponse:
+class HttpResponse(NamedTuple):
     """What came back from one POST."""
 
     status: int

@@ -6,6 +6,8 @@ import json
 from collections import deque
 from typing import Any
 
+import pytest
+
 from streambridge import HeldBackError, MappingError, Mutation, Status
 from streambridge._batch import Limits, render, take_batch
 from streambridge._plan import Planning, plan
@@ -98,3 +100,37 @@ def test_skips_settle_when_they_reach_the_head_of_their_lane() -> None:
 def test_several_mutations_of_a_record_stay_in_its_lane_in_order() -> None:
     lanes, _ = planned([("a", "1")], lambda r: [Mutation(PUBLISH, {"input": r.new_image})] * 3)
     assert [(s.record, s.last) for s in lanes[0].steps] == [(0, False), (0, False), (0, True)]
+
+
+def test_one_mutation_a_list_and_a_tuple_of_mutations_all_plan() -> None:
+    # GIVEN mapping functions returning one Mutation (itself a tuple), a list, and a tuple of them
+    def twice(record: Any) -> Any:
+        return Mutation(PUBLISH, {"input": {**record.new_image, "status": "AUDIT"}})
+
+    one, _ = planned([("a", "1")], lambda r: Mutation(PUBLISH, {"input": r.new_image}))
+    listed, _ = planned([("a", "1")], lambda r: [Mutation(PUBLISH, {"input": r.new_image}), twice(r)])
+    tupled, _ = planned([("a", "1")], lambda r: (Mutation(PUBLISH, {"input": r.new_image}), twice(r)))
+    # THEN a single Mutation is one mutation, never unpacked into its document and variables
+    assert [dict(s.mutation.variables) for s in one[0].steps] == [  # type: ignore[union-attr]
+        {"input": '{"id":"a","status":"1"}'}
+    ]
+    # AND a list or a tuple gives one step per Mutation, in order
+    for lanes in (listed, tupled):
+        variables = [dict(s.mutation.variables)["input"] for s in lanes[0].steps]  # type: ignore[union-attr]
+        assert variables == ['{"id":"a","status":"1"}', '{"id":"a","status":"AUDIT"}']
+        assert [s.last for s in lanes[0].steps] == [False, True]
+
+
+def test_a_mutation_without_variables_has_an_empty_read_only_mapping() -> None:
+    # GIVEN Mutations built without variables, positionally and by keyword
+    ping = "mutation Ping { ping }"
+    mutation = Mutation(ping)
+    # THEN variables is an empty mapping that no one can change for the next Mutation
+    assert mutation.variables == {}
+    assert mutation == Mutation(document=ping) == Mutation(ping, {})
+    with pytest.raises(TypeError):
+        mutation.variables["x"] = 1  # type: ignore[index]
+    assert Mutation(ping).variables == {}
+    # AND it plans as a mutation with no variables
+    lanes, _ = planned([("a", "1")], lambda r: mutation)
+    assert [s.mutation.variables for s in lanes[0].steps] == [()]  # type: ignore[union-attr]

@@ -81,3 +81,17 @@ def test_import_and_bridge_construction_load_nothing_heavy() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     # THEN none of the heavy dependencies is loaded before the first invocation
     assert loaded.strip() == ""
+
+
+def test_import_loads_neither_dataclasses_nor_inspect() -> None:
+    # GIVEN a fresh interpreter
+    code = (
+        "import sys\n"
+        "import streambridge\n"
+        "slow = ['dataclasses', 'inspect']\n"
+        "print(','.join(m for m in slow if m in sys.modules))\n"
+    )
+    # WHEN streambridge is imported
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # THEN neither dataclasses nor inspect (which loads ast, dis, tokenize: ~5 ms of cold start) is loaded
+    assert loaded.strip() == ""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 
 class SourceRecord(ABC):
@@ -50,8 +49,7 @@ class SourceRecord(ABC):
         return f"<{type(self).__name__} #{self._index} {self.item_identifier}>"
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """How to read one kind of Lambda event."""
 
     name: str
