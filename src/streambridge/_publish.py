@@ -182,8 +182,8 @@ class _Run:
                 for _ in range(LOOK if self.tasks else 0):
                     await asyncio.sleep(0)  # let the requests just started go out, and answers come in
                 # Coalescing needs every change of a key before choosing the latest: plan all at once.
-                budget = self.deadline.remaining() if planner.planning.coalesce else SLICE_SECONDS
-                self._offer(planner.plan(until=time.monotonic() + max(min(budget, 1e9), 0.0)))
+                budget = max(self.deadline.remaining(), 0.0) if planner.planning.coalesce else SLICE_SECONDS
+                self._offer(planner.plan(until=time.monotonic() + budget))
                 continue
             if not self.tasks:
                 return
