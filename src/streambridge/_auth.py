@@ -306,17 +306,12 @@ class IAMAuth:
         date = amz_date[:8]
         sha256 = _sha256()
         # The canonical request, laid out as botocore's SigV4Auth.canonical_request lays it out.
-        if token:
-            signed_headers = _SIGNED_HEADERS_TEMPORARY
-            canonical_request = (
-                f"{canonical_prefix}x-amz-date:{amz_date}\nx-amz-security-token:{_trim_all(token)}\n\n"
-                f"{signed_headers}\n{sha256(body).hexdigest()}"
-            )
-        else:
-            signed_headers = _SIGNED_HEADERS
-            canonical_request = (
-                f"{canonical_prefix}x-amz-date:{amz_date}\n\n{signed_headers}\n{sha256(body).hexdigest()}"
-            )
+        token_line = f"x-amz-security-token:{_trim_all(token)}\n" if token else ""
+        signed_headers = _SIGNED_HEADERS_TEMPORARY if token else _SIGNED_HEADERS
+        canonical_request = (
+            f"{canonical_prefix}x-amz-date:{amz_date}\n{token_line}\n"
+            f"{signed_headers}\n{sha256(body).hexdigest()}"
+        )
         scope = f"{date}/{region}/{_SERVICE}/{_TERMINATOR}"
         string_to_sign = (
             f"{_ALGORITHM}\n{amz_date}\n{scope}\n{sha256(canonical_request.encode()).hexdigest()}"
