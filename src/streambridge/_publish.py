@@ -4,9 +4,9 @@ A lane is either ready (its head can go out), in flight (exactly one request hol
 A lane goes back to ready only once its steps in flight have all succeeded, so a key's next change never
 overtakes the previous one, retries included.
 
-Planning and sending overlap: the dispatcher plans records a slice at a time (a few milliseconds of CPU)
-and sends full batches as soon as they form, so the first requests are on the wire while later records
-are still being mapped. An idle lane that gets new steps is offered again.
+Planning and sending overlap: the dispatcher plans records a slice at a time (half a millisecond of CPU,
+``SLICE_SECONDS``) and sends full batches as soon as they form, so the first requests are on the wire while
+later records are still being mapped. An idle lane that gets new steps is offered again.
 """
 
 from __future__ import annotations
