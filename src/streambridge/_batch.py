@@ -2,6 +2,10 @@
 
 A request takes the head of many lanes (at most ``per_key`` steps of each), bounded by count and bytes.
 Top-level mutation fields run serially in one request, each triggering its subscriptions.
+
+A request of one mutation is the user's document as written, with the user's variable names: exactly what
+a hand-written client sends. Whether aliased top-level mutations fire their subscriptions on the real
+AppSync is not documented (docs/semantics.md), so ``batch_size=1`` must never carry an alias.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ class Request(NamedTuple):
     entries: tuple[tuple[Lane, Step], ...]
     body: bytes
     aliases: dict[str, int]
-    """Response key (top-level alias) -> position in ``entries``."""
+    """Response key (a top-level alias, or the field's own key in a request of one mutation) -> position
+    in ``entries``."""
 
 
 def take_batch(
@@ -95,7 +100,14 @@ def _conflicts(fragments: dict[str, str], document: CompiledDocument) -> bool:
 
 
 def render(batch: Iterable[tuple[Lane, list[Step]]]) -> Request:
-    """The request body for a batch: ``mutation Publish($m0_input: ...) { m0: publishOrder(...) ... }``."""
+    """The request body for a batch: ``mutation Publish($m0_input: ...) { m0: publishOrder(...) ... }``.
+
+    A batch of one mutation is rendered as the user's own document instead (see ``render_one``).
+    """
+    batch = batch if isinstance(batch, list) else list(batch)
+    if len(batch) == 1 and len(batch[0][1]) == 1:
+        lane, (step,) = batch[0]
+        return render_one(lane, step)
     definitions: list[str] = []
     fields: list[str] = []
     variables: list[str] = []
@@ -129,3 +141,17 @@ def render(batch: Iterable[tuple[Lane, list[Step]]]) -> Request:
     document_text = f"{head}{{{' '.join(fields)}}}{''.join(fragments.values())}"
     body = '{"query":' + _quote(document_text) + ',"variables":{' + ",".join(variables) + "}}"
     return Request(tuple(entries), body.encode(), aliases)
+
+
+def render_one(lane: Lane, step: Step) -> Request:
+    """One mutation, sent as the user wrote it: ``{"query": <the document>, "variables": {...}}``.
+
+    No alias and no renamed variable: byte for byte the document a hand-written client (gql, curl) sends,
+    which is known to fire subscriptions. The answer's ``data`` is keyed as the document keys it.
+    """
+    mutation = step.mutation
+    assert mutation is not None  # noqa: S101 - requests carry mutation steps only
+    document = mutation.document
+    variables = ",".join(f'"{name}":{value}' for name, value in mutation.variables)
+    body = '{"query":' + _quote(document.source) + ',"variables":{' + variables + "}}"
+    return Request(((lane, step),), body.encode(), dict.fromkeys(document.response_keys, 0))

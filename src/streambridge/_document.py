@@ -1,8 +1,9 @@
 """Mutation documents: compile once, render many times under an alias.
 
 The batcher puts several mutations into one request as aliased top-level fields, each with its variables
-renamed under a per-alias prefix. That needs only GraphQL's lexical structure, so this module carries a
-small lexer instead of importing graphql-core, whose import alone costs ~80 ms of Lambda cold start.
+renamed under a per-alias prefix (a request of one mutation sends the source as written). That needs only
+GraphQL's lexical structure, so this module carries a small lexer instead of importing graphql-core, whose
+import alone costs ~80 ms of Lambda cold start.
 Full validation against a schema stays with graphql-core, offline (``streambridge check``) and server-side.
 """
 
@@ -66,6 +67,8 @@ class CompiledDocument(NamedTuple):
     fields: tuple[str, ...]
     """Top-level fields without alias, variable references prefixed by PREFIX."""
     field_names: tuple[str, ...]
+    response_keys: tuple[str, ...]
+    """The keys of the answer's ``data`` when the document is sent as written (a field's alias or name)."""
     variables: tuple[Variable, ...]
     fragments: tuple[tuple[str, str], ...]
     """(name, printed definition) of the document's fragments."""
@@ -162,16 +165,17 @@ class _Parser:
             out += self.selection_set()
         return out
 
-    def top_level_fields(self) -> tuple[list[str], list[str]]:
-        """The operation's fields, alias dropped: (printed fields, response field names)."""
+    def top_level_fields(self) -> tuple[list[str], list[str], list[str]]:
+        """The operation's fields: (printed fields without alias, field names, response keys as written)."""
         self.take("{")
         fields: list[str] = []
         names: list[str] = []
+        keys: list[str] = []
         while self.peek() != "}":
             if self.peek() == "...":
                 raise self.fail("fragment spreads at the top level of a mutation are not supported")
-            name = self.take_name()
-            if self.peek() == ":":  # a top-level alias is ours to choose: drop the user's
+            name = key = self.take_name()
+            if self.peek() == ":":  # in a batch a top-level alias is ours to choose: drop the user's
                 self.take()
                 name = self.take_name()
             rest: list[str] = []
@@ -182,10 +186,11 @@ class _Parser:
                 rest += self.selection_set()
             fields.append(_join([name, *rest]))
             names.append(name)
+            keys.append(key)
         self.take("}")
         if not fields:
             raise self.fail("the mutation selects no field")
-        return fields, names
+        return fields, names, keys
 
     def variable_definitions(self) -> list[Variable]:
         variables: list[Variable] = []
@@ -251,7 +256,7 @@ def compile_document(source: str) -> CompiledDocument:
     parser = _Parser(source)
     if not parser.tokens:
         raise DocumentError("mutation document is empty")
-    operations: list[tuple[str, list[Variable], tuple[list[str], list[str]]]] = []
+    operations: list[tuple[str, list[Variable], tuple[list[str], list[str], list[str]]]] = []
     fragments: list[tuple[str, str]] = []
     fragments_use_variables = False
     while parser.peek() is not None:
@@ -276,7 +281,7 @@ def compile_document(source: str) -> CompiledDocument:
             raise parser.fail(f"unexpected {keyword!r} at the top level")
     if len(operations) != 1:
         raise DocumentError(f"a mutation document needs exactly one operation, found {len(operations)}")
-    _, variables, (fields, names) = operations[0]
+    _, variables, (fields, names, keys) = operations[0]
     if parser.inner_aliases:
         logger.warning(
             "streambridge: mutation document aliases inner fields (%s): AppSync subscribers of it "
@@ -287,6 +292,7 @@ def compile_document(source: str) -> CompiledDocument:
         source=source,
         fields=tuple(fields),
         field_names=tuple(names),
+        response_keys=tuple(dict.fromkeys(keys)),
         variables=tuple(variables),
         fragments=tuple(fragments),
         batchable=not fragments_use_variables,

@@ -18,7 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-ALIAS = re.compile(r"\b(m\d+(?:_\d+)?): *(\w+)\(")
+# A top-level field: its response key (the alias, or the field's name when the request holds one mutation
+# as the user wrote it), its name, and the variable it takes its input from.
+FIELD = re.compile(r"(?:\b(\w+) *: *)?\b(publish\w*) *\( *input *: *\$(\w+) *\)")
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Fault:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
-    failing: frozenset[str] = frozenset()  # aliases to fail, for "field_errors"
+    failing: frozenset[str] = frozenset()  # positions to fail ("m0" is the first field), for "field_errors"
 
 
 def status(code: int, body: bytes = b"", **headers: str) -> Fault:
@@ -49,7 +51,8 @@ def slow(delay: float) -> Fault:
 
 
 def field_errors(*aliases: str) -> Fault:
-    """Run the request, failing these aliases with a GraphQL error (partial data, like AppSync)."""
+    """Run the request, failing the fields at these positions (``m0``, ``m1``, ... whether the request
+    aliases them or not) with a GraphQL error (partial data, like AppSync)."""
     return Fault("field_errors", failing=frozenset(aliases))
 
 
@@ -109,15 +112,16 @@ class FaultyAppSync:
         request = json.loads(body)
         data: dict[str, Any] = {}
         errors = []
-        for alias, field_name in ALIAS.findall(request["query"]):
-            order = request["variables"].get(f"{alias}_input", {})
+        for position, (alias, field_name, variable) in enumerate(FIELD.findall(request["query"])):
+            key = alias or field_name
+            order = request["variables"].get(variable, {})
             rejected = self.reject(order)
-            if alias in fault.failing or rejected:
-                data[alias] = None
-                errors.append({"path": [alias], "errorType": "ValidationError",
+            if f"m{position}" in fault.failing or rejected:
+                data[key] = None
+                errors.append({"path": [key], "errorType": "ValidationError",
                                "message": rejected or "rejected by the fault schedule"})  # fmt: skip
             else:
-                data[alias] = order
+                data[key] = order
                 self.executed.append({"field": field_name, **order})
         payload = {"data": data, "errors": errors} if errors else {"data": data}
         return _http(200, json.dumps(payload).encode(), (("content-type", "application/json"),))

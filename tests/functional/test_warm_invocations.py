@@ -16,11 +16,12 @@ from streambridge.testing import events
 
 from .conftest import PUBLISH
 
-ALIAS = re.compile(r"\b(m\d+):")
+# The response keys of the top-level fields: the batch's aliases, or the field's name in a request of one.
+RESPONSE_KEY = re.compile(r"\b(m\d+):|\{\s*(publishOrder)\b")
 
 
 class Endpoint:
-    """A GraphQL endpoint on 127.0.0.1 that answers every aliased mutation and notes client ports."""
+    """A GraphQL endpoint on 127.0.0.1 that answers every top-level mutation and notes client ports."""
 
     def __init__(self) -> None:
         self.client_ports: list[int] = []
@@ -32,7 +33,8 @@ class Endpoint:
         self.client_ports.append(peer[1] if peer else -1)
         self.api_keys.append(request.headers.get("x-api-key"))
         body = await request.json()
-        return web.json_response({"data": {a: {"id": "x"} for a in ALIAS.findall(body["query"])}})
+        keys = ["".join(match) for match in RESPONSE_KEY.findall(body["query"])]
+        return web.json_response({"data": {key: {"id": "x"} for key in keys}})
 
 
 @pytest.fixture
