@@ -1,0 +1,435 @@
+"""LocalAppSync itself: its options, endpoints and records, and the server thread it starts and stops.
+
+The public face of the package. The server runs in a background thread with its own event loop
+(``_server``); the test's thread talks to it through the thread-safe records here (``mutations``,
+``requests``, ``active_subscriptions``) and by scheduling coroutines on that loop (``subscribe``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from streambridge.testing._local._auth import (
+    ALL_MODES,
+    DEFAULT_API_KEY,
+    DEFAULT_CREDENTIALS,
+    TOKEN_MODES,
+    AuthMode,
+    Authorizer,
+    TokenMode,
+    check_credentials,
+)
+from streambridge.testing._local._engine import Engine, Executed, Resolver
+from streambridge.testing._local._realtime import LocalSink
+from streambridge.testing._local._schema import schema_text
+from streambridge.testing._local._server import Service
+
+if TYPE_CHECKING:
+    import asyncio
+    import concurrent.futures
+    from types import TracebackType
+
+logger = logging.getLogger("streambridge.testing")
+
+_START_TIMEOUT: Final = 10.0
+
+
+@dataclass(frozen=True)
+class RecordedMutation:
+    """One top-level mutation field that LocalAppSync executed (or refused), in execution order.
+
+    Attributes:
+        field: the schema field name (``publishOrder``).
+        alias: the response key it was sent under (``m0`` in an aliased batch, else the field name).
+        arguments: the coerced arguments the resolver received.
+        result: the field's value in the response (restricted to the mutation's selection set; this is
+            also what subscribers were sent), or None when it failed.
+        error: the AppSync error object for this field (``path``, ``errorType``, ``message``...), or None.
+        auth_mode: the request's authorization mode (``API_KEY``, ``AWS_IAM``, or the token mode).
+        timestamp: when it ran (UTC).
+    """
+
+    field: str
+    alias: str
+    arguments: dict[str, Any]
+    result: Any
+    error: dict[str, Any] | None
+    auth_mode: str
+    timestamp: datetime
+
+    @property
+    def ok(self) -> bool:
+        """True when the field succeeded (and was therefore published to its subscriptions)."""
+        return self.error is None
+
+
+class LocalSubscription:
+    """An in-process subscription made by ``LocalAppSync.subscribe``; collects what it is sent.
+
+    Use it as a context manager, or call ``close``; ``LocalAppSync.stop`` ends it too.
+    """
+
+    def __init__(self, appsync: LocalAppSync, sink: LocalSink, subscription_id: str) -> None:
+        self._appsync = appsync
+        self._sink = sink
+        self.id = subscription_id
+
+    def __repr__(self) -> str:
+        return f"LocalSubscription({self.id!r}, messages={len(self._sink.payloads)})"
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The ``data`` of every message received so far, in order (like gql's subscription results)."""
+        return [payload.get("data") or {} for payload in self.payloads]
+
+    @property
+    def payloads(self) -> list[dict[str, Any]]:
+        """The full message payloads (``data``, and ``errors`` when the selection could not be answered)."""
+        with self._sink.condition:
+            return list(self._sink.payloads)
+
+    def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Block until ``count`` messages arrived; return all the messages. ``TimeoutError`` otherwise."""
+        sink = self._sink
+        with sink.condition:
+            if not sink.condition.wait_for(lambda: len(sink.payloads) >= count, timeout=timeout):
+                raise TimeoutError(
+                    f"expected {count} subscription message(s) within {timeout} s, got {len(sink.payloads)}: "
+                    + json.dumps(sink.payloads)
+                )
+        return self.messages
+
+    def close(self) -> None:
+        """Unsubscribe. Idempotent."""
+        self._appsync._unsubscribe(self._sink, self.id)
+
+    def __enter__(self) -> LocalSubscription:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class LocalAppSync:
+    """An in-process AppSync endpoint for tests: HTTP GraphQL and the real-time WebSocket protocol.
+
+    Args:
+        schema: the path of the API's ``schema.graphql`` (a ``Path``, or a ``str`` path), or the schema text
+            itself (a ``str`` containing ``{``). AppSync's scalars and directives are added unless defined.
+        resolvers: ``{"Mutation.publishOrder": fn, "Query.ping": fn}``; ``fn(field_name, arguments)``
+            returns the field's result or raises ``FieldError(message, error_type)``. Mutation fields
+            without one resolve like a NONE data source (``pass_through``); query fields return null.
+        api_key: the accepted ``x-api-key`` (None: no API_KEY mode).
+        credentials: the IAM identities whose SigV4 signatures are verified, as ``(access key id, secret
+            access key)`` or ``(access key id, secret access key, session token)``; empty: no AWS_IAM mode.
+        region: the region signatures must be scoped to.
+        tokens: accepted ``Authorization`` tokens (a collection, or a predicate ``token -> bool``) for the
+            token mode; None: no token mode.
+        token_mode: which AppSync mode a valid token stands for (``AWS_LAMBDA``, ``AMAZON_COGNITO_USER_POOLS``
+            or ``OPENID_CONNECT``), hence which auth directive it satisfies.
+        default_auth: the API's default mode, applied to types and fields without auth directives.
+        host: the interface to listen on.
+        port: the port (0: any free port).
+        keep_alive: seconds between the real-time ``ka`` messages.
+        clock: returns the current time (aware) for the SigV4 freshness check and the records; for tests.
+    """
+
+    def __init__(
+        self,
+        schema: str | Path,
+        *,
+        resolvers: Mapping[str, Resolver] | None = None,
+        api_key: str | None = DEFAULT_API_KEY,
+        credentials: Iterable[tuple[str, str] | tuple[str, str, str | None]] = DEFAULT_CREDENTIALS,
+        region: str = "us-east-1",
+        tokens: Collection[str] | Callable[[str], bool] | None = None,
+        token_mode: TokenMode = "AWS_LAMBDA",  # noqa: S107 - a mode name, not a secret
+        default_auth: AuthMode = "API_KEY",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_alive: float = 60.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if isinstance(tokens, str):
+            raise TypeError("tokens must be a collection of tokens or a predicate, not a single str")
+        if token_mode not in TOKEN_MODES:
+            raise ValueError(f"token_mode must be one of {', '.join(TOKEN_MODES)}, got {token_mode!r}")
+        if keep_alive <= 0:
+            raise ValueError(f"keep_alive must be > 0, got {keep_alive!r}")
+        self._clock: Callable[[], datetime] = clock or _utc_now
+        self._authorizer = Authorizer(
+            api_key=api_key,
+            credentials=check_credentials(credentials),
+            region=region,
+            tokens=tokens,
+            token_mode=token_mode,
+            clock=self._clock,
+        )
+        if default_auth not in self._authorizer.modes:
+            enabled = ", ".join(self._authorizer.modes) or "none"
+            raise ValueError(f"default_auth {default_auth!r} is not an enabled mode (enabled: {enabled})")
+        text, source_name = schema_text(schema)
+        self._engine = Engine(text, source_name, dict(resolvers or {}), default_auth)
+        self._bind_host = host
+        self._requested_port = port
+        self._keep_alive = keep_alive
+        self._port: int | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._service: Service | None = None
+        self._lock = threading.Condition()
+        self._mutations: list[RecordedMutation] = []
+        self._requests = 0
+        self._active_subscriptions = 0
+
+    def __repr__(self) -> str:
+        where = self.url if self._port is not None else "not started"
+        return f"LocalAppSync({where})"
+
+    # -- endpoints -------------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (raises before ``start``)."""
+        if self._port is None:
+            raise RuntimeError("LocalAppSync is not started: call start() or use it as a context manager")
+        return self._port
+
+    @property
+    def host(self) -> str:
+        """``HOST:PORT``: the API host clients sign for and put in the real-time ``host`` header."""
+        host = f"[{self._bind_host}]" if ":" in self._bind_host else self._bind_host  # IPv6 literal
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The GraphQL endpoint, ``http://HOST:PORT/graphql``."""
+        return f"http://{self.host}/graphql"
+
+    @property
+    def realtime_url(self) -> str:
+        """The real-time endpoint, ``ws://HOST:PORT/graphql/realtime``."""
+        return f"ws://{self.host}/graphql/realtime"
+
+    @property
+    def api_key(self) -> str | None:
+        """The accepted API key (None when API_KEY mode is off)."""
+        return self._authorizer.api_key
+
+    @property
+    def region(self) -> str:
+        """The region SigV4 signatures must be scoped to."""
+        return self._authorizer.region
+
+    @property
+    def credentials(self) -> list[tuple[str, str, str | None]]:
+        """The accepted IAM test credentials, ``(access key id, secret access key, session token)``."""
+        return list(self._authorizer.credentials.values())
+
+    @property
+    def running(self) -> bool:
+        """True between ``start`` and ``stop``."""
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- what happened -----------------------------------------------------------------------------------
+
+    @property
+    def mutations(self) -> list[RecordedMutation]:
+        """Every top-level mutation field executed (successful or not), in order."""
+        with self._lock:
+            return list(self._mutations)
+
+    def published(self, field: str | None = None) -> list[Any]:
+        """The results of the successful mutation fields (optionally only ``field``), in order.
+
+        These are exactly the values pushed to the subscriptions of each mutation.
+        """
+        return [m.result for m in self.mutations if m.ok and (field is None or m.field == field)]
+
+    @property
+    def requests(self) -> int:
+        """How many HTTP GraphQL requests arrived (rejected ones included)."""
+        with self._lock:
+            return self._requests
+
+    @property
+    def active_subscriptions(self) -> int:
+        """How many real-time subscriptions are registered (acknowledged with ``start_ack``) right now."""
+        with self._lock:
+            return self._active_subscriptions
+
+    def wait_for_subscriptions(self, count: int = 1, timeout: float = 5.0) -> None:
+        """Block until at least ``count`` subscriptions are registered; raise ``TimeoutError`` otherwise."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._active_subscriptions >= count, timeout=timeout):
+                raise TimeoutError(
+                    f"{self._active_subscriptions} subscription(s) registered after {timeout} s, "
+                    f"expected {count}"
+                )
+
+    def reset(self) -> None:
+        """Forget the recorded mutations and the request count (subscriptions stay)."""
+        with self._lock:
+            self._mutations.clear()
+            self._requests = 0
+
+    def subscribe(
+        self,
+        document: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        auth_mode: AuthMode = "API_KEY",
+    ) -> LocalSubscription:
+        """Subscribe in process, without a WebSocket: the messages a real subscriber would receive.
+
+        Delivery is the same as for WebSocket subscribers (``@aws_subscribe``, the mutation's selection set,
+        argument filters, auth directives checked for ``auth_mode``). Raises ``ValueError`` with AppSync's
+        errors when the subscription would be refused (invalid document or variables, unauthorized field).
+        """
+        import asyncio  # noqa: PLC0415
+
+        loop, service = self._loop, self._service
+        if loop is None or service is None or not self.running:
+            raise RuntimeError("LocalAppSync is not started: call start() or use it as a context manager")
+        if auth_mode not in ALL_MODES:
+            raise ValueError(f"auth_mode must be one of {', '.join(ALL_MODES)}, got {auth_mode!r}")
+        sink = LocalSink()
+        request = {"query": document, "variables": dict(variables or {})}
+        future = asyncio.run_coroutine_threadsafe(
+            service.realtime.subscribe_locally(sink, request, auth_mode), loop
+        )
+        subscription_id = future.result(timeout=_START_TIMEOUT)
+        return LocalSubscription(self, sink, subscription_id)
+
+    def _unsubscribe(self, sink: LocalSink, subscription_id: str) -> None:
+        import asyncio  # noqa: PLC0415
+
+        loop, service = self._loop, self._service
+        if loop is None or service is None or not self.running:
+            return  # stopped: stop() already dropped every subscription
+        future = asyncio.run_coroutine_threadsafe(
+            service.realtime.stop_subscription(sink, subscription_id), loop
+        )
+        future.result(timeout=_START_TIMEOUT)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> LocalAppSync:
+        """Start serving in a background thread; return once the port is bound."""
+        import asyncio  # noqa: PLC0415 - keep this module's import light
+        import concurrent.futures  # noqa: PLC0415
+
+        if self._thread is not None:
+            raise RuntimeError("LocalAppSync already started")
+        ready: concurrent.futures.Future[int] = concurrent.futures.Future()
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(
+            target=self._thread_main, args=(loop, ready), name="LocalAppSync", daemon=True
+        )
+        self._thread.start()
+        try:
+            self._port = ready.result(timeout=_START_TIMEOUT)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Close every connection, stop the server and join its thread. Idempotent."""
+        thread, loop, stop_event = self._thread, self._loop, self._stop_event
+        if thread is None:
+            return
+        if loop is not None and stop_event is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between: the thread is finishing
+                loop.call_soon_threadsafe(stop_event.set)
+        thread.join(timeout=_START_TIMEOUT)
+        if thread.is_alive():
+            raise RuntimeError("LocalAppSync's server thread did not stop")
+        self._thread = self._loop = self._stop_event = None
+        self._service = None
+        self._port = None
+        with self._lock:
+            self._active_subscriptions = 0
+
+    def __enter__(self) -> LocalAppSync:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- the server thread -----------------------------------------------------------------------------
+
+    def _thread_main(self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[int]) -> None:
+        import asyncio  # noqa: PLC0415
+
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._serve(ready))
+        except BaseException as error:  # handed to start(), which re-raises it
+            if not ready.done():
+                ready.set_exception(error)
+            else:
+                logger.exception("LocalAppSync: the server thread failed")
+        finally:
+            try:
+                pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+    async def _serve(self, ready: concurrent.futures.Future[int]) -> None:
+        import asyncio  # noqa: PLC0415
+
+        self._stop_event = asyncio.Event()
+        self._service = Service(self)
+        await self._service.serve(self._bind_host, self._requested_port, ready, self._stop_event)
+
+    # -- called from the server thread -----------------------------------------------------------------
+
+    def _count_request(self) -> None:
+        with self._lock:
+            self._requests += 1
+
+    def _record(self, executed: list[Executed], auth_mode: str) -> None:
+        now = self._clock()
+        records = [
+            RecordedMutation(e.field, e.alias, e.arguments, e.result, e.error, auth_mode, now)
+            for e in executed
+        ]
+        with self._lock:
+            self._mutations.extend(records)
+
+    def _subscriptions_changed(self, delta: int) -> None:
+        with self._lock:
+            self._active_subscriptions += delta
+            self._lock.notify_all()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
