@@ -145,6 +145,13 @@ class LocalAppSync:
         port: the port (0: any free port).
         keep_alive: seconds between the real-time ``ka`` messages.
         clock: returns the current time (aware) for the SigV4 freshness check and the records; for tests.
+        mute_aliased_mutations: model a failure of the real service that one user reported and nobody
+            has verified (https://github.com/dillonkearns/elm-graphql/issues/106): a top-level mutation
+            field sent under an alias (``m0: publishOrder(...)``) runs and answers normally but fires no
+            subscription. A field without an alias, or aliased to its own name, still fires. Off by
+            default (the Amplify simulator fires every aliased field, in order); turn it on to check
+            that a publisher still reaches subscribers if the service behaves so (``batch_size=1`` sends
+            unaliased requests).
     """
 
     def __init__(
@@ -162,6 +169,7 @@ class LocalAppSync:
         port: int = 0,
         keep_alive: float = 60.0,
         clock: Callable[[], datetime] | None = None,
+        mute_aliased_mutations: bool = False,
     ) -> None:
         if isinstance(tokens, str):
             raise TypeError("tokens must be a collection of tokens or a predicate, not a single str")
@@ -186,6 +194,7 @@ class LocalAppSync:
         self._bind_host = host
         self._requested_port = port
         self._keep_alive = keep_alive
+        self._mute_aliased_mutations = mute_aliased_mutations
         self._port: int | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -2,12 +2,14 @@
 
 ``POST /graphql`` is AppSync's GraphQL endpoint: the request is counted, authorized (``_auth``), parsed,
 executed (``_engine``) and recorded; then each successful root mutation field is published to its
-subscriptions (``_realtime``). Everything here runs on the LocalAppSync's server thread, in its loop.
+subscriptions (``_realtime``), unless ``mute_aliased_mutations`` mutes it. Everything here runs on the
+LocalAppSync's server thread, in its loop.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from streambridge.testing._local._appsync import LocalAppSync
+
+logger = logging.getLogger("streambridge.testing")
 
 
 class Service:
@@ -70,8 +74,16 @@ class Service:
         answer, executed = await self.engine.execute(query, variables, operation_name, mode)
         self.owner._record(executed, mode)
         for done in executed:
-            if done.error is None and done.result is not None:
-                await self.realtime.publish(done.field, done.result)
+            if done.error is not None or done.result is None:
+                continue  # a failed field fires nothing
+            if self.owner._mute_aliased_mutations and done.alias != done.field:
+                logger.debug(
+                    "LocalAppSync: %s: %s ran but fired no subscription (mute_aliased_mutations=True)",
+                    done.alias,
+                    done.field,
+                )
+                continue
+            await self.realtime.publish(done.field, done.result)
         return web.json_response(answer)
 
 

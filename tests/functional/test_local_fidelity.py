@@ -1,0 +1,107 @@
+"""LocalAppSync behaves like the real AppSync where the service's behaviour is known (issue 10).
+
+Each test names its source: AppSync's documentation, or the public reports that show the behaviour. The
+subscribers are in-process (``LocalAppSync.subscribe``): the same delivery code as WebSocket subscribers.
+A message that must not arrive is checked by publishing a sentinel after it: messages are delivered in
+order, so once the sentinel arrived, anything before it would have too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streambridge.testing import LocalAppSync
+
+SCHEMA = Path(__file__).resolve().parents[1] / "integration" / "simulator" / "schema.graphql"
+ON_ORDER = "subscription { onPublishOrder { id status } }"
+PUBLISH = "mutation P($input: OrderInput!) { publishOrder(input: $input) { id status } }"
+
+
+def graphql(appsync: LocalAppSync, document: str, variables: dict[str, Any] | None = None) -> Any:
+    """POST a GraphQL request with the API key; return the parsed answer (HTTP 200 expected)."""
+    body = json.dumps({"query": document, "variables": variables or {}}).encode()
+    request = urllib.request.Request(
+        appsync.url,
+        data=body,
+        headers={"Content-Type": "application/json", "x-api-key": str(appsync.api_key)},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        return json.loads(response.read())
+
+
+def publish(appsync: LocalAppSync, order_id: str, status: str = "NEW") -> Any:
+    """Publish one order the way a hand-written client does: one unaliased mutation."""
+    return graphql(appsync, PUBLISH, {"input": {"id": order_id, "status": status}})
+
+
+@pytest.fixture
+def appsync() -> Iterator[LocalAppSync]:
+    with LocalAppSync(SCHEMA) as started:
+        yield started
+
+
+@pytest.fixture
+def muted() -> Iterator[LocalAppSync]:
+    with LocalAppSync(SCHEMA, mute_aliased_mutations=True) as started:
+        yield started
+
+
+# --- aliased top-level mutations: status UNKNOWN on AppSync, one report against (elm-graphql 106) -----------
+
+ALIASED = (
+    "mutation B($a: OrderInput!, $b: OrderInput!) {"
+    " m0: publishOrder(input: $a) { id status } m1: publishOrder(input: $b) { id status } }"
+)
+SELF_ALIASED = "mutation S($input: OrderInput!) { publishOrder: publishOrder(input: $input) { id status } }"
+
+
+def test_aliased_mutations_fire_their_subscriptions_by_default(appsync: LocalAppSync) -> None:
+    # GIVEN a subscriber, and the default LocalAppSync (the Amplify simulator also fires them, in order)
+    subscriber = appsync.subscribe(ON_ORDER)
+    # WHEN two aliased mutations are sent in one request
+    graphql(appsync, ALIASED, {"a": {"id": "a-0", "status": "NEW"}, "b": {"id": "a-1", "status": "NEW"}})
+    # THEN each fires, in order
+    assert subscriber.wait_for(2) == [
+        {"onPublishOrder": {"id": "a-0", "status": "NEW"}},
+        {"onPublishOrder": {"id": "a-1", "status": "NEW"}},
+    ]
+
+
+def test_muted_aliased_mutations_answer_normally_but_fire_nothing(
+    muted: LocalAppSync, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN mute_aliased_mutations=True, and a subscriber
+    subscriber = muted.subscribe(ON_ORDER)
+    variables = {"a": {"id": "m-0", "status": "NEW"}, "b": {"id": "m-1", "status": "NEW"}}
+    # WHEN two aliased mutations are sent in one request
+    with caplog.at_level(logging.DEBUG, logger="streambridge.testing"):
+        answer = graphql(muted, ALIASED, variables)
+    # THEN they ran and answered as usual, and are recorded as successful
+    assert answer == {"data": {"m0": variables["a"], "m1": variables["b"]}}
+    assert [(m.alias, m.ok) for m in muted.mutations] == [("m0", True), ("m1", True)]
+    # AND the log says why no subscriber heard of them
+    assert "m0: publishOrder ran but fired no subscription (mute_aliased_mutations=True)" in caplog.text
+    # AND the subscriber received nothing of them: the next message is a later unaliased sentinel
+    publish(muted, "sentinel")
+    assert subscriber.wait_for(1) == [{"onPublishOrder": {"id": "sentinel", "status": "NEW"}}]
+
+
+def test_muted_lets_unaliased_and_self_aliased_mutations_fire(muted: LocalAppSync) -> None:
+    # GIVEN mute_aliased_mutations=True, and a subscriber
+    subscriber = muted.subscribe(ON_ORDER)
+    # WHEN one mutation is sent without an alias, then one aliased to its own field name
+    publish(muted, "u-0")
+    graphql(muted, SELF_ALIASED, {"input": {"id": "u-1", "status": "NEW"}})
+    # THEN both fire: neither is an alias the service would have to map back
+    assert subscriber.wait_for(2) == [
+        {"onPublishOrder": {"id": "u-0", "status": "NEW"}},
+        {"onPublishOrder": {"id": "u-1", "status": "NEW"}},
+    ]
