@@ -40,8 +40,9 @@ def _tokens(text: str) -> list[str]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            snippet = text[position : position + 20]
-            raise DocumentError(f"mutation document: unexpected character at offset {position}: {snippet!r}")
+            char = text[position]
+            why = "unterminated string" if char == '"' else f"unexpected character {char!r}"
+            raise _syntax_error(text, position, why)
         if match.lastgroup != "skip":
             tokens.append(match.group())
         position = match.end()
@@ -93,8 +94,9 @@ class _Parser:
         self.at = 0
         self.inner_aliases: list[str] = []
 
-    def fail(self, why: str) -> DocumentError:
-        return DocumentError(f"mutation document does not parse: {why}: {_short(self.source)}")
+    def fail(self, why: str, at: int | None = None) -> DocumentError:
+        """The error at token ``at`` (default: the next token, the one ``peek`` sees), with its line."""
+        return _syntax_error(self.source, _token_offset(self.source, self.at if at is None else at), why)
 
     def peek(self) -> str | None:
         return self.tokens[self.at] if self.at < len(self.tokens) else None
@@ -102,7 +104,8 @@ class _Parser:
     def take(self, expected: str | None = None) -> str:
         token = self.peek()
         if token is None:
-            raise self.fail("unexpected end" + (f", expected {expected!r}" if expected else ""))
+            wanted = f", expected {expected!r}" if expected else ""
+            raise self.fail(f"unexpected end of the document{wanted}")
         if expected is not None and token != expected:
             raise self.fail(f"expected {expected!r}, found {token!r}")
         self.at += 1
@@ -111,7 +114,7 @@ class _Parser:
     def take_name(self) -> str:
         token = self.take()
         if not _is_name(token):
-            raise self.fail(f"expected a name, found {token!r}")
+            raise self.fail(f"expected a name, found {token!r}", self.at - 1)
         return token
 
     def balanced(self, opening: str, closing: str) -> list[str]:
@@ -189,7 +192,7 @@ class _Parser:
             keys.append(key)
         self.take("}")
         if not fields:
-            raise self.fail("the mutation selects no field")
+            raise self.fail("the mutation selects no field", self.at - 1)
         return fields, names, keys
 
     def variable_definitions(self) -> list[Variable]:
@@ -250,6 +253,58 @@ def _short(text: str) -> str:
     return repr(flat if len(flat) <= 80 else flat[:77] + "...")
 
 
+# Syntax errors: where, and the line with a caret under the column. Computed only when raising: the
+# tokens keep no offsets, so compiling a valid document pays nothing for them.
+
+_LINE_BREAK = re.compile(r"\r\n|[\n\r]")  # GraphQL's line terminators
+_EXCERPT_WIDTH = 100
+
+
+def _token_offset(text: str, index: int) -> int:
+    """Where token ``index`` starts in ``text``; past the last token, where the last token ends."""
+    position = end = count = 0
+    while position < len(text) and (match := _TOKEN.match(text, position)) is not None:
+        if match.lastgroup != "skip":
+            if count == index:
+                return match.start()
+            count, end = count + 1, match.end()
+        position = match.end()
+    return end
+
+
+def _syntax_error(text: str, offset: int, why: str) -> DocumentError:
+    line, column = line_column(text, offset)
+    return DocumentError(
+        f"mutation document does not parse: {why} (at line {line}, column {column})\n"
+        + excerpt(text, line, column)
+    )
+
+
+def line_column(text: str, offset: int) -> tuple[int, int]:
+    """The 1-based line and column of ``offset`` in ``text``, counted as graphql-core counts them."""
+    line, start = 1, 0
+    for match in _LINE_BREAK.finditer(text, 0, offset):
+        line, start = line + 1, match.end()
+    return line, offset - start + 1
+
+
+def excerpt(text: str, line: int, column: int) -> str:
+    """Line ``line`` of ``text`` with a caret under ``column`` below it, indented, as a compiler shows it.
+
+    Tabs are expanded; a line longer than a screen is cut around the column, the cuts marked ``...``.
+    """
+    lines = _LINE_BREAK.split(text)
+    raw = lines[min(line, len(lines)) - 1]
+    caret = len(raw[: column - 1].expandtabs(4))
+    shown = raw.expandtabs(4).rstrip()
+    if len(shown) > _EXCERPT_WIDTH:
+        start = max(0, min(caret - _EXCERPT_WIDTH // 2, len(shown) - _EXCERPT_WIDTH))
+        end = start + _EXCERPT_WIDTH
+        head, tail = ("..." if start else ""), ("..." if end < len(shown) else "")
+        shown, caret = head + shown[start:end] + tail, caret - start + len(head)
+    return f"    {shown}\n    {' ' * caret}^"
+
+
 @lru_cache(maxsize=512)
 def compile_document(source: str) -> CompiledDocument:
     """Compile a mutation document; raises DocumentError with the reason when it cannot be used."""
@@ -278,7 +333,7 @@ def compile_document(source: str) -> CompiledDocument:
                 raise DocumentError(f"expected a mutation, found a {keyword}: {_short(source)}")
             operations.append((keyword, variables, parser.top_level_fields()))
         else:
-            raise parser.fail(f"unexpected {keyword!r} at the top level")
+            raise parser.fail(f"unexpected {keyword!r} at the top level", parser.at - 1)
     if len(operations) != 1:
         raise DocumentError(f"a mutation document needs exactly one operation, found {len(operations)}")
     _, variables, (fields, names, keys) = operations[0]

@@ -129,3 +129,67 @@ def test_fragment_using_variables_is_not_batchable() -> None:
 def test_bad_documents_get_clear_errors(source: str, message: str) -> None:
     with pytest.raises(DocumentError, match=message):
         compile_document(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "mutation {\n  a(x: %)\n}",
+            "unexpected character '%' (at line 2, column 8)\n      a(x: %)\n           ^",
+        ),
+        (
+            'mutation {\r\n  a(s: "abc)\r\n}',
+            'unterminated string (at line 2, column 8)\n      a(s: "abc)\n           ^',
+        ),
+        (
+            "mutation P($i: In!) {\n  a(i: $i) { b c: }\n}",
+            (
+                "expected a name, found '}' (at line 2, column 19)\n"
+                "      a(i: $i) { b c: }\n"
+                "                      ^"
+            ),
+        ),
+        (
+            "mutation { a(x: 1) { b }",
+            (
+                "unexpected end of the document (at line 1, column 25)\n"
+                "    mutation { a(x: 1) { b }\n"
+                "                            ^"
+            ),
+        ),
+        (
+            "mutation {\n}",
+            "the mutation selects no field (at line 2, column 1)\n    }\n    ^",
+        ),
+        (
+            "mutation { a }\nsubscribe { b }",
+            "unexpected 'subscribe' at the top level (at line 2, column 1)\n    subscribe { b }\n    ^",
+        ),
+    ],
+)
+def test_a_syntax_error_shows_the_line_with_a_caret_under_the_column(source: str, message: str) -> None:
+    # GIVEN a document with a syntax error WHEN it is compiled
+    with pytest.raises(DocumentError) as raised:
+        compile_document(source)
+    # THEN the error says where, and shows that line with a caret under the column
+    assert str(raised.value) == f"mutation document does not parse: {message}"
+
+
+def test_a_syntax_error_in_a_long_line_shows_the_text_around_it_not_the_start() -> None:
+    # GIVEN a one-line document of about 300 characters with an error near its middle
+    head = "mutation { a(x: 1) { " + " ".join(f"f{i}" for i in range(30))
+    source = head + " ! " + " ".join(f"g{i}" for i in range(30)) + " } }"
+    with pytest.raises(DocumentError) as raised:
+        compile_document(source)
+    first, excerpt, caret = str(raised.value).split("\n")
+    column = len(head) + 2
+    assert (
+        first == f"mutation document does not parse: expected a name, found '!' (at line 1, column {column})"
+    )
+    # THEN the excerpt is cut on both sides, and the caret is under the `!`
+    assert excerpt.startswith("    ...")
+    assert excerpt.endswith("...")
+    assert len(excerpt) <= 4 + 3 + 100 + 3
+    assert excerpt[len(caret) - 1] == "!"
+    assert caret.strip() == "^"
