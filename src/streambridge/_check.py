@@ -7,16 +7,20 @@ Beyond GraphQL validation, the checks guard against AppSync's silent failures:
 
 - subscribers receive the publishing mutation's selection set, not what they asked for, so a subscription
   field that lists the mutation in ``@aws_subscribe`` gets null for every field the mutation does not
-  select (warning);
+  select (warning); when that field is non-null, GraphQL nulls its nearest nullable parent, usually the
+  whole message, and the subscriber gets nothing while the publisher saw success (error);
 - subscription arguments filter on the mutation's *response* fields: an argument naming a field the
   mutation does not select never matches, and the subscription never fires (error);
-- aliases inside the mutation's selection set leave subscribers with nulls (warning).
+- aliases inside the mutation's selection set leave subscribers with nulls (warning);
+- in the schema itself (``check_schema``, once for all documents): ``@aws_subscribe`` naming a mutation
+  the schema does not have, so that nothing ever triggers the subscription under that name (error).
 """
 
 from __future__ import annotations
 
+import difflib
 import enum
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from graphql import (
@@ -28,7 +32,10 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLSchema,
     GraphQLSyntaxError,
     InlineFragmentNode,
@@ -40,6 +47,7 @@ from graphql import (
     build_ast_schema,
     concat_ast,
     get_named_type,
+    is_leaf_type,
     parse,
     validate,
     validate_schema,
@@ -48,7 +56,7 @@ from graphql import (
 from graphql.validation.validate import validate_sdl
 
 from streambridge._appsync import APPSYNC_DIRECTIVES, APPSYNC_SCALARS
-from streambridge._document import compile_document
+from streambridge._document import compile_document, excerpt, line_column
 from streambridge._errors import DocumentError, StreambridgeError
 
 __all__ = [
@@ -59,6 +67,7 @@ __all__ = [
     "SchemaError",
     "appsync_schema",
     "check_document",
+    "check_schema",
 ]
 
 
@@ -99,7 +108,7 @@ def appsync_schema(text: str, name: str = "schema") -> GraphQLSchema:
     try:
         user = parse(Source(text, name))
     except GraphQLSyntaxError as error:
-        raise SchemaError(f"{name} does not parse: {_located(error)}") from error
+        raise SchemaError(f"{name} does not parse: {_syntax(error)}") from error
     types = {d.name.value for d in user.definitions if isinstance(d, TypeDefinitionNode)}
     directives = {d.name.value for d in user.definitions if isinstance(d, DirectiveDefinitionNode)}
     prelude = [f"scalar {scalar}" for scalar in APPSYNC_SCALARS if scalar not in types]
@@ -122,6 +131,55 @@ def _located(error: GraphQLError) -> str:
     return f"{error.message} (at {where})"
 
 
+def _syntax(error: GraphQLSyntaxError) -> str:
+    """Where the syntax error is, then its line with a caret under the column (as a compiler shows it).
+
+    At the end of the text, the caret goes just past the last character rather than onto the blank line
+    after a final newline (as streambridge's own document parser does).
+    """
+    if error.source is None or not error.positions:
+        return _located(error)
+    text, position = error.source.body, next(iter(error.positions))
+    if not text[position:].strip():
+        position = len(text.rstrip())
+    line, column = line_column(text, position)
+    return f"{error.message} (at line {line}, column {column})\n{excerpt(text, line, column)}"
+
+
+# --------------------------------------------------------------------------------------------------
+# The schema's own findings
+
+
+def check_schema(schema: GraphQLSchema) -> list[Finding]:
+    """What the schema itself wires wrong for AppSync, whatever the documents; run it once per schema.
+
+    Today: ``@aws_subscribe(mutations: [...])`` naming a mutation field the schema does not have. The
+    schema is valid GraphQL, yet no mutation ever triggers the subscription under that name (usually a
+    typo; the closest mutation name is suggested).
+    """
+    subscription_type = schema.subscription_type
+    if subscription_type is None:
+        return []
+    mutation_type = schema.mutation_type
+    mutations = list(mutation_type.fields) if mutation_type is not None else []
+    findings: list[Finding] = []
+    for sub_name, sub_field in subscription_type.fields.items():
+        for listed in _subscribed_mutations(sub_field):
+            if listed in mutations:
+                continue
+            why = "" if mutation_type is not None else " (it has no Mutation type)"
+            close = difflib.get_close_matches(listed, mutations, n=1)
+            findings.append(
+                Finding(
+                    Level.ERROR,
+                    f"@aws_subscribe on {subscription_type.name}.{sub_name} names {listed!r}, which is not "
+                    f"a mutation field of the schema{why}, so no mutation triggers {sub_name} under that "
+                    "name" + (f"; did you mean {close[0]!r}?" if close else ""),
+                )
+            )
+    return findings
+
+
 # --------------------------------------------------------------------------------------------------
 # A document
 
@@ -131,7 +189,8 @@ def check_document(schema: GraphQLSchema | str, document: str) -> list[Finding]:
 
     Returns the findings, errors first: GraphQL validation (unknown fields, argument and variable types,
     missing required arguments), what streambridge needs of a document (exactly one mutation), the
-    subscription pitfalls and inner aliases. An empty list means the document is fine.
+    subscription pitfalls and inner aliases. An empty list means the document is fine. What is wrong with
+    the schema itself, whatever the document, is ``check_schema``'s to report (once, not per document).
 
     Raises:
         SchemaError: ``schema`` is SDL text that does not build (see ``appsync_schema``).
@@ -141,7 +200,7 @@ def check_document(schema: GraphQLSchema | str, document: str) -> list[Finding]:
     try:
         ast = parse(Source(document, "mutation document"))
     except GraphQLSyntaxError as error:
-        return [Finding(Level.ERROR, f"the document does not parse: {_located(error)}")]
+        return [Finding(Level.ERROR, f"the document does not parse: {_syntax(error)}")]
     findings: list[Finding] = []
     try:
         compile_document(document)
@@ -237,18 +296,73 @@ def _subscription_pitfalls(
             )
         for argument in sub_field.args:
             findings += _filter_argument(argument, sub_name, name, returned, selected)
-        missing = list(_unselected(returned, top.selection_set, fragments, ""))
-        if missing:
-            fields = ", ".join(f"`{path}`" for path in missing)
+        missing = list(_unselected(returned, top.selection_set, fragments, "", ()))
+        lost: dict[tuple[str, bool] | None, list[_Unselected]] = {}
+        for field in missing:
+            if field.non_null:
+                lost.setdefault(field.nulled, []).append(field)
+        findings += [_non_null_unselected(sub_name, name, nulled, fields) for nulled, fields in lost.items()]
+        nullable = [field.path for field in missing if not field.non_null]
+        if nullable:
+            fields = ", ".join(f"`{path}`" for path in nullable)
             findings.append(
                 Finding(
                     Level.WARNING,
                     f"subscribers of {sub_name} asking for {fields} get null: {name} does not select "
-                    f"{'it' if len(missing) == 1 else 'them'}, and subscribers receive only what the "
+                    f"{'it' if len(nullable) == 1 else 'them'}, and subscribers receive only what the "
                     "mutation selects",
                 )
             )
     return findings
+
+
+def _non_null_unselected(
+    subscription: str, mutation: str, nulled: tuple[str, bool] | None, fields: Sequence[_Unselected]
+) -> Finding:
+    """An error for non-null fields the mutation does not select that null the same value (or the message)."""
+    one = len(fields) == 1
+    paths = _listing([f"`{field.path}`" for field in fields], "or")
+    definitions = _listing([f"`{field.definition}`" for field in fields], "and")
+    if nulled is None:
+        outcome, why = "null instead of the message", "so the whole message is null for them"
+    else:
+        path, entries = nulled
+        target, kind = (f"the entries of `{path}`", "value") if entries else (f"`{path}`", "field")
+        outcome = f"{target} as null, even the fields {mutation} selects in {'them' if entries else 'it'}"
+        why = f"so GraphQL nulls the nearest nullable {kind} above {'it' if one else 'them'}"
+    return Finding(
+        Level.ERROR,
+        f"subscribers of {subscription} asking for {paths} receive {outcome}: {definitions} "
+        f"{'is' if one else 'are'} non-null and {mutation} does not select {'it' if one else 'them'}, "
+        f"{why}; add `{_selection(fields)}` to the selection set of {mutation}",
+    )
+
+
+def _listing(items: Sequence[str], last: str) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+_Tree = dict[str, "_Tree"]
+
+
+def _selection(fields: Iterable[_Unselected]) -> str:
+    """The selection that adds ``fields``: ``body author { name } tags { key }``.
+
+    Paths are merged; a composite field comes with its leaf fields.
+    """
+    tree: _Tree = {}
+    for field in fields:
+        node = tree
+        for part in field.path.split("."):
+            node = node.setdefault(part, {})
+        for leaf in field.leaves:
+            node.setdefault(leaf, {})
+    return _print_selection(tree)
+
+
+def _print_selection(tree: _Tree) -> str:
+    return " ".join(f"{name} {{ {_print_selection(tree[name])} }}" if tree[name] else name for name in tree)
 
 
 def _filter_argument(
@@ -304,13 +418,33 @@ def _selected(
     }
 
 
+@dataclass(frozen=True)
+class _Unselected:
+    """A field of the subscription's type that the mutation does not deliver."""
+
+    path: str
+    """``author.name``"""
+    definition: str
+    """``Author.name: String!``"""
+    non_null: bool
+    nulled: tuple[str, bool] | None
+    """For a non-null field, where GraphQL's null stops: (path of the field, True if it is the entries of a
+    list rather than the field), or None when it reaches the subscription field (the whole message)."""
+    leaves: tuple[str, ...]
+    """For a composite field, its leaf fields (what selecting it would need)."""
+
+
 def _unselected(
     returned: object,
     selection_set: SelectionSetNode | None,
     fragments: Mapping[str, FragmentDefinitionNode],
     prefix: str,
-) -> Iterator[str]:
-    """Paths of the fields of ``returned`` the selection does not deliver, into selected object fields."""
+    above: tuple[tuple[str, GraphQLOutputType], ...],
+) -> Iterator[_Unselected]:
+    """The fields of ``returned`` the selection does not deliver, into selected object fields.
+
+    ``above`` holds the selected fields around this selection, outermost first (path and type).
+    """
     if not isinstance(returned, (GraphQLObjectType, GraphQLInterfaceType)):
         return
     by_name: dict[str, list[FieldNode]] = {}
@@ -319,12 +453,63 @@ def _unselected(
             by_name.setdefault(field.name.value, []).append(field)
     for name, definition in returned.fields.items():
         nodes = by_name.get(name)
-        if not nodes:
-            yield prefix + name
-            continue
         inner = get_named_type(definition.type)
+        if not nodes:
+            non_null = isinstance(definition.type, GraphQLNonNull)
+            yield _Unselected(
+                path=prefix + name,
+                definition=f"{returned.name}.{name}: {definition.type}",
+                non_null=non_null,
+                nulled=_nulled(above) if non_null else None,
+                leaves=_leaves(inner),
+            )
+            continue
         merged = [s for node in nodes if node.selection_set for s in node.selection_set.selections]
         if merged:
             yield from _unselected(
-                inner, SelectionSetNode(selections=tuple(merged)), fragments, f"{prefix}{name}."
+                inner,
+                SelectionSetNode(selections=tuple(merged)),
+                fragments,
+                f"{prefix}{name}.",
+                (*above, (prefix + name, definition.type)),
             )
+
+
+def _nulled(above: Sequence[tuple[str, GraphQLOutputType]]) -> tuple[str, bool] | None:
+    """Where the null of a missing non-null field stops: the innermost nullable value around it.
+
+    GraphQL turns the object holding the field into null; if that object's place is non-null, the null
+    moves up to the next one. None: it reaches the subscription field, so the whole message is null.
+    """
+    for path, field_type in reversed(above):
+        nullable = _nullable_levels(field_type)
+        for depth in range(len(nullable) - 1, -1, -1):  # from the object outwards
+            if nullable[depth]:
+                return path, depth > 0
+    return None
+
+
+def _nullable_levels(field_type: GraphQLOutputType) -> list[bool]:
+    """Whether each level of a field's value may be null: the field's value, then each list's entries.
+
+    ``Author`` -> [True]; ``[Tag!]`` -> [True, False]; ``[Tag]!`` -> [False, True].
+    """
+    levels: list[bool] = []
+    level: GraphQLOutputType = field_type
+    while True:
+        levels.append(not isinstance(level, GraphQLNonNull))
+        if isinstance(level, GraphQLNonNull):
+            level = level.of_type
+        if not isinstance(level, GraphQLList):
+            return levels
+        level = level.of_type
+
+
+def _leaves(named: object) -> tuple[str, ...]:
+    """The leaf fields of an object or interface type (all its fields if none is a leaf); () otherwise."""
+    if not isinstance(named, (GraphQLObjectType, GraphQLInterfaceType)):
+        return ()
+    fields = named.fields
+    return tuple(name for name, field in fields.items() if is_leaf_type(get_named_type(field.type))) or tuple(
+        fields
+    )

@@ -13,6 +13,7 @@ from streambridge._check import (
     SchemaError,
     appsync_schema,
     check_document,
+    check_schema,
 )
 
 ORDERS = Path(__file__).parents[2] / "examples" / "orders"
@@ -71,10 +72,44 @@ def test_a_missing_required_argument_is_an_error() -> None:
     ]
 
 
-def test_a_syntax_error_is_one_error() -> None:
-    findings = check_document(SCHEMA, "mutation { publishOrder(input: ) { id } }")
+def test_a_syntax_error_is_one_error_showing_the_line_with_a_caret_under_the_column() -> None:
+    # GIVEN a document whose second line has an argument without a value
+    document = "mutation P($i: OrderInput!) {\n\tpublishOrder(input: ) { id }\n}"
+    # WHEN it is checked
+    findings = check_document(SCHEMA, document)
+    # THEN one error says where, and shows that line (tab expanded) with a caret under the `)`
     assert levels(findings) == [Level.ERROR]
-    assert findings[0].message.startswith("the document does not parse: Syntax Error")
+    assert findings[0].message == (
+        "the document does not parse: Syntax Error: Unexpected ')'. (at line 2, column 22)\n"
+        "        publishOrder(input: ) { id }\n"
+        "                            ^"
+    )
+
+
+def test_a_syntax_error_far_into_a_long_line_shows_the_text_around_it() -> None:
+    # GIVEN a one-line document of 189 characters that ends too early
+    fields = " ".join(f"f{i}" for i in range(40))
+    document = f"mutation {{ publishOrder(input: {{}}) {{ {fields} }} "
+    assert len(document) == 189
+    message = check_document(SCHEMA, document)[0].message
+    # THEN the excerpt is the end of the line, cut at the start, with the caret just past its last character
+    head, excerpt, caret = message.split("\n")
+    assert head == (
+        "the document does not parse: Syntax Error: Expected Name, found <EOF>. (at line 1, column 189)"
+    )
+    assert excerpt.startswith("    ...")
+    assert excerpt.endswith("f38 f39 }")
+    assert len(excerpt) == 4 + 3 + 100
+    assert caret == " " * len(excerpt) + "^"
+
+
+def test_a_document_that_ends_too_early_points_past_its_last_line_not_at_the_blank_after_it() -> None:
+    message = check_document(SCHEMA, "mutation {\n  publishOrder(input: {}) { id\n\n")[0].message
+    assert message == (
+        "the document does not parse: Syntax Error: Expected Name, found <EOF>. (at line 2, column 31)\n"
+        "      publishOrder(input: {}) { id\n"
+        "                                  ^"
+    )
 
 
 def test_what_streambridge_cannot_publish_is_an_error() -> None:
@@ -92,6 +127,102 @@ def test_subscribers_asking_for_fields_the_mutation_does_not_select_get_null() -
         "subscribers of onOrder asking for `total`, `note` get null: publishOrder does not select them, "
         "and subscribers receive only what the mutation selects"
     )
+
+
+def test_a_non_null_field_the_mutation_does_not_select_is_an_error_the_message_is_lost() -> None:
+    # GIVEN a mutation that does not select `status`, a String! of the subscription's type
+    document = "mutation P($i: OrderInput!) { publishOrder(input: $i) { id total note } }"
+    # WHEN it is checked
+    findings = check_document(SCHEMA, document)
+    # THEN that is an error: GraphQL nulls the whole message for subscribers asking for `status`
+    assert levels(findings) == [Level.ERROR]
+    assert findings[0].message == (
+        "subscribers of onOrder asking for `status` receive null instead of the message: `Order.status: "
+        "String!` is non-null and publishOrder does not select it, so the whole message is null for them; "
+        "add `status` to the selection set of publishOrder"
+    )
+
+
+def test_non_null_and_nullable_unselected_fields_are_reported_apart() -> None:
+    # GIVEN a mutation selecting only `id`: `status` is non-null, `total` and `note` are nullable
+    document = "mutation P($i: OrderInput!) { publishOrder(input: $i) { id } }"
+    findings = check_document(SCHEMA, document)
+    # THEN the non-null one is an error, the nullable ones stay a warning (the message still arrives)
+    assert levels(findings) == [Level.ERROR, Level.WARNING]
+    assert "asking for `status` receive null instead of the message" in findings[0].message
+    assert findings[1].message == (
+        "subscribers of onOrder asking for `total`, `note` get null: publishOrder does not select them, "
+        "and subscribers receive only what the mutation selects"
+    )
+
+
+AUTHORED = """
+type Author { id: ID! name: String! }
+type Message { id: ID! author: AUTHOR tags: TAGS }
+type Tag { key: String! }
+input MessageInput { id: ID! }
+type Query { ping: String }
+type Mutation { postMessage(input: MessageInput!): Message }
+type Subscription { onMessage: Message @aws_subscribe(mutations: ["postMessage"]) }
+"""
+
+
+def test_a_non_null_field_inside_a_selected_non_null_object_field_loses_the_whole_message() -> None:
+    # GIVEN `author: Author!` whose `name: String!` the mutation does not select (it selects `author { id }`)
+    schema = AUTHORED.replace("AUTHOR", "Author!").replace("TAGS", "[Tag!]!")
+    document = "mutation P($i: MessageInput!) { postMessage(input: $i) { id author { id } tags { key } } }"
+    findings = check_document(schema, document)
+    # THEN the null goes up through the non-null `author` to the message: an error that says so
+    assert levels(findings) == [Level.ERROR]
+    assert findings[0].message == (
+        "subscribers of onMessage asking for `author.name` receive null instead of the message: "
+        "`Author.name: String!` is non-null and postMessage does not select it, so the whole message is "
+        "null for them; add `author { name }` to the selection set of postMessage"
+    )
+
+
+def test_a_non_null_field_inside_a_nullable_object_field_nulls_that_field() -> None:
+    # GIVEN `author: Author` (nullable) and `tags: [Tag]!` (nullable entries); neither selection is complete
+    schema = (
+        AUTHORED.replace("AUTHOR", "Author")
+        .replace("TAGS", "[Tag]!")
+        .replace("Tag { key: String! }", "Tag { key: String! value: String! }")
+    )
+    document = "mutation P($i: MessageInput!) { postMessage(input: $i) { id author { id } tags { key } } }"
+    errors = only(check_document(schema, document), Level.ERROR)
+    # THEN each is an error naming what arrives null: the nearest nullable field, or the list's entries
+    assert errors == [
+        (
+            "subscribers of onMessage asking for `author.name` receive `author` as null, even the fields "
+            "postMessage selects in it: `Author.name: String!` is non-null and postMessage does not select "
+            "it, so GraphQL nulls the nearest nullable field above it; add `author { name }` to the "
+            "selection set of postMessage"
+        ),
+        (
+            "subscribers of onMessage asking for `tags.value` receive the entries of `tags` as null, even "
+            "the fields postMessage selects in them: `Tag.value: String!` is non-null and postMessage does "
+            "not select it, so GraphQL nulls the nearest nullable value above it; add `tags { value }` to "
+            "the selection set of postMessage"
+        ),
+    ]
+
+
+def test_several_non_null_fields_make_one_error_with_one_selection_to_add() -> None:
+    schema = (
+        AUTHORED.replace("AUTHOR", "Author!")
+        .replace("TAGS", "[Tag!]!")
+        .replace("Message { id: ID!", "Message { id: ID! body: String!")
+    )
+    document = "mutation P($i: MessageInput!) { postMessage(input: $i) { id author { id } } }"
+    errors = only(check_document(schema, document), Level.ERROR)
+    assert errors == [
+        (
+            "subscribers of onMessage asking for `body`, `author.name` or `tags` receive null instead of the "
+            "message: `Message.body: String!`, `Author.name: String!` and `Message.tags: [Tag!]!` are "
+            "non-null and postMessage does not select them, so the whole message is null for them; add "
+            "`body author { name } tags { key }` to the selection set of postMessage"
+        )
+    ]
 
 
 def test_unselected_fields_are_found_inside_selected_object_fields_and_through_fragments() -> None:
@@ -117,15 +248,14 @@ def test_a_filter_argument_the_mutation_does_not_select_never_fires() -> None:
     document = "mutation P($i: OrderInput!) { publishOrder(input: $i) { status total note } }"
     findings = check_document(schema, document)
     # THEN that is an error: AppSync filters on the mutation's response fields
-    assert only(findings, Level.ERROR) == [
-        (
-            "filter argument `id` of onOrderChanged matches the mutation's response field, which "
-            "publishOrder does not select: the subscription never fires for subscribers passing `id`"
-        )
-    ]
-    assert only(findings, Level.WARNING)[0].startswith(
-        "subscribers of onOrderChanged asking for `id` get null"
+    errors = only(findings, Level.ERROR)
+    assert errors[0] == (
+        "filter argument `id` of onOrderChanged matches the mutation's response field, which "
+        "publishOrder does not select: the subscription never fires for subscribers passing `id`"
     )
+    # AND `id` is non-null, so subscribers asking for it get no message at all
+    assert errors[1].startswith("subscribers of onOrderChanged asking for `id` receive null instead of")
+    assert len(errors) == 2
 
 
 def test_a_filter_argument_that_names_no_response_field_never_fires() -> None:
@@ -208,9 +338,48 @@ def test_an_invalid_schema_raises_with_every_reason() -> None:
     assert "Unknown directive '@model'." in message
 
 
-def test_a_schema_that_does_not_parse_raises() -> None:
-    with pytest.raises(SchemaError, match=r"^s.graphql does not parse: Syntax Error"):
-        appsync_schema("type Query {", "s.graphql")
+def test_a_schema_that_does_not_parse_raises_showing_where() -> None:
+    with pytest.raises(SchemaError) as raised:
+        appsync_schema("type Query {\n  a: String\n  b String\n}", "s.graphql")
+    assert str(raised.value) == (
+        "s.graphql does not parse: Syntax Error: Expected ':', found Name 'String'. (at line 3, column 5)\n"
+        "      b String\n"
+        "        ^"
+    )
+
+
+def test_a_valid_schema_has_no_schema_finding() -> None:
+    assert check_schema(appsync_schema(SCHEMA)) == []
+
+
+def test_aws_subscribe_naming_no_mutation_is_a_schema_error_with_the_closest_name() -> None:
+    # GIVEN a subscription listing a misspelt mutation (a typo the schema itself accepts)
+    schema = appsync_schema(SCHEMA.replace('mutations: ["publishOrder"]', 'mutations: ["publishOrdr"]'))
+    # WHEN the schema is checked THEN it is an error that names the closest mutation
+    findings = check_schema(schema)
+    assert levels(findings) == [Level.ERROR]
+    assert findings[0].message == (
+        "@aws_subscribe on Subscription.onOrder names 'publishOrdr', which is not a mutation field of the "
+        "schema, so no mutation triggers onOrder under that name; did you mean 'publishOrder'?"
+    )
+
+
+def test_aws_subscribe_naming_nothing_close_lists_nothing_and_a_missing_mutation_type_says_so() -> None:
+    listed = 'mutations: ["publishOrder", "zz"]'
+    schema = appsync_schema(SCHEMA.replace('mutations: ["publishOrder"]', listed))
+    assert only(check_schema(schema), Level.ERROR) == [
+        (
+            "@aws_subscribe on Subscription.onOrder names 'zz', which is not a mutation field of the "
+            "schema, so no mutation triggers onOrder under that name"
+        )
+    ]
+    without = appsync_schema(SCHEMA.replace("type Mutation { publishOrder(input: OrderInput!): Order }", ""))
+    assert only(check_schema(without), Level.ERROR) == [
+        (
+            "@aws_subscribe on Subscription.onOrder names 'publishOrder', which is not a mutation field of "
+            "the schema (it has no Mutation type), so no mutation triggers onOrder under that name"
+        )
+    ]
 
 
 def test_findings_print_as_level_where_message() -> None:
