@@ -105,3 +105,62 @@ def test_muted_lets_unaliased_and_self_aliased_mutations_fire(muted: LocalAppSyn
         {"onPublishOrder": {"id": "u-0", "status": "NEW"}},
         {"onPublishOrder": {"id": "u-1", "status": "NEW"}},
     ]
+
+
+# --- what subscribers receive: the mutation's response ------------------------------------------------------
+
+
+def test_inner_aliases_reach_subscribers_as_aliases_and_the_real_names_are_null(
+    appsync: LocalAppSync,
+) -> None:
+    # GIVEN subscribers asking for amount, by its name and under the mutation's own alias
+    # (aws-appsync-community 160: both get null)
+    by_name = appsync.subscribe("subscription { onPublishOrder { id amount } }")
+    by_alias = appsync.subscribe("subscription { onPublishOrder { id total: amount } }")
+    # WHEN the mutation selects amount under an alias
+    document = "mutation P($input: OrderInput!) { publishOrder(input: $input) { id total: amount } }"
+    answer = graphql(appsync, document, {"input": {"id": "i-1", "status": "NEW", "amount": 5.0}})
+    # THEN its caller gets the alias, and the subscribers get null for amount either way
+    assert answer == {"data": {"publishOrder": {"id": "i-1", "total": 5.0}}}
+    assert appsync.published() == [{"id": "i-1", "total": 5.0}]
+    assert by_name.wait_for(1) == [{"onPublishOrder": {"id": "i-1", "amount": None}}]
+    assert by_alias.wait_for(1) == [{"onPublishOrder": {"id": "i-1", "total": None}}]
+
+
+def test_filters_match_the_mutations_response_not_its_arguments() -> None:
+    # GIVEN a resolver whose response id differs from the argument's (lesson 1 of purple-technology's
+    # "Lessons learned: AWS AppSync Subscriptions"; amplify-cli 4601)
+    def renumber(_field: str, arguments: dict[str, Any]) -> Any:
+        return {**arguments["input"], "id": "stored-" + arguments["input"]["id"]}
+
+    with LocalAppSync(SCHEMA, resolvers={"Mutation.publishOrder": renumber}) as appsync:
+        by_argument = appsync.subscribe('subscription { onPublishOrder(id: "f-1") { id } }')
+        by_response = appsync.subscribe('subscription { onPublishOrder(id: "stored-f-1") { id } }')
+        # WHEN the mutation is published with id f-1, then one that does not select id at all
+        publish(appsync, "f-1")
+        graphql(appsync, 'mutation { publishOrder(input: {id: "f-1", status: "NEW"}) { status } }')
+        # THEN only the filter on the response's id matched, and only when the response had an id
+        publish(appsync, "sentinel")
+        assert by_response.wait_for(1) == [{"onPublishOrder": {"id": "stored-f-1"}}]
+        assert by_argument.messages == []
+
+
+def test_a_non_null_field_the_mutation_did_not_select_gives_appsyncs_error(appsync: LocalAppSync) -> None:
+    # GIVEN a subscriber selecting status (String!), and a mutation that selects only id
+    subscriber = appsync.subscribe("subscription { onPublishOrder { id status } }")
+    graphql(appsync, 'mutation { publishOrder(input: {id: "n-1", status: "NEW"}) { id } }')
+    # THEN its data message carries null data and the error AppSync is reported to send (amplify-category-api
+    # 1338; "Event fields" in the GraphQL on AWS AppSync book): graphql-java's words, message and path only
+    assert subscriber.wait_for(1) == [{"onPublishOrder": None}]
+    assert subscriber.payloads == [
+        {
+            "data": {"onPublishOrder": None},
+            "errors": [
+                {
+                    "message": "Cannot return null for non-nullable type: 'String' within parent 'Order' "
+                    "(/onPublishOrder/status)",
+                    "path": ["onPublishOrder", "status"],
+                }
+            ],
+        }
+    ]

@@ -50,8 +50,8 @@ class RecordedMutation:
         field: the schema field name (``publishOrder``).
         alias: the response key it was sent under (``m0`` in an aliased batch, else the field name).
         arguments: the coerced arguments the resolver received.
-        result: the field's value in the response (restricted to the mutation's selection set; this is
-            also what subscribers were sent), or None when it failed.
+        result: the field's value in the response (restricted to the mutation's selection set, inner
+            aliases included: this is what its subscriptions are offered), or None when it failed.
         error: the AppSync error object for this field (``path``, ``errorType``, ``message``...), or None.
         auth_mode: the request's authorization mode (``API_KEY``, ``AWS_IAM``, or the token mode).
         timestamp: when it ran (UTC).
@@ -67,7 +67,7 @@ class RecordedMutation:
 
     @property
     def ok(self) -> bool:
-        """True when the field succeeded (and was therefore published to its subscriptions)."""
+        """True when the field succeeded (and was therefore offered to its subscriptions)."""
         return self.error is None
 
 
@@ -265,7 +265,8 @@ class LocalAppSync:
     def published(self, field: str | None = None) -> list[Any]:
         """The results of the successful mutation fields (optionally only ``field``), in order.
 
-        These are exactly the values pushed to the subscriptions of each mutation.
+        These are the values offered to the subscriptions of each mutation: each subscriber gets its own
+        selection of one, unless its filters or ``mute_aliased_mutations`` keep it out.
         """
         return [m.result for m in self.mutations if m.ok and (field is None or m.field == field)]
 

@@ -1,20 +1,53 @@
-"""What a subscriber receives, and when: AppSync's subscription semantics, apart from the transport.
+"""What a subscriber receives, and when: AppSync's subscription rules, each with its source.
 
 A subscription field listens to the mutation fields its ``@aws_subscribe`` names (``_schema``). When one
 of them succeeds, every subscription of those fields whose arguments match gets a message. The real-time
-endpoint (``_realtime``) registers the subscriptions and sends the messages; the rules are here.
+endpoint (``_realtime``) registers the subscriptions and sends the messages; the rules are here. Where
+the service's behaviour is not known for sure, LocalAppSync takes the reading that is never kinder than
+AppSync, so that a test passing here does not fail in production for that reason.
+
+- **The mutation's selection set is what subscribers get** (documented: "Subscriptions are triggered from
+  mutations and the mutation selection set is sent to subscribers",
+  https://docs.aws.amazon.com/appsync/latest/devguide/aws-appsync-real-time-data.html). The payload is the
+  mutation field's *response*, so a field the mutation did not select is null for the subscriber.
+- **Inner aliases reach subscribers as aliases** (reported, open:
+  https://github.com/aws/aws-appsync-community/issues/160): the response carries ``total`` for
+  ``total: amount``, so a subscriber's ``amount`` is null, and so is its own ``total: amount``.
+- **Subscription arguments filter on the mutation's response fields**, not on its arguments (reported,
+  consistent: a maintainer in https://github.com/aws-amplify/amplify-cli/issues/4601, "Subscription
+  filtering happens based on the data sent by mutation"; lesson 1 of
+  https://blog.purple-technology.com/lessons-learned-aws-appsync-subscriptions). A null argument does not
+  filter; an argument naming a field the mutation did not select never matches (``matches``).
+- **A non-null field the mutation did not select fails the message for that subscriber**: it gets the
+  data of its subscription field null and an error naming the field, in graphql-java's words (reported
+  with this exact shape, ``{"message", "path"}`` only, in
+  https://github.com/aws-amplify/amplify-category-api/issues/1338 and in "Event fields" of
+  https://graphql-on-aws-appsync-book.com/aws-appsync/real-time-data-with-subscriptions/event-fields/;
+  the same message in https://github.com/aws/aws-appsync-community/issues/127). ``subscription_error``.
+- **Aliased top-level mutations** (``m0: publishOrder(...)``) each fire their subscriptions here, as on
+  the Amplify simulator. On AppSync: UNKNOWN, one report against
+  (https://github.com/dillonkearns/elm-graphql/issues/106); ``LocalAppSync(mute_aliased_mutations=True)``
+  models that failure (``_server``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+from streambridge.testing._local._errors import format_error
 
 if TYPE_CHECKING:
-    from graphql import DocumentNode, GraphQLSchema
+    from graphql import DocumentNode, GraphQLError, GraphQLSchema
 
     from streambridge.testing._local._realtime import Connection, LocalSink
+
+# graphql-core's wording of a null in a non-null field (AppSync words it as graphql-java does).
+_NON_NULL_RE: Final = re.compile(
+    r"Cannot return null for non-nullable field (?P<parent>\w+)\.(?P<field>\w+)\."
+)
 
 
 @dataclass
@@ -49,10 +82,31 @@ def subscription_filters(
     return filters
 
 
-def matches(filters: Mapping[str, Any], payload: Any) -> bool:
+def matches(filters: Mapping[str, Any], response: Any) -> bool:
     """AppSync's argument filtering: every non-null subscription argument equals the response field."""
     if not filters:
         return True
-    if not isinstance(payload, Mapping):
+    if not isinstance(response, Mapping):
         return False
-    return all(name in payload and payload[name] == value for name, value in filters.items())
+    return all(name in response and response[name] == value for name, value in filters.items())
+
+
+def subscription_error(schema: GraphQLSchema, error: GraphQLError) -> dict[str, Any]:
+    """An error of a subscription message as AppSync sends it.
+
+    A null in a non-null field is ``{"message": "Cannot return null for non-nullable type: 'String' within
+    parent 'Order' (/onPublishOrder/status)", "path": ["onPublishOrder", "status"]}``, as reported; any
+    other error keeps AppSync's usual field-error shape.
+    """
+    from graphql import GraphQLObjectType  # noqa: PLC0415
+
+    match = _NON_NULL_RE.fullmatch(error.message)
+    parent = schema.get_type(match["parent"]) if match else None
+    if match is None or error.path is None or not isinstance(parent, GraphQLObjectType):
+        return format_error(error)
+    field_type = str(parent.fields[match["field"]].type).removesuffix("!")
+    where = "".join(f"[{key}]" if isinstance(key, int) else f"/{key}" for key in error.path)
+    message = (
+        f"Cannot return null for non-nullable type: '{field_type}' within parent '{parent.name}' ({where})"
+    )
+    return {"message": message, "path": list(error.path)}

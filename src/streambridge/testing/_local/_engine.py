@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from streambridge.testing._fake import FieldError, pass_through
 from streambridge.testing._local._auth import auth_modes
-from streambridge.testing._local._delivery import Subscription, subscription_filters
+from streambridge.testing._local._delivery import Subscription, subscription_error, subscription_filters
 from streambridge.testing._local._errors import (
     ResolverCrashError,
     StartError,
@@ -257,7 +257,7 @@ class Engine:
             result = await result
         message: dict[str, Any] = {"data": result.data}
         if result.errors:
-            message["errors"] = [format_error(e) for e in result.errors]
+            message["errors"] = [subscription_error(self.schema, e) for e in result.errors]
         return message
 
 
