@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +164,75 @@ def test_a_non_null_field_the_mutation_did_not_select_gives_appsyncs_error(appsy
             ],
         }
     ]
+
+
+# --- the 240 kB subscription payload limit (AppSync quotas; aws-appsync-community 33 and 175) ---------------
+
+LIMIT = 240_000  # "240 kB" on AppSync's quotas page, read as 1,000-byte kB: the stricter reading
+
+
+@pytest.fixture
+def order_of_size() -> Callable[[int], dict[str, Any]]:
+    """``order_of_size(n)``: an order whose subscription message ``{"data": {...}}`` is n bytes of UTF-8.
+
+    Half of its padding is "é" (2 bytes in UTF-8, 1 character, 6 bytes as a JSON escape), so only a
+    measure in UTF-8 bytes puts both sides of the limit where they belong.
+    """
+
+    def build(size: int) -> dict[str, Any]:
+        empty = {"id": "big", "status": "NEW", "seq": ""}
+        padding = size - len(json.dumps({"data": {"onPublishOrder": empty}}, separators=(",", ":")))
+        wide = padding // 4  # 2 bytes each, half of the padding
+        return {**empty, "seq": "é" * wide + "x" * (padding - 2 * wide)}
+
+    return build
+
+
+ON_BIG = "subscription { onPublishOrder { id status seq } }"
+PUBLISH_BIG = "mutation P($input: OrderInput!) { publishOrder(input: $input) { id status seq } }"
+
+
+def test_a_message_of_exactly_240_kb_is_delivered(
+    appsync: LocalAppSync, order_of_size: Callable[[int], dict[str, Any]]
+) -> None:
+    # GIVEN a subscriber, and an order whose message is exactly at the limit
+    subscriber = appsync.subscribe(ON_BIG)
+    big = order_of_size(LIMIT)
+    # WHEN it is published THEN it is delivered, and its size is what the limit was checked against
+    graphql(appsync, PUBLISH_BIG, {"input": big})
+    assert subscriber.wait_for(1) == [{"onPublishOrder": big}]
+    assert (
+        len(json.dumps(subscriber.payloads[0], separators=(",", ":"), ensure_ascii=False).encode()) == LIMIT
+    )
+
+
+def test_a_message_over_240_kb_is_dropped_silently_and_logged(
+    appsync: LocalAppSync, order_of_size: Callable[[int], dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a subscriber, and an order whose message is one byte over the limit
+    subscriber = appsync.subscribe(ON_BIG)
+    big = order_of_size(LIMIT + 1)
+    # WHEN it is published
+    with caplog.at_level(logging.WARNING, logger="streambridge.testing"):
+        answer = graphql(appsync, PUBLISH_BIG, {"input": big})
+    # THEN the mutation succeeds as on AppSync, which does not tell the publisher
+    assert answer == {"data": {"publishOrder": big}}
+    assert [m.ok for m in appsync.mutations] == [True]
+    # AND the log tells the test author why the subscriber got nothing
+    assert "dropped the onPublishOrder message of subscription local-1: 240001 bytes" in caplog.text
+    # AND the subscriber received nothing: the next message is a later sentinel
+    publish(appsync, "sentinel")
+    assert subscriber.wait_for(1) == [{"onPublishOrder": {"id": "sentinel", "status": "NEW", "seq": None}}]
+
+
+def test_the_limit_applies_to_the_mutations_whole_response_too(
+    appsync: LocalAppSync, order_of_size: Callable[[int], dict[str, Any]]
+) -> None:
+    # GIVEN a subscriber selecting only id, and an order whose full response is over the limit
+    subscriber = appsync.subscribe("subscription { onPublishOrder { id } }")
+    # WHEN it is published: the subscriber's own message would be tiny, but whether AppSync measures it or
+    # the mutation's response is unknown, and LocalAppSync is never kinder than AppSync
+    graphql(appsync, PUBLISH_BIG, {"input": order_of_size(LIMIT + 1)})
+    # THEN it is dropped too
+    publish(appsync, "sentinel")
+    assert subscriber.wait_for(1) == [{"onPublishOrder": {"id": "sentinel"}}]

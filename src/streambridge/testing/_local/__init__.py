@@ -25,8 +25,8 @@ What it does the way AppSync does:
 - Subscriptions: a successful mutation field is pushed to every subscription whose field lists it in
   ``@aws_subscribe``. The payload is the mutation's *response* (its selection set, its inner aliases), so a
   subscriber asking for a field the mutation did not select gets null (an error if the field is non-null);
-  subscription arguments filter on the response's fields by equality. The Amplify simulator reproduces
-  none of these; ``_delivery`` lists them with their sources.
+  subscription arguments filter on the response's fields by equality; a message over 240 kB is dropped
+  silently. The Amplify simulator reproduces none of these; ``_delivery`` lists them with their sources.
   ``mute_aliased_mutations=True`` models a reported, unverified failure: aliased top-level mutations that
   fire no subscription.
 

@@ -266,7 +266,7 @@ class LocalAppSync:
         """The results of the successful mutation fields (optionally only ``field``), in order.
 
         These are the values offered to the subscriptions of each mutation: each subscriber gets its own
-        selection of one, unless its filters or ``mute_aliased_mutations`` keep it out.
+        selection of one, unless its filters, ``mute_aliased_mutations`` or the 240 kB limit keep it out.
         """
         return [m.result for m in self.mutations if m.ok and (field is None or m.field == field)]
 

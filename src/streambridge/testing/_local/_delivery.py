@@ -24,6 +24,12 @@ AppSync, so that a test passing here does not fail in production for that reason
   https://github.com/aws-amplify/amplify-category-api/issues/1338 and in "Event fields" of
   https://graphql-on-aws-appsync-book.com/aws-appsync/real-time-data-with-subscriptions/event-fields/;
   the same message in https://github.com/aws/aws-appsync-community/issues/127). ``subscription_error``.
+- **A message over 240 kB is dropped silently**: the mutation succeeds, the subscriber receives nothing
+  (documented limit "Subscription payload size: 240 kB",
+  https://docs.aws.amazon.com/general/latest/gr/appsync.html; reported silent in
+  https://github.com/aws/aws-appsync-community/issues/33 and /175). Unknown: whether
+  kB means 1,000 or 1,024 bytes, and whether AppSync measures the mutation's response or each
+  subscriber's message; LocalAppSync drops above 240,000 bytes of either (``message_size``).
 - **Aliased top-level mutations** (``m0: publishOrder(...)``) each fire their subscriptions here, as on
   the Amplify simulator. On AppSync: UNKNOWN, one report against
   (https://github.com/dillonkearns/elm-graphql/issues/106); ``LocalAppSync(mute_aliased_mutations=True)``
@@ -32,6 +38,7 @@ AppSync, so that a test passing here does not fail in production for that reason
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +50,9 @@ if TYPE_CHECKING:
     from graphql import DocumentNode, GraphQLError, GraphQLSchema
 
     from streambridge.testing._local._realtime import Connection, LocalSink
+
+MAX_MESSAGE_BYTES: Final = 240_000
+"""AppSync's "240 kB" read as 1,000-byte kB: the stricter of the two readings."""
 
 # graphql-core's wording of a null in a non-null field (AppSync words it as graphql-java does).
 _NON_NULL_RE: Final = re.compile(
@@ -110,3 +120,18 @@ def subscription_error(schema: GraphQLSchema, error: GraphQLError) -> dict[str, 
         f"Cannot return null for non-nullable type: '{field_type}' within parent '{parent.name}' ({where})"
     )
     return {"message": message, "path": list(error.path)}
+
+
+def message_size(subscription_field: str, response: Any, message: Mapping[str, Any]) -> int:
+    """The bytes AppSync's 240 kB limit is checked against, as compact JSON in UTF-8.
+
+    Which payload AppSync measures is unknown: the mutation's whole response (as this subscription's
+    ``{"data": {...}}``) or the message trimmed to this subscriber's selection set. The larger of the two
+    is never kinder than AppSync.
+    """
+    whole = {"data": {subscription_field: response}}
+    return max(_json_size(whole), _json_size(message))
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())

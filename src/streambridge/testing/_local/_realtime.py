@@ -14,12 +14,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
-from streambridge.testing._local._delivery import Subscription, matches
+from streambridge.testing._local._delivery import MAX_MESSAGE_BYTES, Subscription, matches, message_size
 from streambridge.testing._local._errors import RejectedError, StartError, appsync_error
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from streambridge.testing._local._appsync import LocalAppSync
     from streambridge.testing._local._auth import Authorizer
     from streambridge.testing._local._engine import Engine
+
+logger = logging.getLogger("streambridge.testing")
 
 SUBPROTOCOL: Final = "graphql-ws"
 _CONNECTION_TIMEOUT_MS: Final = 300_000
@@ -87,13 +90,27 @@ class Realtime:
         self.local_sinks: set[LocalSink] = set()
         self.local_ids = 0
 
-    async def publish(self, mutation_field: str, payload: Any) -> None:
-        """Push one mutation result to the subscriptions that listen to it and whose filters match."""
+    async def publish(self, mutation_field: str, response: Any) -> None:
+        """Push a mutation field's response to the subscriptions listening to it whose filters match."""
         for field_name in self.engine.subscribers_of.get(mutation_field, ()):
             for subscription in list(self.subscriptions.get(field_name, ())):
-                if matches(subscription.filters, payload):
-                    message = await self.engine.event(subscription, payload)
-                    subscription.connection.send({"id": subscription.id, "type": "data", "payload": message})
+                if not matches(subscription.filters, response):
+                    continue
+                message = await self.engine.event(subscription, response)
+                size = message_size(field_name, response, message)
+                if size > MAX_MESSAGE_BYTES:
+                    logger.warning(
+                        "LocalAppSync: dropped the %s message of subscription %s: %d bytes, over AppSync's "
+                        "240 kB subscription payload limit (%d bytes here); AppSync drops it silently, the "
+                        "mutation %s still succeeds",
+                        field_name,
+                        subscription.id,
+                        size,
+                        MAX_MESSAGE_BYTES,
+                        mutation_field,
+                    )
+                    continue
+                subscription.connection.send({"id": subscription.id, "type": "data", "payload": message})
 
     # -- the WebSocket ----------------------------------------------------------------------------------
 
