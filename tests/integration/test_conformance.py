@@ -13,14 +13,19 @@ parametrized) and asserts ONE expected result, after this normalization only:
   compared exactly.
 
 Where the simulator is known to differ from the real AppSync, the scenario asserts per server and the
-comment names the difference (subscription filtering and selection sets, SigV4 verification, the real-time
-handshake). Both servers are shared by the tests of this module, so every test uses its own id prefix.
+comment names the difference (subscription filtering and selection sets, inner aliases, a non-null field
+the mutation did not select, the 240 kB message limit, SigV4 verification, the error objects of auth
+directives, the real-time handshake). These scenarios are the evidence for the simulator column of the
+table in ``docs/testing.md``. Both servers are shared by the tests of this module, so every test uses its
+own id prefix; the auth-directive scenario starts its own pair, serving ``AUTH_SCHEMA``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -36,7 +41,12 @@ from botocore.credentials import Credentials
 from streambridge import IAMAuth
 from streambridge.testing import FieldError
 from streambridge.testing._local import LocalAppSync
-from tests.integration.simulator import DEFAULT_API_KEY, SIMULATOR_DIR, AmplifySimulator
+from tests.integration.simulator import (
+    DEFAULT_API_KEY,
+    SIMULATOR_DIR,
+    AmplifySimulator,
+    simulator_package_dir,
+)
 from tests.integration.subscriber import Subscriber, SubscriberError
 
 pytestmark = pytest.mark.integration
@@ -51,6 +61,7 @@ BATCH = (
     f" m2: publishOrder(input: $m2_input) {{ {FIELDS} }}"
     " }"
 )
+ONLY_ID = "mutation P($input: OrderInput!) { publishOrder(input: $input) { id } }"
 CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 
 
@@ -180,6 +191,43 @@ def mine(subscriber: Subscriber, prefix: str, count: int, timeout: float = 5.0) 
         if len(got) >= count or time.monotonic() > deadline:
             return got
         time.sleep(0.01)
+
+
+async def data_payloads(
+    server: Server, document: str, publish: Callable[[], object], count: int
+) -> list[dict[str, Any]]:
+    """The first ``count`` ``data`` payloads a raw real-time subscription receives after ``publish()``.
+
+    Raw (aiohttp), not gql: gql raises on a payload carrying ``errors`` instead of showing it.
+    """
+    header = base64.b64encode(
+        json.dumps({"host": server.host, "x-api-key": server.api_key}).encode()
+    ).decode()
+    start = {
+        "id": "raw",
+        "type": "start",
+        "payload": {
+            "data": json.dumps({"query": document, "variables": {}}),
+            "extensions": {"authorization": {"host": server.host, "x-api-key": server.api_key}},
+        },
+    }
+    payloads: list[dict[str, Any]] = []
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            f"{server.realtime_url}?header={header}&payload=e30=", protocols=["graphql-ws"]
+        ) as ws,
+    ):
+        await ws.send_json({"type": "connection_init"})
+        await ws.send_json(start)
+        while (await ws.receive_json(timeout=5))["type"] != "start_ack":
+            pass
+        await asyncio.to_thread(publish)
+        while len(payloads) < count:
+            message = await ws.receive_json(timeout=5)
+            if message["type"] == "data":
+                payloads.append(message["payload"])
+    return payloads
 
 
 # --- data and errors ----------------------------------------------------------------------------------------
@@ -317,11 +365,7 @@ def test_subscription_payload_selection_set_and_filters(
     )
     everyone = subscribe("subscription { onPublishOrder { id amount } }")
     # WHEN a mutation that selects only `id` publishes an order with an amount, then one matching the filter
-    graphql(
-        server,
-        "mutation P($input: OrderInput!) { publishOrder(input: $input) { id } }",
-        {"input": order(prefix + "f", amount=3.0)},
-    )
+    graphql(server, ONLY_ID, {"input": order(prefix + "f", amount=3.0)})
     graphql(server, PUBLISH, {"input": order(prefix + "x", amount=4.0)})
     if server.is_local:
         # THEN like AppSync: subscribers get the MUTATION's selection set (amount null for the first), and
@@ -342,6 +386,71 @@ def test_subscription_payload_selection_set_and_filters(
         ]
         assert mine(everyone, prefix, 2) == full
         assert mine(filtered, prefix, 2) == full
+
+
+def test_inner_aliases_in_the_mutations_selection_set(
+    server: Server, subscribe: Callable[..., Subscriber], prefix: str
+) -> None:
+    # GIVEN a subscriber asking for amount
+    subscriber = subscribe("subscription { onPublishOrder { id amount } }")
+    # WHEN the mutation selects amount under an alias
+    document = "mutation P($input: OrderInput!) { publishOrder(input: $input) { id total: amount } }"
+    answer = graphql(server, document, {"input": order(prefix + "i", amount=5.0)})
+    # THEN both answer the caller with the alias
+    assert answer == (200, {"data": {"publishOrder": {"id": prefix + "i", "total": 5.0}}})
+    if server.is_local:
+        # AND like AppSync (aws-appsync-community 160), the subscriber's amount is null
+        assert mine(subscriber, prefix, 1) == [{"onPublishOrder": {"id": prefix + "i", "amount": None}}]
+    else:
+        # KNOWN SIMULATOR DIFFERENCE: it answers the subscriber's own selection from the resolver's result
+        assert mine(subscriber, prefix, 1) == [{"onPublishOrder": {"id": prefix + "i", "amount": 5.0}}]
+
+
+@pytest.mark.asyncio
+async def test_a_non_null_field_the_mutation_did_not_select(server: Server, prefix: str) -> None:
+    # GIVEN a raw real-time subscriber selecting status (String!)
+    # WHEN a mutation selecting only id is published
+    def publish() -> None:
+        graphql(server, ONLY_ID, {"input": order(prefix + "n")})
+
+    (payload,) = await data_payloads(server, "subscription { onPublishOrder { id status } }", publish, 1)
+    if server.is_local:
+        # THEN like AppSync (amplify-category-api 1338): data null, graphql-java's error with message and path
+        assert payload == {
+            "data": {"onPublishOrder": None},
+            "errors": [
+                {
+                    "message": "Cannot return null for non-nullable type: 'String' within parent 'Order' "
+                    "(/onPublishOrder/status)",
+                    "path": ["onPublishOrder", "status"],
+                }
+            ],
+        }
+    else:
+        # KNOWN SIMULATOR DIFFERENCE: the subscriber's selection of the resolver's result, status included
+        assert payload == {"data": {"onPublishOrder": {"id": prefix + "n", "status": "NEW"}}}
+
+
+def test_a_subscription_message_over_240_kb(
+    server: Server, subscribe: Callable[..., Subscriber], prefix: str
+) -> None:
+    # GIVEN a subscriber, and an order whose subscription message is 250,000 bytes
+    subscriber = subscribe(ON_PUBLISH)
+    big = order(prefix + "big", seq="x" * 250_000)
+    # WHEN it is published, then a small one
+    answer = graphql(server, PUBLISH, {"input": big})
+    graphql(server, PUBLISH, {"input": order(prefix + "small")})
+    # THEN the mutation succeeds on both
+    assert answer == (200, {"data": {"publishOrder": big}})
+    if server.is_local:
+        # AND like AppSync (quotas: 240 kB; aws-appsync-community 33), the big message is dropped silently
+        assert mine(subscriber, prefix, 1) == [{"onPublishOrder": order(prefix + "small")}]
+    else:
+        # KNOWN SIMULATOR DIFFERENCE: no size limit, both messages arrive
+        assert mine(subscriber, prefix, 2) == [
+            {"onPublishOrder": big},
+            {"onPublishOrder": order(prefix + "small")},
+        ]
 
 
 # --- auth ---------------------------------------------------------------------------------------------------
@@ -387,6 +496,72 @@ def test_a_sigv4_signed_request(server: Server, prefix: str) -> None:
     else:
         # KNOWN SIMULATOR DIFFERENCE: it reads the access key id but never verifies the signature
         assert status == 200
+
+
+AUTH_SCHEMA = """
+type Order @aws_api_key @aws_iam {
+  id: ID!
+  status: String!
+}
+input OrderInput {
+  id: ID!
+  status: String!
+}
+type Query @aws_api_key @aws_iam {
+  ping: String
+}
+type Mutation {
+  publishOrder(input: OrderInput!): Order @aws_api_key @aws_iam
+  publishInternal(input: OrderInput!): Order @aws_iam
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def auth_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Both servers serving AUTH_SCHEMA (publishInternal: IAM only): ``{"local": url, "simulator": url}``."""
+    if not simulator_package_dir().is_dir():
+        pytest.skip("AppSync simulator not installed: run `make node`")
+    directory = tmp_path_factory.mktemp("auth-schema")
+    shutil.copytree(SIMULATOR_DIR / "templates", directory / "templates")
+    (directory / "schema.graphql").write_text(AUTH_SCHEMA)
+    config = json.loads((SIMULATOR_DIR / "resolvers.json").read_text())
+    internal = next(r for r in config["resolvers"] if r["fieldName"] == "publishOrder")
+    config["resolvers"].append({**internal, "fieldName": "publishInternal"})
+    (directory / "resolvers.json").write_text(json.dumps(config))
+    resolvers = {"Mutation.publishOrder": poison_resolver, "Mutation.publishInternal": poison_resolver}
+    with (
+        LocalAppSync(AUTH_SCHEMA, resolvers=resolvers, api_key=DEFAULT_API_KEY) as local,
+        AmplifySimulator(schema=directory / "schema.graphql", resolvers=directory / "resolvers.json") as sim,
+    ):
+        yield {"local": local.url, "simulator": sim.url}
+
+
+@pytest.mark.parametrize("name", ["local", "simulator"])
+def test_an_auth_directive_refuses_a_field_to_another_mode(
+    auth_servers: dict[str, str], name: str, prefix: str
+) -> None:
+    # GIVEN publishInternal allows @aws_iam only
+    url = auth_servers[name]
+    document = "mutation I($input: OrderInput!) { publishInternal(input: $input) { id } }"
+    body = json.dumps(
+        {"query": document, "variables": {"input": {"id": prefix + "d", "status": "NEW"}}}
+    ).encode()
+    # WHEN it is called with the API key, then signed with IAM
+    by_key = post(url, body, {"x-api-key": DEFAULT_API_KEY})
+    by_iam = post(url, body, dict(IAMAuth(region="us-east-1", credentials=CREDENTIALS).headers(url, body)))
+    # THEN the API key gets the field null with an Unauthorized error, IAM gets the data
+    status, answer = by_key
+    (error,) = answer["errors"]
+    assert (status, answer["data"]) == (200, {"publishInternal": None})
+    assert (error["errorType"], error["path"]) == ("Unauthorized", ["publishInternal"])
+    assert error["message"] == "Not Authorized to access publishInternal on type Mutation"
+    assert by_iam == (200, {"data": {"publishInternal": {"id": prefix + "d"}}})
+    if name == "local":
+        assert (error["data"], error["errorInfo"]) == (None, None)  # as AppSync (amplify-category-api 2422)
+    else:
+        # KNOWN SIMULATOR DIFFERENCE: empty objects instead of null
+        assert (error["data"], error["errorInfo"]) == ({}, {})
 
 
 # --- the real-time handshake, raw ---------------------------------------------------------------------------
