@@ -445,13 +445,11 @@ def judge(configured: Shape, single: ShapeReport, batch: ShapeReport) -> Verdict
             return Verdict(
                 0, "aliased batches reach every subscription: all probe messages arrived, in order"
             )
-        also = (
-            "; aliased batches work too, so a larger batch_size is safe on this API"
-            if other.works
-            else "; keep batch_size=1"
-            if other.not_applicable is None
-            else ""
-        )
+        also = ""
+        if other.works:
+            also = "; aliased batches work too, so a larger batch_size is safe on this API"
+        elif other.not_applicable is None:
+            also = "; keep batch_size=1"
         return Verdict(
             0, f"single requests reach every subscription: all probe messages arrived, in order{also}"
         )
@@ -1151,7 +1149,7 @@ def _delivery_line(sub: dict[str, Any], *, by_field: bool, waited: float) -> str
     if sub["latency_ms"] is not None:
         text += f", latency median {sub['latency_ms']['median']} ms, max {sub['latency_ms']['max']} ms"
     if sub["delivered"] < sub["expected"]:
-        text += f" (waited {waited} s)"
+        text += f" (waited {waited:.1f} s)"
     if sub["other_messages"]:
         text += f"; {sub['other_messages']} other message(s) ignored"
     return text
