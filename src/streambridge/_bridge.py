@@ -92,7 +92,9 @@ class Bridge:
         Args:
             url: AppSync GraphQL endpoint; default: env ``STREAMBRIDGE_APPSYNC_URL``.
             auth: ``IAMAuth()`` (default, botocore credential chain), ``ApiKeyAuth`` or ``TokenAuth``.
-            batch_size: most mutations in one request (1 = one mutation per request).
+            batch_size: most mutations in one request, as aliased top-level fields. 1 sends every
+                mutation as written (no alias, your variable names): the fallback if aliased mutations do
+                not fire your subscriptions (check with ``streambridge doctor``).
             batch_bytes: most bytes of variables and fields in one request.
             per_key: mutations of the same partition key in one request. 1 (default) never lets a change
                 run after a failed earlier change of its key; more is faster for hot keys (see docs).
