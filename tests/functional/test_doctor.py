@@ -366,6 +366,46 @@ def test_no_secret_is_printed_when_the_probe_succeeds(
         assert secret not in out + err
 
 
+TOKEN_SCHEMA = """
+type Order { id: ID! status: String! }
+input OrderInput { id: ID! status: String! }
+type Query { ping: String }
+type Mutation { publishOrder(input: OrderInput!): Order }
+type Subscription { onOrder(id: ID): Order @aws_subscribe(mutations: ["publishOrder"]) }
+"""
+
+
+def test_a_token_publishes_and_subscribes_without_being_printed(
+    capsys: pytest.CaptureFixture[str], app: Path, local_appsync_factory: LocalAppSyncFactory
+) -> None:
+    # GIVEN an API authorized by a Lambda authorizer token only
+    token = "lambda-authorizer-secret-token-42"
+    (app / "schema.graphql").write_text(TOKEN_SCHEMA)
+    write_module(app, "doctorapp", """
+        from streambridge import Bridge, TokenAuth
+
+        bridge = Bridge(auth=TokenAuth("replaced-by-the-command-line"))
+
+        @bridge.sqs("mutation P($input: OrderInput!) { publishOrder(input: $input) { id status } }")
+        def handler(record):
+            return {"input": record.json()}
+    """)  # fmt: skip
+    api = local_appsync_factory(
+        app / "schema.graphql", api_key=None, credentials=(), tokens=[token], default_auth="AWS_LAMBDA"
+    )
+
+    # WHEN the doctor publishes and subscribes with the token (the SQS sample)
+    argv = ["doctor", "doctorapp:handler", "--url", api.url, "--schema", "schema.graphql", "--token", token]
+    code = main([*argv, "--wait", WAIT])
+    out, err = capsys.readouterr()
+
+    # THEN both shapes went through on the token, which is printed nowhere
+    assert code == 0, out + err
+    assert "real-time  " + api.realtime_url + " (token): accepted" in out
+    assert {m.auth_mode for m in api.mutations} == {"AWS_LAMBDA"}
+    assert token not in out + err
+
+
 def test_without_a_schema_it_says_why_one_is_needed(
     capsys: pytest.CaptureFixture[str], orders_api: LocalAppSync
 ) -> None:
