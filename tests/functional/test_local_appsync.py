@@ -11,6 +11,8 @@ import base64
 import importlib.metadata
 import json
 import logging
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -251,6 +253,17 @@ def test_starts_fast_and_serves_on_one_port() -> None:
     # AND stop is idempotent and really stops
     appsync.stop()
     assert not appsync.running
+
+
+def test_importing_streambridge_testing_loads_neither_graphql_nor_aiohttp() -> None:
+    # GIVEN a fresh interpreter WHEN streambridge.testing is imported (as the pytest plugin's users do)
+    code = (
+        "import sys, streambridge.testing\n"
+        "print(','.join(m for m in ('graphql', 'aiohttp', 'gql', 'botocore') if m in sys.modules))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # THEN LocalAppSync's heavy dependencies wait until one is built
+    assert loaded.strip() == ""
 
 
 def test_lifecycle_errors_are_clear() -> None:
