@@ -1,4 +1,4 @@
-"""The ``streambridge`` command: ``demo``, ``events``, ``invoke`` and ``check``.
+"""The ``streambridge`` command: ``demo``, ``events``, ``invoke``, ``check`` and ``doctor``.
 
 Each verb is one ``_add_<verb>`` function that registers its subparser and sets ``run`` to the function
 doing the work; ``_VERBS`` lists them. Imports beyond the standard library happen inside the verbs, so
@@ -810,9 +810,11 @@ def _add_check(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
         help="validate the handlers' mutation documents against the AppSync schema, offline",
         description="Validate every mutation document the handlers use (the decorator's document) against "
         "the schema, with AppSync's scalars and directives, and flag AppSync's silent failures: "
-        "subscriptions (@aws_subscribe) that select or filter on fields the mutation does not select, and "
-        "aliases inside the mutation. One line per finding: LEVEL handler: message. Exit status 1 on any "
-        "error (or warning, with --strict).",
+        "subscriptions (@aws_subscribe) that select or filter on fields the mutation does not select, "
+        "aliases inside the mutation, and @aws_subscribe naming a mutation the schema does not have. One "
+        "line per finding: LEVEL handler: message (the schema's own findings: LEVEL schema-file: message); "
+        "a syntax error adds its line with a caret under the column. Exit status 1 on any error (or "
+        "warning, with --strict).",
         epilog="""\
 examples:
   streambridge check app:handler --schema schema.graphql
@@ -847,13 +849,23 @@ def _run_check(args: argparse.Namespace) -> int:
             documents += [(label, handler.document) for label, handler in load_handlers(target)]
     documents += [(path, _read_text(path, "--mutation-file")) for path in args.mutation_file]
 
-    from streambridge._check import Finding, Level, SchemaError, appsync_schema, check_document  # noqa: PLC0415
+    from streambridge._check import (  # noqa: PLC0415
+        Finding,
+        Level,
+        SchemaError,
+        appsync_schema,
+        check_document,
+        check_schema,
+    )
 
     try:
         schema = appsync_schema(schema_text, args.schema)
     except SchemaError as error:
         raise CommandError(str(error)) from None
     counts = dict.fromkeys(Level, 0)
+    for finding in check_schema(schema):  # the schema's own findings, once, against the schema file
+        counts[finding.level] += 1
+        _out(finding.line(args.schema))
     with _library_logs(logging.ERROR):  # the check reports what the library would log
         for label, document in documents:
             if document is None:
@@ -912,11 +924,96 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
+# doctor
+
+
+def _add_doctor(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
+    doctor = verbs.add_parser(
+        "doctor",
+        help="check on the live API that subscribers receive what the handler publishes, single and batched",
+        description="Run once after deploying (and in CI against a staging API): subscribe over AppSync's "
+        "real-time WebSocket to every subscription that lists the handler's mutation in @aws_subscribe, "
+        "filtered on the probe's own values; publish --count copies of a probe record through the "
+        "handler's mapping function, as single unaliased requests and as one aliased batch; report for "
+        "each shape whether every message arrived, in order, and how fast. Exit status 0 when the shape "
+        "the handler's Bridge is configured for delivers everything, 1 when it does not (with the "
+        "setting that works), 2 when the probe cannot run (usage, auth refused).",
+        epilog="""\
+examples:
+  streambridge doctor app:handler --url https://abc123.appsync-api.eu-west-1.amazonaws.com/graphql \\
+      --schema schema.graphql --iam --subscribe-api-key da2-xxxx
+  streambridge events dynamodb --new-image '{"id": "doctor-1", "status": "NEW"}' \\
+      | streambridge doctor app:handler --event - --url URL --schema schema.graphql --api-key da2-xxxx
+  streambridge doctor app:handler --url http://127.0.0.1:20002/graphql --schema schema.graphql \\
+      --iam --region us-east-1 --subscribe-api-key da2-local --json
+
+The probe's messages reach every real subscriber of the API whose filters match them: run it against a
+staging API, or probe a record whose key no client subscribes to (the built-in sample uses a fresh id).""",
+        formatter_class=_Formatter,
+    )
+    doctor.set_defaults(command=doctor.prog, run=_run_doctor)
+    doctor.add_argument("handler", metavar="HANDLER", help="the decorated handler, as module:attribute")
+    doctor.add_argument("--url", required=True, help="the AppSync GraphQL endpoint")
+    doctor.add_argument(
+        "--realtime-url",
+        metavar="WSS_URL",
+        help="the real-time endpoint (default: derived from --url as AppSync documents it)",
+    )
+    doctor.add_argument(
+        "--schema", metavar="FILE", help="the AppSync schema (SDL), to know which subscriptions to open"
+    )
+    auth = doctor.add_mutually_exclusive_group(required=True)
+    auth.add_argument("--iam", action="store_true", help="sign with IAM (the default AWS credential chain)")
+    auth.add_argument("--api-key", metavar="KEY", help="authorize with an AppSync API key")
+    auth.add_argument("--token", help="authorize with a Cognito/OIDC/Lambda-authorizer token")
+    doctor.add_argument("--region", help="the API's region for --iam, when the URL does not name it")
+    doctor.add_argument(
+        "--subscribe-api-key",
+        metavar="KEY",
+        help="subscribe with this API key (default: the publishing auth)",
+    )
+    doctor.add_argument(
+        "--event", metavar="FILE", help="probe with the first record of this event (- for stdin)"
+    )
+    doctor.add_argument(
+        "--count", type=_batch_count, default=3, metavar="N", help="probe copies per shape (at least 2)"
+    )
+    doctor.add_argument(
+        "--wait", type=_seconds, default=5.0, metavar="SECONDS", help="how long to wait for messages"
+    )
+    doctor.add_argument("--json", action="store_true", help="print the full report as one JSON document")
+
+
+def _batch_count(text: str) -> int:
+    value = _int(text)
+    if value < 2:  # a batch of one is sent as the user's own document, without an alias
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from streambridge._doctor import run  # noqa: PLC0415 - gql and graphql-core load for this verb only
+
+    return run(args)
+
+
+# --------------------------------------------------------------------------------------------------
 
 _VERBS: tuple[Callable[[_Subparsers[argparse.ArgumentParser]], None], ...] = (
     _add_demo,
     _add_events,
     _add_invoke,
     _add_check,
+    _add_doctor,
 )
 """Every verb's ``_add_<verb>``, in the order ``--help`` lists them. A new verb adds itself here."""

@@ -650,6 +650,56 @@ def test_check_needs_something_to_check(capsys: pytest.CaptureFixture[str]) -> N
     assert "streambridge check: error: name at least one HANDLER or --mutation-file" in err
 
 
+def test_check_reports_a_subscription_of_a_mutation_the_schema_lacks_once_against_the_schema(
+    capsys: pytest.CaptureFixture[str], app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a schema whose subscription lists a misspelt mutation, and two documents to check against it
+    monkeypatch.delenv(URL_ENV, raising=False)
+    text = (ORDERS / "schema.graphql").read_text()
+    (app / "schema.graphql").write_text(
+        text.replace('mutations: ["publishOrder"]', 'mutations: ["publishOrdr"]')
+    )
+    (app / "publish.graphql").write_text(
+        "mutation P($input: OrderInput!) { publishOrder(input: $input) { id status } }"
+    )
+    # WHEN both are checked
+    argv = ["check", HANDLER, "--mutation-file", "publish.graphql", "--schema", "schema.graphql"]
+    code, out, _ = run(capsys, *argv)
+    # THEN the schema's error is reported once, first, against the schema file, and fails the check
+    assert code == 1
+    assert out.splitlines() == [
+        (
+            "ERROR schema.graphql: @aws_subscribe on Subscription.onOrderChanged names 'publishOrdr', which "
+            "is not a mutation field of the schema, so no mutation triggers onOrderChanged under that name; "
+            "did you mean 'publishOrder'?"
+        ),
+        f"OK {HANDLER}",
+        "OK publish.graphql",
+        "checked 2 document(s) against schema.graphql: 1 error(s), 0 warning(s), 0 note(s)",
+    ]
+
+
+def test_check_shows_the_line_of_a_syntax_error_with_a_caret(
+    capsys: pytest.CaptureFixture[str], app: Path
+) -> None:
+    # GIVEN a mutation file whose second line lacks an argument's value
+    (app / "schema.graphql").write_text((ORDERS / "schema.graphql").read_text())
+    (app / "publish.graphql").write_text(
+        "mutation P($input: OrderInput!) {\n  publishOrder(input: ) { id status }\n}\n"
+    )
+    code, out, _ = run(capsys, "check", "--mutation-file", "publish.graphql", "--schema", "schema.graphql")
+    # THEN it fails, saying where, with that line and a caret under the column
+    assert code == 1
+    assert out.splitlines()[:3] == [
+        (
+            "ERROR publish.graphql: the document does not parse: Syntax Error: Unexpected ')'. "
+            "(at line 2, column 23)"
+        ),
+        "      publishOrder(input: ) { id status }",
+        "                          ^",
+    ]
+
+
 # --------------------------------------------------------------------------------------------------
 # help, version, the installed script
 
