@@ -30,8 +30,11 @@ from streambridge._sources._base import SourceRecord
 
 logger = logging.getLogger("streambridge")
 
-MAX_SUBSCRIPTION_PAYLOAD = 240 * 1024
-"""AppSync silently drops a subscription message over 240 KB, so such a mutation is failed up front."""
+MAX_SUBSCRIPTION_PAYLOAD = 240_000
+"""AppSync silently drops a subscription message over 240 kB, so such a mutation is failed up front.
+
+Whether AppSync's kB is 1,000 or 1,024 bytes is unknown (its quotas page says "240 kB"): the stricter
+reading, so that no record passes this check only to be dropped by AppSync (or by LocalAppSync)."""
 
 
 class Mutation(NamedTuple):

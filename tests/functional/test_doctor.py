@@ -216,7 +216,7 @@ def test_json_report_shows_the_request_shapes_filters_latency_and_payload(
     seqs = [r["variables"]["input"]["seq"] for r in single["requests"]]
     assert seqs == ["400000000000000000100", "400000000000000000101", "400000000000000000102"]
     assert 100 < report["payload"]["largest_bytes"] < 1000
-    assert report["payload"]["limit_bytes"] == 240 * 1024
+    assert report["payload"]["limit_bytes"] == 240_000
     assert report["schema"] == {"file": str(ORDERS_SCHEMA), "findings": []}
 
 

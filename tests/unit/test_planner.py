@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from streambridge import HeldBackError, MappingError, Mutation, Status
+from streambridge import HeldBackError, MappingError, Mutation, PayloadTooLargeError, Status
 from streambridge._batch import Limits, render, take_batch
 from streambridge._plan import Planning, plan
 from streambridge._result import Ledger
@@ -134,3 +134,14 @@ def test_a_mutation_without_variables_has_an_empty_read_only_mapping() -> None:
     # AND it plans as a mutation with no variables
     lanes, _ = planned([("a", "1")], lambda r: mutation)
     assert [s.mutation.variables for s in lanes[0].steps] == [()]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("blob", "fails"), [(239_900, False), (240_100, True)])
+def test_variables_over_240_000_bytes_are_failed_before_sending(blob: int, fails: bool) -> None:
+    # GIVEN AppSync's quota of 240 kB per subscription message, whose kB (1,000 or 1,024 bytes) is unknown
+    # WHEN a record's variables come just under or just over 240,000 bytes
+    lanes, ledger = planned([("a", "x" * blob)])
+    outcomes = ledger.close(MappingError("unused"))
+    # THEN the stricter reading decides: over 240,000 bytes the record fails up front, never sent
+    assert isinstance(outcomes[0].error, PayloadTooLargeError) is fails
+    assert bool(lanes) is not fails
