@@ -642,11 +642,7 @@ also exported as STREAMBRIDGE_APPSYNC_URL while the module is imported.""",
     invoke.add_argument("handler", metavar="HANDLER", help="the decorated handler, as module:attribute")
     invoke.add_argument("--event", required=True, metavar="FILE", help="the event JSON file, or - for stdin")
     invoke.add_argument("--url", help="the AppSync GraphQL endpoint (default: the handler's bridge's URL)")
-    auth = invoke.add_mutually_exclusive_group()
-    auth.add_argument("--api-key", metavar="KEY", help="authorize with an AppSync API key")
-    auth.add_argument("--token", help="authorize with a Cognito/OIDC/Lambda-authorizer token")
-    auth.add_argument("--iam", action="store_true", help="sign with IAM (the default AWS credential chain)")
-    invoke.add_argument("--region", help="the API's region for --iam, when the URL does not name it")
+    _add_auth(invoke, required=False)
     invoke.add_argument(
         "--timeout-ms",
         type=_positive_int,
@@ -658,6 +654,15 @@ also exported as STREAMBRIDGE_APPSYNC_URL while the module is imported.""",
     invoke.add_argument(
         "-v", "--verbose", action="count", default=0, help="show streambridge's log lines (-vv: debug)"
     )
+
+
+def _add_auth(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """The publishing auth options of ``invoke`` and ``doctor``: one of them, and --region for --iam."""
+    auth = parser.add_mutually_exclusive_group(required=required)
+    auth.add_argument("--api-key", metavar="KEY", help="authorize with an AppSync API key")
+    auth.add_argument("--token", help="authorize with a Cognito/OIDC/Lambda-authorizer token")
+    auth.add_argument("--iam", action="store_true", help="sign with IAM (the default AWS credential chain)")
+    parser.add_argument("--region", help="the API's region for --iam, when the URL does not name it")
 
 
 def _run_invoke(args: argparse.Namespace) -> int:
@@ -962,11 +967,7 @@ staging API, or probe a record whose key no client subscribes to (the built-in s
     doctor.add_argument(
         "--schema", metavar="FILE", help="the AppSync schema (SDL), to know which subscriptions to open"
     )
-    auth = doctor.add_mutually_exclusive_group(required=True)
-    auth.add_argument("--iam", action="store_true", help="sign with IAM (the default AWS credential chain)")
-    auth.add_argument("--api-key", metavar="KEY", help="authorize with an AppSync API key")
-    auth.add_argument("--token", help="authorize with a Cognito/OIDC/Lambda-authorizer token")
-    doctor.add_argument("--region", help="the API's region for --iam, when the URL does not name it")
+    _add_auth(doctor, required=True)
     doctor.add_argument(
         "--subscribe-api-key",
         metavar="KEY",

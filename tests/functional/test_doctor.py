@@ -427,7 +427,7 @@ LOCAL = ["--url", "http://127.0.0.1:1/graphql"]
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ([*LOCAL, "--schema", "s"], "one of the arguments --iam --api-key --token is required"),
+        ([*LOCAL, "--schema", "s"], "one of the arguments --api-key --token --iam is required"),
         ([*LOCAL, "--api-key", "k", "--count", "1"], "--count: must be at least 2, got 1"),
         ([*LOCAL, "--api-key", "k", "--wait", "0"], "--wait: must be more than 0"),
         ([*LOCAL, "--api-key", "k", "--region", "us-east-1"], "--region goes with --iam"),
