@@ -19,6 +19,7 @@ from typing import Any
 from streambridge import HttpResponse
 
 _ALIAS = re.compile(rb"\b(m\d+(?:_\d+)?):")
+_FIELD = re.compile(rb"\{\s*(\w+)")  # a request of one mutation: the document as written, unaliased
 
 
 class _Clock:
@@ -56,7 +57,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
 
 class InstantAppSync:
-    """A ``Transport`` that answers every aliased mutation with success after ``latency`` seconds."""
+    """A ``Transport`` that answers every mutation with success after ``latency`` seconds."""
 
     def __init__(self, latency: float = 0.0) -> None:
         self.latency = latency
@@ -72,7 +73,11 @@ class InstantAppSync:
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
-            aliases = tuple(_ALIAS.findall(body, 0, body.find(b'"variables"')))
+            end = body.find(b'"variables"')
+            aliases = tuple(_ALIAS.findall(body, 0, end))
+            if not aliases:
+                field = _FIELD.search(body, body.find(b"{", 1), end)
+                aliases = (field.group(1),) if field else ()
             answer = self._answers.get(aliases)
             if answer is None:
                 data = {alias.decode(): {"id": "x", "status": "ok"} for alias in aliases}
