@@ -79,11 +79,11 @@ def phases(  # noqa: PLR0915 - one closure per phase, read from top to bottom
     event: dict[str, Any], settings: dict[str, Any], runs: int = 5
 ) -> dict[str, float]:
     """Seconds of CPU per phase for the whole event (best of ``runs``)."""
-    from streambridge._batch import Limits, render, take_batch
-    from streambridge._plan import Planning, plan
-    from streambridge._response import interpret
-    from streambridge._result import Ledger
+    from streambridge._engine.batch import Limits, render, take_batch
+    from streambridge._engine.plan import Planning, plan
+    from streambridge._engine.result import Ledger
     from streambridge._sources import SOURCES
+    from streambridge._targets.graphql.response import interpret
 
     source = SOURCES["dynamodb"]
     bridge_handler = _handler(settings)
@@ -158,7 +158,7 @@ def phases(  # noqa: PLR0915 - one closure per phase, read from top to bottom
 def _answer(aliases: dict[str, int]) -> Any:
     import json
 
-    from streambridge._transport import HttpResponse
+    from streambridge._io.transport import HttpResponse
 
     body = json.dumps({"data": {alias: {"id": "x", "status": "ok"} for alias in aliases}}).encode()
     return HttpResponse(200, {}, body)

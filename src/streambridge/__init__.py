@@ -3,9 +3,10 @@
 Importing this package is cheap: botocore, aiohttp and tenacity load on first use.
 """
 
-from streambridge._auth import ApiKeyAuth, IAMAuth, TokenAuth
 from streambridge._bridge import Bridge, Handler, LambdaContext
-from streambridge._deadletter import DeadLetter, DeadLetterSink, SQSDeadLetterQueue
+from streambridge._engine.plan import Mutation
+from streambridge._engine.result import InvocationResult, RecordOutcome, Status
+from streambridge._engine.retry import RetryPolicy
 from streambridge._errors import (
     AuthorizationError,
     ConfigurationError,
@@ -26,17 +27,16 @@ from streambridge._errors import (
     ThrottledError,
     TransientError,
 )
-from streambridge._idempotency import DynamoDBIdempotencyStore, IdempotencyStore
-from streambridge._plan import Mutation
-from streambridge._result import InvocationResult, RecordOutcome, Status
-from streambridge._retry import RetryPolicy
+from streambridge._io.auth import ApiKeyAuth, IAMAuth, TokenAuth
+from streambridge._io.transport import Auth, HttpResponse, Transport
 from streambridge._sources.aurora import AuroraEvent
 from streambridge._sources.cloudwatch import AlarmEvent
 from streambridge._sources.dynamodb import DynamoDBRecord
 from streambridge._sources.eventbridge import EventBridgeEvent
 from streambridge._sources.kinesis import KinesisRecord
 from streambridge._sources.sqs import SQSRecord
-from streambridge._transport import Auth, HttpResponse, Transport
+from streambridge._stores.deadletter import DeadLetter, DeadLetterSink, SQSDeadLetterQueue
+from streambridge._stores.idempotency import DynamoDBIdempotencyStore, IdempotencyStore
 
 __all__ = [
     "AlarmEvent",

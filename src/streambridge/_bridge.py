@@ -15,9 +15,10 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from streambridge._auth import IAMAuth
-from streambridge._batch import Limits
-from streambridge._deadletter import DeadLetter, DeadLetterSink
+from streambridge._engine.batch import Limits
+from streambridge._engine.plan import MAX_SUBSCRIPTION_PAYLOAD, Planner, Planning
+from streambridge._engine.result import InvocationResult, Ledger, RecordOutcome, Status
+from streambridge._engine.retry import Deadline, RetryPolicy
 from streambridge._errors import (
     ConfigurationError,
     DeliveryFailedError,
@@ -25,10 +26,8 @@ from streambridge._errors import (
     PublishError,
     StreambridgeError,
 )
-from streambridge._idempotency import IdempotencyStore, idempotency_key
-from streambridge._plan import MAX_SUBSCRIPTION_PAYLOAD, Planner, Planning
-from streambridge._result import InvocationResult, Ledger, RecordOutcome, Status
-from streambridge._retry import Deadline, RetryPolicy
+from streambridge._io.auth import IAMAuth
+from streambridge._io.transport import Auth, Transport
 from streambridge._sources import SOURCES
 from streambridge._sources._base import Source, SourceRecord
 from streambridge._sources.aurora import AuroraEvent
@@ -37,12 +36,13 @@ from streambridge._sources.dynamodb import DynamoDBRecord
 from streambridge._sources.eventbridge import EventBridgeEvent
 from streambridge._sources.kinesis import KinesisRecord
 from streambridge._sources.sqs import SQSRecord
-from streambridge._transport import Auth, Transport
+from streambridge._stores.deadletter import DeadLetter, DeadLetterSink
+from streambridge._stores.idempotency import IdempotencyStore, idempotency_key
 
 if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not at import (cold start)
     import asyncio
 
-    from streambridge._publish import Endpoint, SendDeadLetters
+    from streambridge._engine.publish import Endpoint, SendDeadLetters
 
 logger = logging.getLogger("streambridge")
 
@@ -233,7 +233,7 @@ class Bridge:
             ledger,
             dead_letter=send_dead_letters is not None,
         )
-        from streambridge._publish import publish  # noqa: PLC0415 - lazy: asyncio and tenacity
+        from streambridge._engine.publish import publish  # noqa: PLC0415 - lazy: asyncio and tenacity
 
         counters = await publish(
             planner,
@@ -333,7 +333,7 @@ class Bridge:
         """Decorator for any source by name: ``@bridge.handler("dynamodb", PUBLISH)``."""
         spec = _source(source)
         if document is not None:
-            from streambridge._document import compile_document  # noqa: PLC0415
+            from streambridge._targets.graphql.document import compile_document  # noqa: PLC0415
 
             compile_document(document)  # a document that cannot work fails at cold start, clearly
 
@@ -387,13 +387,13 @@ class Bridge:
     # -- plumbing ----------------------------------------------------------------------------------
 
     def _endpoint(self) -> Endpoint:
-        from streambridge._publish import Endpoint  # noqa: PLC0415
+        from streambridge._engine.publish import Endpoint  # noqa: PLC0415
 
         if not self._auth_checked:
             self.auth.validate(self.url)
             self._auth_checked = True
         if self._transport is None:
-            from streambridge._http import AiohttpTransport  # noqa: PLC0415 - lazy: cold start
+            from streambridge._io.http import AiohttpTransport  # noqa: PLC0415 - lazy: cold start
 
             self._transport = AiohttpTransport(max_connections=max(self.concurrency, 1))
         return Endpoint(self.url, self.auth, self._transport, self.request_timeout)

@@ -23,9 +23,9 @@ import pytest
 from aiohttp import web
 from graphql import GraphQLError, graphql_sync
 
-from streambridge._check import appsync_schema
-from streambridge._cli import main
 from streambridge._sources import SOURCES
+from streambridge._tools.check import appsync_schema
+from streambridge._tools.cli import main
 from streambridge.testing import events as testing_events
 
 ROOT = Path(__file__).parents[2]

@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from streambridge import Bridge, HttpResponse, Status
-from streambridge._deadletter import SQSDeadLetterQueue
-from streambridge._idempotency import DynamoDBIdempotencyStore
+from streambridge._stores.deadletter import SQSDeadLetterQueue
+from streambridge._stores.idempotency import DynamoDBIdempotencyStore
 from streambridge.testing import FakeAppSync, RequestRejectedError, events
 
 from .conftest import PUBLISH, poison_resolver

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from streambridge._cli import main
-from streambridge._doctor import (
+from streambridge._tools.cli import main
+from streambridge._tools.doctor import (
     Delivery,
     Received,
     RequestShape,

@@ -32,10 +32,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from streambridge._auth import ApiKeyAuth, IAMAuth
 from streambridge._errors import ConfigurationError, ConnectionFailedError, RequestTimeoutError
-from streambridge._http import AiohttpTransport
-from streambridge._transport import HttpResponse
+from streambridge._io.auth import ApiKeyAuth, IAMAuth
+from streambridge._io.http import AiohttpTransport
+from streambridge._io.transport import HttpResponse
 
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -518,10 +518,10 @@ def test_repr_shows_settings() -> None:
 def test_importing_the_module_does_not_import_aiohttp() -> None:
     # GIVEN a fresh interpreter
     code = (
-        "import sys, streambridge._http\n"
+        "import sys, streambridge._io.http\n"
         "print(','.join(m for m in ('aiohttp', 'botocore', 'yarl') if m in sys.modules))\n"
     )
-    # WHEN it imports streambridge._http
+    # WHEN it imports streambridge._io.http
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # THEN aiohttp is not loaded (it is imported on first post)
     assert result.stdout.strip() == ""

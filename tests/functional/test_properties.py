@@ -30,7 +30,7 @@ CHANGES = st.lists(st.tuples(st.integers(0, 6), st.booleans(), st.booleans()), m
 def planning_slices(sliced: bool) -> Iterator[None]:
     """With ``sliced``, plan one record at a time between requests (records then arrive on lanes that
     are in flight, idle or held back); otherwise the usual few milliseconds, all of a small event."""
-    with mock.patch("streambridge._publish.SLICE_SECONDS", 0.0 if sliced else 0.005):
+    with mock.patch("streambridge._engine.publish.SLICE_SECONDS", 0.0 if sliced else 0.005):
         yield
 
 

@@ -24,7 +24,7 @@ from .conftest import PUBLISH
 @pytest.fixture
 def one_record_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     """Plan one record at a time between two looks at the network (the default is a few ms of CPU)."""
-    monkeypatch.setattr("streambridge._publish.SLICE_SECONDS", 0.0)
+    monkeypatch.setattr("streambridge._engine.publish.SLICE_SECONDS", 0.0)
 
 
 def orders(*changes: tuple[str, str]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from streambridge._cli import main
+from streambridge._tools.cli import main
 from tests.integration.simulator import SIMULATOR_DIR, AmplifySimulator
 
 pytestmark = pytest.mark.integration

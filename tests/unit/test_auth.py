@@ -1,4 +1,4 @@
-"""Unit tests of streambridge._auth: pure, no network."""
+"""Unit tests of streambridge._io.auth: pure, no network."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from botocore.exceptions import CredentialRetrievalError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import streambridge._auth
-from streambridge._auth import ApiKeyAuth, IAMAuth, TokenAuth
+import streambridge._io.auth
 from streambridge._errors import ConfigurationError, TransientError
+from streambridge._io.auth import ApiKeyAuth, IAMAuth, TokenAuth
 
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -589,13 +589,13 @@ def test_canonical_uri_and_query_follow_botocore(path: str) -> None:
 def test_signing_key_is_derived_once_per_date_region_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a clock crossing midnight UTC and credentials that rotate once
     derived: list[tuple[str, str]] = []
-    original = streambridge._auth._derive_signing_key
+    original = streambridge._io.auth._derive_signing_key
 
     def counting(secret_key: str, date: str, region: str) -> Any:
         derived.append((secret_key, date))
         return original(secret_key, date, region)
 
-    monkeypatch.setattr(streambridge._auth, "_derive_signing_key", counting)
+    monkeypatch.setattr(streambridge._io.auth, "_derive_signing_key", counting)
     times = iter(
         [datetime(2024, 5, 6, 23, 59, 58), datetime(2024, 5, 6, 23, 59, 59), datetime(2024, 5, 7, 0, 0, 0)]
         + [datetime(2024, 5, 7, 0, 0, 1)] * 2,
@@ -670,7 +670,7 @@ def test_default_clock_is_the_current_utc_time() -> None:
 def test_the_system_clock_is_read_for_every_request(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN no injected clock, and a system clock about to tick over to the next second
     now = [1715929199.25]  # 2024-05-17T06:59:59.25Z
-    monkeypatch.setattr(streambridge._auth.time, "time", lambda: now[0])
+    monkeypatch.setattr(streambridge._io.auth.time, "time", lambda: now[0])
     auth = IAMAuth(credentials=Credentials(ACCESS_KEY, SECRET_KEY))
     stamps = []
     for seconds in (1715929199.25, 1715929199.999, 1715929200.0, 1715929260.5):
@@ -799,11 +799,11 @@ def test_unusable_static_tokens_fail_at_construction(token: Any) -> None:
 def test_importing_the_module_does_not_import_botocore() -> None:
     # GIVEN a fresh interpreter
     code = (
-        "import sys, streambridge._auth\n"
+        "import sys, streambridge._io.auth\n"
         "heavy = [m for m in ('botocore', 'boto3', 'aiohttp') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
-    # WHEN it imports streambridge._auth
+    # WHEN it imports streambridge._io.auth
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # THEN botocore is not loaded (it is imported on first use)
     assert result.stdout.strip() == ""

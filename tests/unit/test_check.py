@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streambridge._check import (
+from streambridge._tools.check import (
     APPSYNC_SCALARS,
     Finding,
     Level,

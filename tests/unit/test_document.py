@@ -9,9 +9,9 @@ from graphql import parse, print_ast
 from graphql.language import FieldNode, OperationDefinitionNode, VariableNode, Visitor, visit
 
 from streambridge import DocumentError
-from streambridge._batch import render
-from streambridge._document import PREFIX, compile_document
-from streambridge._plan import Lane, PlannedMutation, Step
+from streambridge._engine.batch import render
+from streambridge._engine.plan import Lane, PlannedMutation, Step
+from streambridge._targets.graphql.document import PREFIX, compile_document
 
 DOCUMENTS = [
     "mutation Publish($input: OrderInput!) { publishOrder(input: $input) { id status } }",

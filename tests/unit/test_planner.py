@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from streambridge import HeldBackError, MappingError, Mutation, PayloadTooLargeError, Status
-from streambridge._batch import Limits, render, take_batch
-from streambridge._plan import Planning, plan
-from streambridge._result import Ledger
+from streambridge._engine.batch import Limits, render, take_batch
+from streambridge._engine.plan import Planning, plan
+from streambridge._engine.result import Ledger
 from streambridge._sources import SOURCES
 from streambridge.testing import events
 

@@ -11,13 +11,13 @@ from gql import GraphQLRequest
 from graphql import parse, print_ast
 
 from streambridge import Mutation
-from streambridge._batch import Limits, render, take_batch
+from streambridge._engine.batch import Limits, render, take_batch
+from streambridge._engine.plan import Planning, plan
+from streambridge._engine.result import Ledger
 from streambridge._errors import GraphQLError, ServerError
-from streambridge._plan import Planning, plan
-from streambridge._response import interpret
-from streambridge._result import Ledger
+from streambridge._io.transport import HttpResponse
 from streambridge._sources import SOURCES
-from streambridge._transport import HttpResponse
+from streambridge._targets.graphql.response import interpret
 from streambridge.testing import events
 
 PUBLISH = """

@@ -12,9 +12,9 @@ from streambridge import (
     ServerError,
     ThrottledError,
 )
-from streambridge._response import interpret
-from streambridge._retry import is_retryable
-from streambridge._transport import HttpResponse
+from streambridge._engine.retry import is_retryable
+from streambridge._io.transport import HttpResponse
+from streambridge._targets.graphql.response import interpret
 
 ALIASES = {"m0": 0, "m1": 1, "m2": 2}
 

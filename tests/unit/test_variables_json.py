@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streambridge import MappingError
-from streambridge._plan import _ENCODER, _to_json
+from streambridge._engine.plan import _ENCODER, _to_json
 from streambridge._sources import SOURCES
 from streambridge.testing import events
 

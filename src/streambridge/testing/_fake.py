@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streambridge._errors import ConnectionFailedError, RequestTimeoutError, StreambridgeError
-from streambridge._transport import HttpResponse
+from streambridge._io.transport import HttpResponse
 
 Resolver = Callable[[str, dict[str, Any]], Any]
 

@@ -1,7 +1,8 @@
 """The user's AppSync schema, built with graphql-core the way AppSync reads it.
 
 AppSync's scalars and directives are added unless the schema defines them itself (the same vocabulary as
-the offline schema check, ``streambridge._appsync``), the scalars get AppSync's rules (``_scalars``), and
+the offline schema check, ``streambridge._targets.graphql.appsync``), the scalars get AppSync's rules
+(``_scalars``), and
 ``@aws_subscribe`` is read into the wiring "mutation field -> subscription fields that listen to it".
 Every problem is raised when the LocalAppSync is built, before anything starts.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from streambridge._appsync import APPSYNC_DIRECTIVES, APPSYNC_SCALARS
+from streambridge._targets.graphql.appsync import APPSYNC_DIRECTIVES, APPSYNC_SCALARS
 from streambridge.testing._local._scalars import implement_scalar
 
 if TYPE_CHECKING:

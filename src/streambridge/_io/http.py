@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from streambridge._errors import ConfigurationError, ConnectionFailedError, RequestTimeoutError
-from streambridge._transport import HttpResponse
+from streambridge._io.transport import HttpResponse
 
 if TYPE_CHECKING:
     import asyncio

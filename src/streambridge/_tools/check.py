@@ -55,9 +55,9 @@ from graphql import (
 )
 from graphql.validation.validate import validate_sdl
 
-from streambridge._appsync import APPSYNC_DIRECTIVES, APPSYNC_SCALARS
-from streambridge._document import compile_document, excerpt, line_column
 from streambridge._errors import DocumentError, StreambridgeError
+from streambridge._targets.graphql.appsync import APPSYNC_DIRECTIVES, APPSYNC_SCALARS
+from streambridge._targets.graphql.document import compile_document, excerpt, line_column
 
 __all__ = [
     "APPSYNC_DIRECTIVES",

@@ -17,16 +17,16 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from streambridge._deadletter import can_dead_letter
-from streambridge._document import CompiledDocument, compile_document
+from streambridge._engine.result import Ledger
 from streambridge._errors import (
     HeldBackError,
     MappingError,
     PayloadTooLargeError,
     StreambridgeError,
 )
-from streambridge._result import Ledger
 from streambridge._sources._base import SourceRecord
+from streambridge._stores.deadletter import can_dead_letter
+from streambridge._targets.graphql.document import CompiledDocument, compile_document
 
 logger = logging.getLogger("streambridge")
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from streambridge._result import InvocationResult
+from streambridge._engine.result import InvocationResult
 
 SCHEMA = """
 type Order @aws_api_key @aws_iam {

@@ -18,7 +18,7 @@ from streambridge._errors import (
     ServerError,
     ThrottledError,
 )
-from streambridge._transport import HttpResponse
+from streambridge._io.transport import HttpResponse
 
 _THROTTLING = ("throttl", "toomanyrequests", "provisionedthroughputexceeded", "requestlimitexceeded")
 _UNAUTHORIZED = ("unauthorized", "accessdenied", "forbidden")

@@ -20,8 +20,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from streambridge._batch import Limits, Request, render, take_batch
-from streambridge._deadletter import can_dead_letter
+from streambridge._engine.batch import Limits, Request, render, take_batch
+from streambridge._engine.plan import Lane, Planner, Step
+from streambridge._engine.retry import Deadline, RetryPolicy, controllers, is_retryable, replayable
 from streambridge._errors import (
     AuthorizationError,
     DeadlineExceededError,
@@ -30,10 +31,9 @@ from streambridge._errors import (
     RequestTimeoutError,
     StreambridgeError,
 )
-from streambridge._plan import Lane, Planner, Step
-from streambridge._response import Answer, interpret
-from streambridge._retry import Deadline, RetryPolicy, controllers, is_retryable, replayable
-from streambridge._transport import Auth, Transport
+from streambridge._io.transport import Auth, Transport
+from streambridge._stores.deadletter import can_dead_letter
+from streambridge._targets.graphql.response import Answer, interpret
 
 if TYPE_CHECKING:
     import tenacity

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from streambridge._bridge import Bridge, Handler
-    from streambridge._result import InvocationResult, RecordOutcome
+    from streambridge._engine.result import InvocationResult, RecordOutcome
 
 PROG = "streambridge"
 _URL_ENV = "STREAMBRIDGE_APPSYNC_URL"
@@ -695,9 +695,9 @@ def _run_invoke(args: argparse.Namespace) -> int:
 
 def _bridge_for(template: Bridge, args: argparse.Namespace) -> Bridge:
     """The handler's own bridge, or, when the command overrides endpoint or auth, a new one like it."""
-    from streambridge._auth import ApiKeyAuth, IAMAuth, TokenAuth  # noqa: PLC0415
     from streambridge._errors import ConfigurationError  # noqa: PLC0415
-    from streambridge._transport import Auth  # noqa: PLC0415
+    from streambridge._io.auth import ApiKeyAuth, IAMAuth, TokenAuth  # noqa: PLC0415
+    from streambridge._io.transport import Auth  # noqa: PLC0415
 
     if args.url is None and args.api_key is None and args.token is None and not args.iam:
         return template
@@ -854,7 +854,7 @@ def _run_check(args: argparse.Namespace) -> int:
             documents += [(label, handler.document) for label, handler in load_handlers(target)]
     documents += [(path, _read_text(path, "--mutation-file")) for path in args.mutation_file]
 
-    from streambridge._check import (  # noqa: PLC0415
+    from streambridge._tools.check import (  # noqa: PLC0415
         Finding,
         Level,
         SchemaError,
@@ -922,7 +922,7 @@ def _add_demo(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     if args.orders < 1:
         raise CommandError("--orders must be at least 1")
-    from streambridge._demo import run  # noqa: PLC0415
+    from streambridge._tools.demo import run  # noqa: PLC0415
 
     with _library_logs(logging.CRITICAL):  # the demo prints the failures itself
         return run(args.orders, _out)
@@ -1003,7 +1003,7 @@ def _seconds(text: str) -> float:
 
 
 def _run_doctor(args: argparse.Namespace) -> int:
-    from streambridge._doctor import run  # noqa: PLC0415 - gql and graphql-core load for this verb only
+    from streambridge._tools.doctor import run  # noqa: PLC0415 - gql and graphql-core load for this verb only
 
     return run(args)
 

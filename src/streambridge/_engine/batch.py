@@ -15,9 +15,9 @@ from collections import deque
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from streambridge._document import PREFIX, CompiledDocument
-from streambridge._plan import Lane, Step
-from streambridge._result import Ledger
+from streambridge._engine.plan import Lane, Step
+from streambridge._engine.result import Ledger
+from streambridge._targets.graphql.document import PREFIX, CompiledDocument
 
 _quote = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False), without its overhead
 

@@ -1,6 +1,6 @@
 """Authorization for AppSync requests: IAM (SigV4), API key, or a token (Cognito / OIDC / Lambda authorizer).
 
-Each class implements the ``Auth`` protocol of ``_transport``: ``validate(url)`` once at cold start, then
+Each class implements the ``Auth`` protocol of ``transport``: ``validate(url)`` once at cold start, then
 ``headers(url, body)`` for every attempt (retries included, so signatures are always fresh).
 
 ``IAMAuth`` computes AWS Signature Version 4 itself, for the one request shape it signs (a POST of JSON),

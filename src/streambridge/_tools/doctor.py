@@ -71,8 +71,18 @@ from graphql import (
 )
 
 from streambridge._bridge import Bridge, Handler
-from streambridge._check import Finding, SchemaError, _subscribed_mutations, appsync_schema, check_document
-from streambridge._cli import (
+from streambridge._engine.plan import MAX_SUBSCRIPTION_PAYLOAD, Mutation, _as_mutations
+from streambridge._errors import AuthorizationError, ConfigurationError, EventShapeError, StreambridgeError
+from streambridge._io.transport import HttpResponse, Transport
+from streambridge._sources import SOURCES
+from streambridge._tools.check import (
+    Finding,
+    SchemaError,
+    _subscribed_mutations,
+    appsync_schema,
+    check_document,
+)
+from streambridge._tools.cli import (
     CommandError,
     _bridge_for,
     _importable_cwd,
@@ -82,10 +92,6 @@ from streambridge._cli import (
     _read_text,
     load_handlers,
 )
-from streambridge._errors import AuthorizationError, ConfigurationError, EventShapeError, StreambridgeError
-from streambridge._plan import MAX_SUBSCRIPTION_PAYLOAD, Mutation, _as_mutations
-from streambridge._sources import SOURCES
-from streambridge._transport import HttpResponse, Transport
 from streambridge.testing import events as sample_events
 from streambridge.testing.events import lambda_context
 
@@ -881,7 +887,7 @@ def _realtime_auth(graphql_url: str, args: argparse.Namespace) -> tuple[AppSyncA
 
 
 async def _probe_both(probe: _Probe, args: argparse.Namespace) -> tuple[ShapeReport, ShapeReport]:
-    from streambridge._http import AiohttpTransport  # noqa: PLC0415
+    from streambridge._io.http import AiohttpTransport  # noqa: PLC0415
 
     changed = asyncio.Event()
     subscribers = [
