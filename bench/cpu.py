@@ -83,7 +83,7 @@ def phases(  # noqa: PLR0915 - one closure per phase, read from top to bottom
     from streambridge._engine.plan import Planning, plan
     from streambridge._engine.result import Ledger
     from streambridge._sources import SOURCES
-    from streambridge._targets.graphql.response import interpret
+    from streambridge._targets.graphql.target import GraphQLTarget
 
     source = SOURCES["dynamodb"]
     bridge_handler = _handler(settings)
@@ -91,7 +91,8 @@ def phases(  # noqa: PLR0915 - one closure per phase, read from top to bottom
     auth, url = bridge.auth, bridge.url
     limits = Limits(max_mutations=bridge.limits.max_mutations, max_bytes=bridge.limits.max_bytes,
                     per_key=bridge.limits.per_key)  # fmt: skip
-    planning = Planning(_workload.PUBLISH, None, bridge.coalesce, bridge.max_payload_bytes)
+    target = GraphQLTarget(_workload.PUBLISH, bridge.max_payload_bytes)
+    planning = Planning(target, None, bridge.coalesce)
     mapper = bridge_handler.mapper
     auth.headers(url, b"{}")  # credentials resolved, signer built: a warm invocation
 
@@ -115,7 +116,7 @@ def phases(  # noqa: PLR0915 - one closure per phase, read from top to bottom
         requests = []
         while ready:
             batch = take_batch(ready, state["ledger"], limits)
-            requests.append(render((lane, [step]) for lane, steps in batch for step in steps))
+            requests.append(render(target, [(lane, step) for lane, steps in batch for step in steps]))
             ready.extend(lane for lane, _ in batch if lane.steps)
         state["requests"] = requests
 
@@ -126,7 +127,7 @@ def phases(  # noqa: PLR0915 - one closure per phase, read from top to bottom
     def do_response() -> None:
         ledger = state["ledger"]
         for request, response in zip(state["requests"], state["responses"], strict=True):
-            answer = interpret(response, request.aliases)
+            answer = target.interpret(response, request.keys)
             if answer.errors or answer.request_error is not None:
                 raise RuntimeError(f"unexpected error in a canned answer: {answer}")
             for _, step in request.entries:
@@ -144,7 +145,7 @@ def phases(  # noqa: PLR0915 - one closure per phase, read from top to bottom
         batch.append(_best(1, do_batch))
     figures["batch"] = min(batch)
     figures["sign"] = _best(runs, do_sign)
-    state["responses"] = [_answer(request.aliases) for request in state["requests"]]
+    state["responses"] = [_answer(request.keys) for request in state["requests"]]
     response = []
     for _ in range(runs):
         do_plan()

@@ -4,7 +4,6 @@ Importing this package is cheap: botocore, aiohttp and tenacity load on first us
 """
 
 from streambridge._bridge import Bridge, Handler, LambdaContext
-from streambridge._engine.plan import Mutation
 from streambridge._engine.result import InvocationResult, RecordOutcome, Status
 from streambridge._engine.retry import RetryPolicy
 from streambridge._errors import (
@@ -37,6 +36,7 @@ from streambridge._sources.kinesis import KinesisRecord
 from streambridge._sources.sqs import SQSRecord
 from streambridge._stores.deadletter import DeadLetter, DeadLetterSink, SQSDeadLetterQueue
 from streambridge._stores.idempotency import DynamoDBIdempotencyStore, IdempotencyStore
+from streambridge._targets.graphql.target import Mutation
 
 __all__ = [
     "AlarmEvent",

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from streambridge._engine.batch import Limits
-from streambridge._engine.plan import MAX_SUBSCRIPTION_PAYLOAD, Planner, Planning
+from streambridge._engine.plan import Planner, Planning
 from streambridge._engine.result import InvocationResult, Ledger, RecordOutcome, Status
 from streambridge._engine.retry import Deadline, RetryPolicy
 from streambridge._errors import (
@@ -38,6 +38,7 @@ from streambridge._sources.kinesis import KinesisRecord
 from streambridge._sources.sqs import SQSRecord
 from streambridge._stores.deadletter import DeadLetter, DeadLetterSink
 from streambridge._stores.idempotency import IdempotencyStore, idempotency_key
+from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, GraphQLTarget
 
 if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not at import (cold start)
     import asyncio
@@ -229,7 +230,7 @@ class Bridge:
         planner = Planner(
             fresh,
             mapper,
-            Planning(document, partition_key, self.coalesce, self.max_payload_bytes),
+            Planning(GraphQLTarget(document, self.max_payload_bytes), partition_key, self.coalesce),
             ledger,
             dead_letter=send_dead_letters is not None,
         )
@@ -332,10 +333,7 @@ class Bridge:
     ) -> Callable[[Callable[[Any], Any]], Handler[Any]]:
         """Decorator for any source by name: ``@bridge.handler("dynamodb", PUBLISH)``."""
         spec = _source(source)
-        if document is not None:
-            from streambridge._targets.graphql.document import compile_document  # noqa: PLC0415
-
-            compile_document(document)  # a document that cannot work fails at cold start, clearly
+        GraphQLTarget(document)  # a document that cannot work fails at cold start, clearly
 
         def decorate(mapper: Callable[[Any], Any]) -> Handler[Any]:
             return Handler(self, spec, mapper, document, partition_key)

@@ -1,4 +1,7 @@
-"""One exception tree. Each class says whether a retry can help (``retryable``).
+"""One exception tree. Each class says what can be done about it, and nothing else decides it.
+
+``retryable``: a retry may cure it. ``dead_letterable``: no retry can, the record itself is at fault, so an
+opt-in dead-letter sink may take it and let its key go on.
 
 Outside errors (aiohttp, botocore, json) are wrapped at the I/O edge with ``raise ... from e`` so callers
 only ever handle these classes.
@@ -7,13 +10,44 @@ only ever handle these classes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from streambridge._sources._base import SourceRecord
 
 
 class StreambridgeError(Exception):
-    """Base class of every error streambridge raises or reports."""
+    """Base class of every error streambridge raises or reports.
+
+    ``record`` is the source record the error is about, when one is (attached, as httpx attaches the
+    request to its errors, so that an error keeps its own class and fields); its message then names it.
+    """
 
     retryable: bool = False
+    dead_letterable: bool = True
+    record: SourceRecord | None = None
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.record is None else f"{self.record.describe()}: {text}"
+
+    def about(self, record: SourceRecord) -> Self:
+        """Attach ``record`` (the first one attached stays) and return the same error, to raise."""
+        if self.record is None:
+            self.record = record
+        return self
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Only our transient errors are retried; validation and authorization errors never are."""
+    return isinstance(error, StreambridgeError) and error.retryable
+
+
+def can_dead_letter(error: StreambridgeError) -> bool:
+    """Only failures of the record itself, which no retry can cure, go to the dead-letter sink."""
+    return error.dead_letterable
 
 
 class ConfigurationError(StreambridgeError):
@@ -47,6 +81,7 @@ class TransientError(PublishError):
     """A failure a retry may cure: throttling, 5xx, connection errors, timeouts."""
 
     retryable = True
+    dead_letterable = False  # Lambda's re-delivery is the retry after ours
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -71,6 +106,8 @@ class RequestTimeoutError(TransientError):
 
 class AuthorizationError(PublishError):
     """AppSync refused the credentials (401/403, Unauthorized error types). Never retried."""
+
+    dead_letterable = False  # every record would be refused alike: the credentials are at fault
 
 
 class GraphQLError(PublishError):
@@ -97,9 +134,13 @@ class PayloadTooLargeError(PublishError):
 class DeadlineExceededError(PublishError):
     """The Lambda deadline came before the record could be published."""
 
+    dead_letterable = False  # the clock is at fault: Lambda re-delivers the record
+
 
 class HeldBackError(PublishError):
     """An earlier record of the same partition key failed, so this one was not sent (ordering)."""
+
+    dead_letterable = False  # an earlier record is at fault: this one is re-delivered after it
 
 
 class DeliveryFailedError(StreambridgeError):

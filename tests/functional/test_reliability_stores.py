@@ -9,9 +9,15 @@ import boto3
 import pytest
 
 from streambridge import ConfigurationError, GraphQLError
-from streambridge._errors import AuthorizationError, DeadlineExceededError, HeldBackError, ServerError
+from streambridge._errors import (
+    AuthorizationError,
+    DeadlineExceededError,
+    HeldBackError,
+    ServerError,
+    can_dead_letter,
+)
 from streambridge._sources import SOURCES
-from streambridge._stores.deadletter import DeadLetter, SQSDeadLetterQueue, can_dead_letter
+from streambridge._stores.deadletter import DeadLetter, SQSDeadLetterQueue
 from streambridge._stores.idempotency import DynamoDBIdempotencyStore, idempotency_key
 from streambridge.testing import events
 

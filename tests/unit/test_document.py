@@ -10,8 +10,9 @@ from graphql.language import FieldNode, OperationDefinitionNode, VariableNode, V
 
 from streambridge import DocumentError
 from streambridge._engine.batch import render
-from streambridge._engine.plan import Lane, PlannedMutation, Step
+from streambridge._engine.plan import Lane, Step
 from streambridge._targets.graphql.document import PREFIX, compile_document
+from streambridge._targets.graphql.target import GraphQLTarget, PlannedMutation
 
 DOCUMENTS = [
     "mutation Publish($input: OrderInput!) { publishOrder(input: $input) { id status } }",
@@ -72,9 +73,9 @@ def test_fields_match_graphql_core(source: str) -> None:
 def test_rendered_batch_parses_and_keeps_every_variable(source: str) -> None:
     # GIVEN two mutations of the same document
     compiled = compile_document(source)
-    steps = [Step(i, PlannedMutation(i, compiled, (), 10), last=True) for i in range(2)]
+    steps = [Step(i, PlannedMutation(compiled, (), 10), last=True) for i in range(2)]
     # WHEN rendered as one request
-    request = render((Lane(i), [step]) for i, step in enumerate(steps))
+    request = render(GraphQLTarget(), [(Lane(i), step) for i, step in enumerate(steps)])
     query = __import__("json").loads(request.body)["query"]
     document = parse(query)
     # THEN it parses, defines each variable once per alias, and aliases every top-level field
@@ -85,7 +86,7 @@ def test_rendered_batch_parses_and_keeps_every_variable(source: str) -> None:
     aliases = [
         s.alias.value for s in operation.selection_set.selections if isinstance(s, FieldNode) and s.alias
     ]
-    assert aliases == list(request.aliases)
+    assert aliases == list(request.keys)
     assert len(aliases) == 2 * len(compiled.fields)
 
 
@@ -100,9 +101,10 @@ def test_top_level_alias_is_replaced_inner_alias_warns(caplog: pytest.LogCapture
     # WHEN compiled
     with caplog.at_level(logging.WARNING, logger="streambridge"):
         compiled = compile_document(source)
-    # THEN the top-level alias is dropped (ours replaces it) and the inner one is flagged
-    assert compiled.field_names == ("publish",)
+    # THEN the top-level alias is dropped in a batch (ours replaces it) but answers a lone request,
+    # and the inner one is flagged
     assert compiled.fields[0].startswith("publish(")
+    assert compiled.response_keys == ("mine",)
     assert "aliases inner fields (identifier)" in caplog.text
 
 

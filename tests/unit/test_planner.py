@@ -8,11 +8,20 @@ from typing import Any
 
 import pytest
 
-from streambridge import HeldBackError, MappingError, Mutation, PayloadTooLargeError, Status
+from streambridge import (
+    DeliveryFailedError,
+    GraphQLError,
+    HeldBackError,
+    MappingError,
+    Mutation,
+    PayloadTooLargeError,
+    Status,
+)
 from streambridge._engine.batch import Limits, render, take_batch
 from streambridge._engine.plan import Planning, plan
 from streambridge._engine.result import Ledger
 from streambridge._sources import SOURCES
+from streambridge._targets.graphql.target import GraphQLTarget
 from streambridge.testing import events
 
 PUBLISH = "mutation Publish($input: OrderInput!) { publishOrder(input: $input) { id status } }"
@@ -23,7 +32,7 @@ def planned(changes: list[tuple[str, str]], mapper: Any = None, **planning: Any)
     records = SOURCES["dynamodb"].parse(event)
     ledger = Ledger(records)
     mapper = mapper or (lambda r: {"input": r.new_image})
-    return plan(records, mapper, Planning(PUBLISH, **planning), ledger), ledger
+    return plan(records, mapper, Planning(GraphQLTarget(PUBLISH), **planning), ledger), ledger
 
 
 def test_lanes_follow_keys_in_first_appearance_and_source_order() -> None:
@@ -39,7 +48,7 @@ def test_a_batch_takes_one_head_per_key_by_default() -> None:
 
 def test_a_batch_is_bounded_by_count_and_bytes() -> None:
     lanes, ledger = planned([(f"k{i}", "x" * 100) for i in range(10)])
-    size = lanes[0].steps[0].mutation.size  # type: ignore[union-attr]
+    size = lanes[0].steps[0].item.size  # type: ignore[union-attr]
     ready = deque(lanes)
     assert len(take_batch(ready, ledger, Limits(max_mutations=4))) == 4
     assert len(take_batch(ready, ledger, Limits(max_bytes=64 + 2 * size))) == 2
@@ -54,7 +63,8 @@ def test_packing_takes_consecutive_changes_of_a_key() -> None:
 
 def test_the_rendered_request_aliases_fields_and_prefixes_variables() -> None:
     lanes, ledger = planned([("a", "NEW"), ("b", "PAID")])
-    request = render(take_batch(deque(lanes), ledger, Limits()))
+    batch = take_batch(deque(lanes), ledger, Limits())
+    request = render(GraphQLTarget(), [(lane, step) for lane, steps in batch for step in steps])
     body = json.loads(request.body)
     assert body["query"] == (
         "mutation Publish($m0_input:OrderInput!, $m1_input:OrderInput!)"
@@ -64,7 +74,7 @@ def test_the_rendered_request_aliases_fields_and_prefixes_variables() -> None:
         "m0_input": {"id": "a", "status": "NEW"},
         "m1_input": {"id": "b", "status": "PAID"},
     }
-    assert request.aliases == {"m0": 0, "m1": 1}
+    assert request.keys == {"m0": 0, "m1": 1}
 
 
 def test_a_mapping_failure_fails_the_record_and_holds_back_its_key() -> None:
@@ -83,8 +93,9 @@ def test_a_mapping_failure_fails_the_record_and_holds_back_its_key() -> None:
 def test_coalescing_keeps_only_the_latest_change_of_each_key() -> None:
     lanes, ledger = planned([("a", "1"), ("b", "1"), ("a", "2"), ("a", "3")], coalesce=True)
     assert [[s.record for s in lane.steps] for lane in lanes] == [[3], [1]]
-    assert not ledger.is_open(0)
-    assert not ledger.is_open(2)
+    outcomes = ledger.close(MappingError("unused"))
+    assert [outcomes[i].status for i in (0, 2)] == [Status.SKIPPED, Status.SKIPPED]
+    assert "coalesced into" in (outcomes[0].note or "")
 
 
 def test_skips_settle_when_they_reach_the_head_of_their_lane() -> None:
@@ -111,12 +122,12 @@ def test_one_mutation_a_list_and_a_tuple_of_mutations_all_plan() -> None:
     listed, _ = planned([("a", "1")], lambda r: [Mutation(PUBLISH, {"input": r.new_image}), twice(r)])
     tupled, _ = planned([("a", "1")], lambda r: (Mutation(PUBLISH, {"input": r.new_image}), twice(r)))
     # THEN a single Mutation is one mutation, never unpacked into its document and variables
-    assert [dict(s.mutation.variables) for s in one[0].steps] == [  # type: ignore[union-attr]
+    assert [dict(s.item.variables) for s in one[0].steps] == [  # type: ignore[union-attr]
         {"input": '{"id":"a","status":"1"}'}
     ]
     # AND a list or a tuple gives one step per Mutation, in order
     for lanes in (listed, tupled):
-        variables = [dict(s.mutation.variables)["input"] for s in lanes[0].steps]  # type: ignore[union-attr]
+        variables = [dict(s.item.variables)["input"] for s in lanes[0].steps]  # type: ignore[union-attr]
         assert variables == ['{"id":"a","status":"1"}', '{"id":"a","status":"AUDIT"}']
         assert [s.last for s in lanes[0].steps] == [False, True]
 
@@ -133,7 +144,7 @@ def test_a_mutation_without_variables_has_an_empty_read_only_mapping() -> None:
     assert Mutation(ping).variables == {}
     # AND it plans as a mutation with no variables
     lanes, _ = planned([("a", "1")], lambda r: mutation)
-    assert [s.mutation.variables for s in lanes[0].steps] == [()]  # type: ignore[union-attr]
+    assert [s.item.variables for s in lanes[0].steps] == [()]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("blob", "fails"), [(239_900, False), (240_100, True)])
@@ -145,3 +156,35 @@ def test_variables_over_240_000_bytes_are_failed_before_sending(blob: int, fails
     # THEN the stricter reading decides: over 240,000 bytes the record fails up front, never sent
     assert isinstance(outcomes[0].error, PayloadTooLargeError) is fails
     assert bool(lanes) is not fails
+
+
+def test_an_error_raised_by_the_mapping_function_keeps_its_fields_and_names_the_record() -> None:
+    # GIVEN a mapping function that raises one of streambridge's own errors, with fields of its own
+    def mapper(record: Any) -> Any:
+        raise GraphQLError("the order is archived", error_type="Custom", path=("publishOrder",))
+
+    # WHEN a record is planned
+    _, ledger = planned([("a", "1")], mapper)
+    error = ledger.close(MappingError("unused"))[0].error
+    # THEN the same error reports the record, its fields intact
+    assert isinstance(error, GraphQLError)
+    assert error.error_type == "Custom"
+    assert error.path == ("publishOrder",)
+    assert str(error).startswith("DynamoDB Streams record #0")
+    assert str(error).endswith("the order is archived")
+
+
+def test_an_error_whose_constructor_takes_more_than_a_message_fails_only_its_record() -> None:
+    # GIVEN a mapping function raising DeliveryFailedError (its constructor takes a result too)
+    def mapper(record: Any) -> Any:
+        if record.new_image["status"] == "BAD":
+            raise DeliveryFailedError("not now", result=None)
+        return {"input": record.new_image}
+
+    # WHEN two records are planned
+    lanes, ledger = planned([("a", "BAD"), ("b", "1")], mapper)
+    outcomes = ledger.close(MappingError("unused"))
+    # THEN the bad record fails with that error, the other is planned: no TypeError escapes
+    assert isinstance(outcomes[0].error, DeliveryFailedError)
+    assert "not now" in str(outcomes[0].error)
+    assert [[s.record for s in lane.steps] for lane in lanes] == [[1]]

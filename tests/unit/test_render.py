@@ -11,13 +11,15 @@ from gql import GraphQLRequest
 from graphql import parse, print_ast
 
 from streambridge import Mutation
-from streambridge._engine.batch import Limits, render, take_batch
+from streambridge._engine.batch import Limits, Request, take_batch
+from streambridge._engine.batch import render as render_request
 from streambridge._engine.plan import Planning, plan
 from streambridge._engine.result import Ledger
 from streambridge._errors import GraphQLError, ServerError
 from streambridge._io.transport import HttpResponse
 from streambridge._sources import SOURCES
 from streambridge._targets.graphql.response import interpret
+from streambridge._targets.graphql.target import GraphQLTarget
 from streambridge.testing import events
 
 PUBLISH = """
@@ -28,12 +30,17 @@ mutation PublishOrder($input: OrderInput!, $note: String) {
 """
 
 
+def render(batch: list[tuple[Any, list[Any]]]) -> Request:
+    """The GraphQL request for a batch taken from the lanes."""
+    return render_request(GraphQLTarget(), [(lane, step) for lane, steps in batch for step in steps])
+
+
 def planned_lanes(results: list[Any], document: str | None = PUBLISH) -> tuple[list[Any], Ledger]:
     """One DynamoDB record per result (keys k0, k1, ...); the mapping function returns the result."""
     event = events.dynamodb([{"new_image": {"id": f"k{i}"}} for i in range(len(results))])
     records = SOURCES["dynamodb"].parse(event)
     ledger = Ledger(records)
-    lanes = plan(records, lambda record: results[record.index], Planning(document=document), ledger)
+    lanes = plan(records, lambda record: results[record.index], Planning(GraphQLTarget(document)), ledger)
     return lanes, ledger
 
 
@@ -60,7 +67,7 @@ def test_a_request_of_one_mutation_is_the_users_own_document() -> None:
     # ... which is what gql sends for the same mutation, whitespace aside
     assert printed(request.body) == gql_payload(PUBLISH, variables)
     # ... and the answer is read under the field's own name
-    assert request.aliases == {"publishOrder": 0}
+    assert request.keys == {"publishOrder": 0}
 
 
 def test_batch_size_1_sends_every_record_unaliased() -> None:
@@ -80,11 +87,11 @@ def test_two_mutations_of_one_key_packed_in_a_request_are_aliased() -> None:
     event = events.dynamodb([{"new_image": {"id": "same"}}, {"new_image": {"id": "same"}}])
     records = SOURCES["dynamodb"].parse(event)
     ledger = Ledger(records)
-    lanes = plan(records, lambda r: {"input": {"id": r.index}}, Planning(document=PUBLISH), ledger)
+    lanes = plan(records, lambda r: {"input": {"id": r.index}}, Planning(GraphQLTarget(PUBLISH)), ledger)
     # WHEN rendered
     request = render(take_batch(deque(lanes), ledger, Limits(per_key=2)))
     # THEN both travel under aliases (one lane, but two mutations)
-    assert request.aliases == {"m0": 0, "m1": 1}
+    assert request.keys == {"m0": 0, "m1": 1}
     assert '"m1_input":{"id":1}' in request.body.decode()
 
 
@@ -100,7 +107,7 @@ def test_a_mutation_with_several_fields_and_user_aliases_is_sent_as_written() ->
     request = render(take_batch(deque(lanes), ledger, Limits()))
     # THEN the document goes as written, and both response keys (the alias, the name) point at it
     assert json.loads(request.body) == {"query": document, "variables": variables}
-    assert request.aliases == {"first": 0, "publishAudit": 0}
+    assert request.keys == {"first": 0, "publishAudit": 0}
 
 
 def test_a_document_whose_fragments_use_variables_is_sent_as_written() -> None:
@@ -135,18 +142,18 @@ def test_an_unaliased_answer_is_attributed_by_the_fields_own_name() -> None:
     answered = HttpResponse(200, {}, b'{"data": {"publishOrder": {"id": "k0"}}}')
     silent = HttpResponse(200, {}, b'{"data": {}}')
     # THEN the error is the mutation's, an answer is a success, and no answer is never a success
-    error = interpret(rejected, request.aliases).errors[0]
+    error = interpret(rejected, request.keys).errors[0]
     assert isinstance(error, GraphQLError)
     assert error.error_type == "ValidationError"
-    assert interpret(answered, request.aliases).errors == {}
-    assert isinstance(interpret(silent, request.aliases).errors[0], ServerError)
+    assert interpret(answered, request.keys).errors == {}
+    assert isinstance(interpret(silent, request.keys).errors[0], ServerError)
 
 
 @pytest.mark.parametrize("count", [1, 2])
 def test_the_estimated_size_bounds_both_shapes(count: int) -> None:
     # GIVEN mutations planned with their estimated size
     lanes, ledger = planned_lanes([{"input": {"id": f"k{i}", "pad": "x" * 500}} for i in range(count)])
-    estimate = 64 + sum(step.mutation.size for lane in lanes for step in lane.steps)  # type: ignore[union-attr]
+    estimate = 64 + sum(step.item.size for lane in lanes for step in lane.steps)  # type: ignore[union-attr]
     # WHEN rendered
     request = render(take_batch(deque(lanes), ledger, Limits()))
     # THEN the batcher's byte bound holds for the body (the estimate is never short by more than a little)

@@ -12,7 +12,7 @@ from streambridge import (
     ServerError,
     ThrottledError,
 )
-from streambridge._engine.retry import is_retryable
+from streambridge._errors import is_retryable
 from streambridge._io.transport import HttpResponse
 from streambridge._targets.graphql.response import interpret
 

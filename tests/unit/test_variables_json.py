@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streambridge import MappingError
-from streambridge._engine.plan import _ENCODER, _to_json
 from streambridge._sources import SOURCES
+from streambridge._targets.values import _ENCODER
+from streambridge._targets.values import to_json as _to_json
 from streambridge.testing import events
 
 RECORD = SOURCES["dynamodb"].parse(events.dynamodb([{"new_image": {"id": "a"}}]))[0]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from streambridge._engine.batch import Limits, Request, render, take_batch
 from streambridge._engine.plan import Lane, Planner, Step
-from streambridge._engine.retry import Deadline, RetryPolicy, controllers, is_retryable, replayable
+from streambridge._engine.retry import Deadline, RetryPolicy, controllers, replayable
 from streambridge._errors import (
     AuthorizationError,
     DeadlineExceededError,
@@ -30,10 +30,11 @@ from streambridge._errors import (
     PublishError,
     RequestTimeoutError,
     StreambridgeError,
+    can_dead_letter,
+    is_retryable,
 )
 from streambridge._io.transport import Auth, Transport
-from streambridge._stores.deadletter import can_dead_letter
-from streambridge._targets.graphql.response import Answer, interpret
+from streambridge._targets.base import Answer
 
 if TYPE_CHECKING:
     import tenacity
@@ -270,7 +271,8 @@ class _Run:
         budget = self.deadline.remaining()
         if budget < self.deadline.minimum_request:
             raise DeadlineExceededError("not sent: the Lambda deadline was too near")
-        request = render((lane, [step]) for lane, step in pending)
+        target = self.planner.planning.target
+        request = render(target, pending)
         endpoint = self.endpoint
         assert endpoint is not None  # noqa: S101 - connected before the first request starts
         headers = endpoint.auth.headers(endpoint.url, request.body)
@@ -285,7 +287,7 @@ class _Run:
                     f"the Lambda deadline came while waiting for AppSync ({budget:.3f} s were left)"
                 ) from error
             raise
-        answer = interpret(response, request.aliases)
+        answer = target.interpret(response, request.keys)
         if answer.request_error is not None:
             self._request_failed(pending, answer.request_error)
             return

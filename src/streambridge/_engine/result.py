@@ -112,10 +112,6 @@ class Ledger:
         self.records = records
         self._outcomes: list[RecordOutcome | None] = [None] * len(records)
 
-    def is_open(self, index: int) -> bool:
-        """True while the record has no outcome yet."""
-        return self._outcomes[index] is None
-
     def publish(self, index: int) -> None:
         """The record's last mutation succeeded."""
         self._settle(index, RecordOutcome(self.records[index], Status.PUBLISHED))

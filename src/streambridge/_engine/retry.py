@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from streambridge._errors import StreambridgeError, TransientError
+from streambridge._errors import is_retryable
 
 if TYPE_CHECKING:
     import tenacity
@@ -95,11 +95,6 @@ def _past_deadline_class() -> Callable[[Deadline], Any]:
             return deadline.remaining() < (state.upcoming_sleep or 0.0) + deadline.minimum_request
 
     return past_deadline
-
-
-def is_retryable(error: BaseException) -> bool:
-    """Only our transient errors are retried; validation and authorization errors never are."""
-    return isinstance(error, TransientError) or (isinstance(error, StreambridgeError) and error.retryable)
 
 
 class Deadline:

@@ -16,10 +16,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
 from streambridge._errors import (
-    AuthorizationError,
     ConfigurationError,
-    DeadlineExceededError,
-    HeldBackError,
     StreambridgeError,
 )
 from streambridge._sources._base import SourceRecord
@@ -54,12 +51,6 @@ class DeadLetter(NamedTuple):
         return text
 
 
-def can_dead_letter(error: StreambridgeError) -> bool:
-    """Only failures a retry cannot cure are dead-lettered; the rest stay with Lambda's re-delivery."""
-    never = (DeadlineExceededError, AuthorizationError, HeldBackError)
-    return not (error.retryable or isinstance(error, never))
-
-
 class DeadLetterSink(Protocol):
     """Where records that fail for good go."""
 
@@ -69,9 +60,11 @@ class DeadLetterSink(Protocol):
 
 
 class SQSDeadLetterQueue:
-    """A dead-letter sink on an SQS queue (standard or FIFO; FIFO gets the record's key as group id).
+    """A dead-letter sink on an SQS queue, standard or FIFO.
 
-    The function needs ``sqs:SendMessage`` on the queue.
+    On a FIFO queue every letter of a source goes to one message group, the source's name (``dynamodb``,
+    ``sqs``...), so a source's letters keep the order they failed in; each is deduplicated by the source
+    and the record's item identifier. The function needs ``sqs:SendMessage`` on the queue.
     """
 
     def __init__(self, queue_url: str, *, client: Any = None) -> None:

@@ -71,10 +71,10 @@ from graphql import (
 )
 
 from streambridge._bridge import Bridge, Handler
-from streambridge._engine.plan import MAX_SUBSCRIPTION_PAYLOAD, Mutation, _as_mutations
 from streambridge._errors import AuthorizationError, ConfigurationError, EventShapeError, StreambridgeError
 from streambridge._io.transport import HttpResponse, Transport
 from streambridge._sources import SOURCES
+from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, Mutation, as_mutations
 from streambridge._tools.check import (
     Finding,
     SchemaError,
@@ -856,7 +856,7 @@ def _mapped(handler: Handler[Any], record: Any, origin: str) -> list[Mutation]:
     """
     where = f"{record.describe()} of {origin}"
     try:
-        mutations = _as_mutations(record, handler.mapper(record), handler.document)
+        mutations = as_mutations(record, handler.mapper(record), handler.document)
     except Exception as error:  # noqa: BLE001 - whatever the user's function raises, say so and stop
         hint = "; pass --event FILE with a record it publishes" if origin == "the built-in sample" else ""
         raise ProbeError(

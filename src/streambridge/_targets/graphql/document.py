@@ -67,7 +67,6 @@ class CompiledDocument(NamedTuple):
     source: str
     fields: tuple[str, ...]
     """Top-level fields without alias, variable references prefixed by PREFIX."""
-    field_names: tuple[str, ...]
     response_keys: tuple[str, ...]
     """The keys of the answer's ``data`` when the document is sent as written (a field's alias or name)."""
     variables: tuple[Variable, ...]
@@ -168,11 +167,10 @@ class _Parser:
             out += self.selection_set()
         return out
 
-    def top_level_fields(self) -> tuple[list[str], list[str], list[str]]:
-        """The operation's fields: (printed fields without alias, field names, response keys as written)."""
+    def top_level_fields(self) -> tuple[list[str], list[str]]:
+        """The operation's fields: (printed fields without alias, response keys as written)."""
         self.take("{")
         fields: list[str] = []
-        names: list[str] = []
         keys: list[str] = []
         while self.peek() != "}":
             if self.peek() == "...":
@@ -188,12 +186,11 @@ class _Parser:
             if self.peek() == "{":
                 rest += self.selection_set()
             fields.append(_join([name, *rest]))
-            names.append(name)
             keys.append(key)
         self.take("}")
         if not fields:
             raise self.fail("the mutation selects no field", self.at - 1)
-        return fields, names, keys
+        return fields, keys
 
     def variable_definitions(self) -> list[Variable]:
         variables: list[Variable] = []
@@ -311,7 +308,7 @@ def compile_document(source: str) -> CompiledDocument:
     parser = _Parser(source)
     if not parser.tokens:
         raise DocumentError("mutation document is empty")
-    operations: list[tuple[str, list[Variable], tuple[list[str], list[str], list[str]]]] = []
+    operations: list[tuple[str, list[Variable], tuple[list[str], list[str]]]] = []
     fragments: list[tuple[str, str]] = []
     fragments_use_variables = False
     while parser.peek() is not None:
@@ -336,7 +333,7 @@ def compile_document(source: str) -> CompiledDocument:
             raise parser.fail(f"unexpected {keyword!r} at the top level", parser.at - 1)
     if len(operations) != 1:
         raise DocumentError(f"a mutation document needs exactly one operation, found {len(operations)}")
-    _, variables, (fields, names, keys) = operations[0]
+    _, variables, (fields, keys) = operations[0]
     if parser.inner_aliases:
         logger.warning(
             "streambridge: mutation document aliases inner fields (%s): AppSync subscribers of it "
@@ -346,7 +343,6 @@ def compile_document(source: str) -> CompiledDocument:
     return CompiledDocument(
         source=source,
         fields=tuple(fields),
-        field_names=tuple(names),
         response_keys=tuple(dict.fromkeys(keys)),
         variables=tuple(variables),
         fragments=tuple(fragments),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from streambridge._errors import (
@@ -19,19 +18,10 @@ from streambridge._errors import (
     ThrottledError,
 )
 from streambridge._io.transport import HttpResponse
+from streambridge._targets.base import Answer
 
 _THROTTLING = ("throttl", "toomanyrequests", "provisionedthroughputexceeded", "requestlimitexceeded")
 _UNAUTHORIZED = ("unauthorized", "accessdenied", "forbidden")
-
-
-@dataclass
-class Answer:
-    """The meaning of one response."""
-
-    request_error: PublishError | None = None
-    """Set when the request failed as a whole (no per-mutation outcome can be read)."""
-    errors: dict[int, PublishError] = field(default_factory=dict)
-    """Position -> the error of that mutation. Positions absent here succeeded."""
 
 
 def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
