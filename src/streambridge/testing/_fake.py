@@ -18,6 +18,7 @@ from streambridge._errors import ConnectionFailedError, RequestTimeoutError, Str
 from streambridge._io.transport import HttpResponse
 
 Resolver = Callable[[str, dict[str, Any]], Any]
+"""``resolver(field_name, arguments) -> result``: how ``FakeAppSync`` and ``LocalAppSync`` run a field."""
 
 
 class FieldError(Exception):

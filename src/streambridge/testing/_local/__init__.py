@@ -47,9 +47,9 @@ that importing ``streambridge.testing`` (and loading the pytest plugin) stays ch
 with the real AppSync and the Amplify simulator are listed in ``docs/testing.md``.
 """
 
+from streambridge.testing._fake import Resolver
 from streambridge.testing._local._appsync import LocalAppSync, LocalSubscription, RecordedMutation
 from streambridge.testing._local._auth import DEFAULT_API_KEY, DEFAULT_CREDENTIALS, AuthMode
-from streambridge.testing._local._engine import Resolver
 
 __all__ = [
     "DEFAULT_API_KEY",

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from streambridge.testing._fake import Resolver
 from streambridge.testing._local._auth import (
     ALL_MODES,
     DEFAULT_API_KEY,
@@ -27,7 +28,7 @@ from streambridge.testing._local._auth import (
     TokenMode,
     check_credentials,
 )
-from streambridge.testing._local._engine import Engine, Executed, Resolver
+from streambridge.testing._local._engine import Engine, Executed
 from streambridge.testing._local._realtime import LocalSink
 from streambridge.testing._local._schema import schema_text
 from streambridge.testing._local._server import Service

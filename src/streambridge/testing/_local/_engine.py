@@ -10,12 +10,12 @@ field of every object type is wrapped to record root calls and apply the auth di
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
-from streambridge.testing._fake import FieldError, pass_through
+from streambridge.testing._fake import FieldError, Resolver, pass_through
 from streambridge.testing._local._auth import auth_modes
 from streambridge.testing._local._delivery import Subscription, subscription_error, subscription_filters
 from streambridge.testing._local._errors import (
@@ -37,9 +37,6 @@ if TYPE_CHECKING:
     )
 
     from streambridge.testing._local._realtime import Connection, LocalSink
-
-Resolver = Callable[[str, dict[str, Any]], Any]
-"""``resolver(field_name, arguments) -> result``: the same signature as ``FakeAppSync``'s resolvers."""
 
 
 @dataclass
