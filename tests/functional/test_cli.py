@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -727,6 +728,27 @@ def test_help_of_the_command_and_every_verb_has_examples(
     assert out.startswith(f"usage: streambridge {' '.join(argv)}".rstrip())
     assert "example" in out
     assert "streambridge " + (argv[0] if argv else "events") in out.split("example", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["events"],
+        *(["events", name.replace("_", "-")] for name in SOURCES),
+        ["invoke"],
+        ["check"],
+        ["demo"],
+        ["doctor"],
+    ],
+)
+def test_help_shows_each_default_once(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    # GIVEN the formatter, which appends "(default: X)" to every option that has a default
+    # WHEN a verb's help is printed
+    code, out, _ = run(capsys, *argv, "--help")
+    # THEN no option says its default a second time in its own words
+    assert code == 0
+    assert not re.search(r"\(default[^)]*\) \(default", " ".join(out.split())), out
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

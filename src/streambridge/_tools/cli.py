@@ -22,14 +22,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from streambridge._bridge import URL_ENV
+
 if TYPE_CHECKING:
     from streambridge._bridge import Bridge, Handler
     from streambridge._engine.result import InvocationResult, RecordOutcome
 
 PROG = "streambridge"
-_URL_ENV = "STREAMBRIDGE_APPSYNC_URL"
-# Set while `check` imports handler modules when no URL is configured: building a Bridge needs a URL but
-# does no I/O, and an offline check never sends anything.
 
 
 class CommandError(Exception):
@@ -604,7 +603,7 @@ def _import(name: str, hint: str) -> Any:
             ) from None
         raise CommandError(f"importing {name!r} failed: {type(error).__name__}: {error}") from None
     except StreambridgeError as error:
-        about_url = isinstance(error, ConfigurationError) and _URL_ENV in str(error)
+        about_url = isinstance(error, ConfigurationError) and URL_ENV in str(error)
         raise CommandError(
             f"importing {name!r} failed: {type(error).__name__}: {error}{hint if about_url else ''}"
         ) from None
@@ -622,7 +621,7 @@ def _add_invoke(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
         help="run a decorated handler locally on an event file and show each record's outcome",
         description="Import HANDLER (module:attribute, with the current directory on the Python path), "
         "run it on the event with a fake Lambda context, against the handler's own AppSync endpoint "
-        f"(env {_URL_ENV}) or --url, and print every record's outcome and the Lambda response. "
+        f"(env {URL_ENV}) or --url, and print every record's outcome and the Lambda response. "
         "Exit status 1 when a record failed.",
         epilog="""\
 examples:
@@ -726,7 +725,7 @@ def _invoke(handler: Handler[Any], bridge: Bridge, event: Any, args: argparse.Na
     except EventShapeError as error:
         raise CommandError(f"the event is not a {handler.source.title} event: {error}") from None
     except ConfigurationError as error:
-        hint = "; or pass --url URL" if _URL_ENV in str(error) and not args.url else ""
+        hint = "; or pass --url URL" if URL_ENV in str(error) and not args.url else ""
         raise CommandError(f"{error}{hint}") from None
 
 
@@ -751,7 +750,7 @@ def _endpoint_text(bridge: Bridge) -> str:
     try:
         return bridge.url
     except ConfigurationError:  # nothing needed sending, so no URL was needed
-        return f"(none: {_URL_ENV} is not set)"
+        return f"(none: {URL_ENV} is not set)"
 
 
 def _report(
@@ -916,7 +915,7 @@ def _add_demo(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
         formatter_class=_Formatter,
     )
     demo.set_defaults(command=demo.prog, run=_run_demo)
-    demo.add_argument("--orders", type=int, default=12, metavar="N", help="orders in the batch (default 12)")
+    demo.add_argument("--orders", type=int, default=12, metavar="N", help="orders in the batch")
 
 
 def _run_demo(args: argparse.Namespace) -> int:
