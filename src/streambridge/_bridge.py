@@ -128,8 +128,8 @@ class Bridge:
         # can import a module that builds its Bridge before the environment is set.
         self._url = _check_url(url) if url else None
         self.auth: Auth = auth if auth is not None else IAMAuth()
-        if self._url is not None and isinstance(self.auth, IAMAuth):
-            self.auth.check_endpoint(self._url)  # a region that cannot be known fails here, at cold start
+        if self._url is not None:
+            self.auth.check_endpoint(self._url)  # e.g. an IAM region that cannot be known fails at cold start
         _positive(batch_size=batch_size, batch_bytes=batch_bytes, per_key=per_key, concurrency=concurrency)
         _positive(request_timeout=request_timeout, max_payload_bytes=max_payload_bytes)
         if deadline_margin < 0:

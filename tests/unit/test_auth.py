@@ -234,10 +234,11 @@ def test_invalid_region_in_the_environment_is_refused(monkeypatch: pytest.Monkey
     ["", "/graphql", "ftp://host/graphql", "https:///graphql", "https://host:99999/graphql"],
 )
 @pytest.mark.parametrize("auth", [iam(region="us-east-1"), ApiKeyAuth("da2-key"), TokenAuth("tok")])
-def test_invalid_urls_are_refused(auth: Any, url: str) -> None:
-    # GIVEN any auth WHEN validating an unusable URL THEN a ConfigurationError says so
+@pytest.mark.parametrize("check", ["check_endpoint", "validate"])
+def test_invalid_urls_are_refused(auth: Any, check: str, url: str) -> None:
+    # GIVEN any auth WHEN checking an unusable URL, at cold start or fully THEN a ConfigurationError says so
     with pytest.raises(ConfigurationError, match="URL"):
-        auth.validate(url)
+        getattr(auth, check)(url)
 
 
 def test_url_with_user_information_is_refused_without_echoing_it() -> None:

@@ -89,3 +89,45 @@ def test_a_custom_domain_without_a_region_fails_at_cold_start(monkeypatch: pytes
     with pytest.raises(ConfigurationError, match=r"IAMAuth\(region=\.\.\.\)"):
         Bridge("https://api.example.com/graphql")
     assert Bridge("https://api.example.com/graphql", IAMAuth(region="eu-west-1")).url.endswith("/graphql")
+
+
+class RecordingAuth:
+    """An auth of the user's own: records what the Bridge asks of it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def check_endpoint(self, url: str) -> None:
+        self.calls.append(("check_endpoint", url))
+
+    def validate(self, url: str) -> None:
+        self.calls.append(("validate", url))
+
+    def headers(self, url: str, body: bytes) -> dict[str, str]:
+        return {"x-api-key": "k"}
+
+
+def test_any_auth_checks_its_endpoint_when_the_bridge_is_built() -> None:
+    # GIVEN an auth of the user's own
+    auth = RecordingAuth()
+    # WHEN a Bridge is built with a URL THEN the auth checks the endpoint at once, cheaply
+    bridge = Bridge(URL, auth, transport=FakeAppSync())
+    assert auth.calls == [("check_endpoint", URL)]
+
+    @bridge.dynamodb(PUBLISH)
+    def handler(record: object) -> dict:
+        return {"input": {"id": "1"}}
+
+    # AND validates fully once, before the first request only
+    handler(events.dynamodb([{"new_image": {"id": "1"}}]))
+    handler(events.dynamodb([{"new_image": {"id": "2"}}]))
+    assert auth.calls == [("check_endpoint", URL), ("validate", URL)]
+    bridge.close()
+
+
+def test_an_endpoint_the_api_key_cannot_serve_fails_at_cold_start() -> None:
+    # GIVEN a URL with user information, which an API key (or token) must never be sent to
+    url = "https://user:secret@abc.appsync-api.eu-west-1.amazonaws.com/graphql"
+    # WHEN / THEN building the Bridge fails, not the first invocation
+    with pytest.raises(ConfigurationError, match="user information"):
+        Bridge(url, ApiKeyAuth("k"))

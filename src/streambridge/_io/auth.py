@@ -1,7 +1,8 @@
 """Authorization for AppSync requests: IAM (SigV4), API key, or a token (Cognito / OIDC / Lambda authorizer).
 
-Each class implements the ``Auth`` protocol of ``transport``: ``validate(url)`` once at cold start, then
-``headers(url, body)`` for every attempt (retries included, so signatures are always fresh).
+Each class implements the ``Auth`` protocol of ``transport``: ``check_endpoint(url)`` when the Bridge is
+built, ``validate(url)`` once before the first request, then ``headers(url, body)`` for every attempt
+(retries included, so signatures are always fresh).
 
 ``IAMAuth`` computes AWS Signature Version 4 itself, for the one request shape it signs (a POST of JSON),
 with the same canonical form as botocore's ``SigV4Auth`` (the unit tests compare the two byte for byte).
@@ -286,7 +287,7 @@ class IAMAuth:
     def check_endpoint(self, url: str) -> None:
         """Check, without botocore or credentials, that the region for ``url`` is known and consistent.
 
-        The Bridge calls it at construction, so that a custom domain without a region fails at cold start.
+        So a custom domain without a region fails when the Bridge is built, at cold start.
         """
         self._endpoint(url)
 
@@ -469,9 +470,13 @@ class ApiKeyAuth:
     def __repr__(self) -> str:
         return "ApiKeyAuth(api_key='***')"
 
-    def validate(self, url: str) -> None:
+    def check_endpoint(self, url: str) -> None:
         """Check that ``url`` is an absolute http(s) URL (the key itself was checked at construction)."""
         _split_endpoint(url)
+
+    def validate(self, url: str) -> None:
+        """The same check as ``check_endpoint``: an API key needs nothing more."""
+        self.check_endpoint(url)
 
     def headers(self, url: str, body: bytes) -> Mapping[str, str]:
         """Return ``{"x-api-key": <key>}``."""
@@ -501,9 +506,13 @@ class TokenAuth:
     def __repr__(self) -> str:
         return "TokenAuth(token=<callable>)" if callable(self._token) else "TokenAuth(token='***')"
 
-    def validate(self, url: str) -> None:
+    def check_endpoint(self, url: str) -> None:
         """Check that ``url`` is an absolute http(s) URL; a token callable is not called here."""
         _split_endpoint(url)
+
+    def validate(self, url: str) -> None:
+        """The same check as ``check_endpoint``: the token is only read for each request."""
+        self.check_endpoint(url)
 
     def headers(self, url: str, body: bytes) -> Mapping[str, str]:
         """Return ``{"authorization": <token>}``, calling the token callable if one was given.

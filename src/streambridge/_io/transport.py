@@ -34,8 +34,19 @@ class Transport(Protocol):
 class Auth(Protocol):
     """Adds authorization headers to a request. Swappable: IAMAuth, ApiKeyAuth, TokenAuth or your own."""
 
+    def check_endpoint(self, url: str) -> None:
+        """Check the setting against the endpoint with no I/O and no heavy import; raise ConfigurationError.
+
+        The Bridge calls it when it is built with a URL, so that a setting that cannot work fails at cold
+        start, in Lambda's init phase.
+        """
+        ...
+
     def validate(self, url: str) -> None:
-        """Check the setting against the endpoint once; raise ConfigurationError if it cannot work."""
+        """Check the setting fully (``check_endpoint`` and credentials), once, before the first request.
+
+        Raise ConfigurationError if it cannot work.
+        """
         ...
 
     def headers(self, url: str, body: bytes) -> Mapping[str, str]:
