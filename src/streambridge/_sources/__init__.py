@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streambridge._sources import aurora, cloudwatch, dynamodb, eventbridge, kinesis, sqs
-from streambridge._sources._base import Source, SourceRecord
+from streambridge._sources._base import Source, SourceName, SourceRecord
 from streambridge._sources.aurora import AuroraEvent
 from streambridge._sources.cloudwatch import AlarmEvent
 from streambridge._sources.dynamodb import DynamoDBRecord
@@ -20,10 +20,11 @@ __all__ = [
     "KinesisRecord",
     "SQSRecord",
     "Source",
+    "SourceName",
     "SourceRecord",
 ]
 
-SOURCES: dict[str, Source] = {
+SOURCES: dict[str, Source] = {  # keyed by str: a name a user passes is checked by looking it up here
     source.name: source
     for source in (
         dynamodb.SOURCE,

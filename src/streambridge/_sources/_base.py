@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 
 class SourceRecord(ABC):
@@ -49,10 +49,14 @@ class SourceRecord(ABC):
         return f"<{type(self).__name__} #{self._index} {self.item_identifier}>"
 
 
+SourceName = Literal["dynamodb", "kinesis", "sqs", "aurora", "cloudwatch_alarm", "eventbridge"]
+"""Every source's short name, the name of its decorator (``Bridge.dynamodb``...)."""
+
+
 class Source(NamedTuple):
     """How to read one kind of Lambda event."""
 
-    name: str
+    name: SourceName
     """Short name, the decorator's name: ``dynamodb``, ``kinesis``..."""
     title: str
     """Human name for messages: ``DynamoDB Streams``."""

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +21,7 @@ from streambridge._sources import (
     EventBridgeEvent,
     KinesisRecord,
     Source,
+    SourceName,
     SourceRecord,
     SQSRecord,
 )
@@ -39,6 +40,11 @@ def test_sources_are_registered_by_decorator_name() -> None:
         "eventbridge": False,
     }
     assert all(isinstance(s, Source) and s.name == name and s.title for name, s in SOURCES.items())
+
+
+def test_the_source_name_type_names_exactly_the_registered_sources() -> None:
+    # GIVEN the Literal that type-checks source names / THEN it lists every registered source, no other
+    assert get_args(SourceName) == tuple(SOURCES)
 
 
 @pytest.mark.parametrize(
