@@ -3,6 +3,8 @@
 Importing this package is cheap: botocore, aiohttp and tenacity load on first use.
 """
 
+import types as _types
+
 from streambridge._bridge import Bridge, Handler, LambdaContext
 from streambridge._engine.result import InvocationResult, RecordOutcome, Status
 from streambridge._engine.retry import RetryPolicy
@@ -83,3 +85,11 @@ __all__ = [
     "TransientError",
     "Transport",
 ]
+
+# Public names carry the module users import them from, as httpx's do: a traceback says
+# ``streambridge.ConfigurationError``, not the private module that happens to define it.
+for _name in __all__:
+    _public = globals()[_name]
+    if isinstance(_public, (type, _types.FunctionType)) and _public.__module__.startswith("streambridge."):
+        _public.__module__ = "streambridge"
+del _name, _public, _types

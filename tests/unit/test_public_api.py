@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import traceback
 
 import streambridge
 
@@ -57,6 +58,17 @@ EXPECTED = {
 def test_exports_are_pinned() -> None:
     assert set(streambridge.__all__) == EXPECTED
     assert all(hasattr(streambridge, name) for name in EXPECTED)
+
+
+def test_public_names_say_to_import_them_from_streambridge() -> None:
+    # GIVEN every public name / THEN it names the package users import it from, not a private module
+    assert {name: getattr(streambridge, name).__module__ for name in EXPECTED} == dict.fromkeys(
+        EXPECTED, "streambridge"
+    )
+    # AND so a traceback shows the name users can catch
+    error = streambridge.ConfigurationError("no URL")
+    (line,) = traceback.format_exception_only(type(error), error)
+    assert line == "streambridge.ConfigurationError: no URL\n"
 
 
 def test_every_error_is_a_streambridge_error_and_says_if_retryable() -> None:
