@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not
     import asyncio
 
     from streambridge._engine.publish import Endpoint, SendDeadLetters
+    from streambridge._lambda_types import PartialItemFailureResponse
 
 logger = logging.getLogger("streambridge")
 
@@ -466,7 +467,9 @@ class Handler(Generic[R]):
             context=context,
         )
 
-    def __call__(self, event: Mapping[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
+    def __call__(
+        self, event: Mapping[str, Any], context: LambdaContext | None = None
+    ) -> PartialItemFailureResponse | dict[str, Any]:
         """Lambda entry point: batch sources answer ``batchItemFailures``; single events raise on failure."""
         # Lambda runs one invocation at a time per process, so the collector can be paused for it: its
         # collections would only walk objects that reference counting frees when the result is dropped
@@ -480,7 +483,7 @@ class Handler(Generic[R]):
             if paused:
                 gc.enable()
 
-    def answer(self, result: InvocationResult) -> dict[str, Any]:
+    def answer(self, result: InvocationResult) -> PartialItemFailureResponse | dict[str, Any]:
         """What Lambda gets back for ``result``."""
         if self.source.batch:
             return result.lambda_response()

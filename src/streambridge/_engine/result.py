@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from streambridge._errors import StreambridgeError
 from streambridge._sources._base import SourceRecord
+
+if TYPE_CHECKING:
+    from streambridge._lambda_types import PartialItemFailure, PartialItemFailureResponse
 
 
 class Status(enum.Enum):
@@ -82,11 +85,11 @@ class InvocationResult(NamedTuple):
         """True when no record failed."""
         return not self.failures
 
-    def batch_item_failures(self) -> list[dict[str, str]]:
+    def batch_item_failures(self) -> list[PartialItemFailure]:
         """The ``batchItemFailures`` entries Lambda expects, in source order, never empty identifiers."""
         return [{"itemIdentifier": o.record.item_identifier} for o in self.failures]
 
-    def lambda_response(self) -> dict[str, Any]:
+    def lambda_response(self) -> PartialItemFailureResponse:
         """The answer of a batch-source handler: ``{"batchItemFailures": [...]}``."""
         return {"batchItemFailures": self.batch_item_failures()}
 
