@@ -29,7 +29,7 @@ from streambridge._errors import (
 from streambridge._io.auth import IAMAuth
 from streambridge._io.transport import Auth, Transport
 from streambridge._sources import SOURCES
-from streambridge._sources._base import Source, SourceRecord
+from streambridge._sources._base import Source, SourceName, SourceRecord
 from streambridge._sources.aurora import AuroraEvent
 from streambridge._sources.cloudwatch import AlarmEvent
 from streambridge._sources.dynamodb import DynamoDBRecord
@@ -167,7 +167,7 @@ class Bridge:
 
     def process(
         self,
-        source: str,
+        source: SourceName,
         event: Mapping[str, Any],
         mapper: Callable[[Any], Any],
         *,
@@ -184,7 +184,7 @@ class Bridge:
 
     async def process_async(
         self,
-        source: str,
+        source: SourceName,
         event: Mapping[str, Any],
         mapper: Callable[[Any], Any],
         *,
@@ -208,7 +208,7 @@ class Bridge:
 
     async def _process(
         self,
-        source: str,
+        source: SourceName,
         event: Mapping[str, Any],
         mapper: Callable[[Any], Any],
         *,
@@ -255,7 +255,7 @@ class Bridge:
         return result
 
     def _skip_published(
-        self, source: str, records: Sequence[SourceRecord], ledger: Ledger
+        self, source: SourceName, records: Sequence[SourceRecord], ledger: Ledger
     ) -> Sequence[SourceRecord]:
         """With an idempotency store, skip the records already published; return the others."""
         if self.idempotency is None:
@@ -276,7 +276,7 @@ class Bridge:
                 fresh.append(record)
         return fresh
 
-    def _remember_published(self, source: str, outcomes: Sequence[RecordOutcome]) -> None:
+    def _remember_published(self, source: SourceName, outcomes: Sequence[RecordOutcome]) -> None:
         if self.idempotency is None:
             return
         done = (Status.PUBLISHED, Status.DEAD_LETTERED)
@@ -290,7 +290,7 @@ class Bridge:
                 "streambridge: idempotency store could not remember %d records", len(keys), exc_info=True
             )
 
-    def _dead_letterer(self, source: str, records: Sequence[SourceRecord]) -> SendDeadLetters | None:
+    def _dead_letterer(self, source: SourceName, records: Sequence[SourceRecord]) -> SendDeadLetters | None:
         """The publisher's way to the dead-letter sink: (record index, error) pairs -> unsent positions."""
         sink = self.dead_letter
         if sink is None:
@@ -327,7 +327,7 @@ class Bridge:
 
     def handler(
         self,
-        source: str,
+        source: SourceName,
         document: str | None = None,
         *,
         partition_key: Callable[[Any], Hashable] | None = None,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from streambridge._errors import StreambridgeError
-from streambridge._sources._base import SourceRecord
+from streambridge._sources._base import SourceName, SourceRecord
 
 if TYPE_CHECKING:
     from streambridge._lambda_types import PartialItemFailure, PartialItemFailureResponse
@@ -43,7 +43,7 @@ class RecordOutcome(NamedTuple):
 class InvocationResult(NamedTuple):
     """The end of one Lambda invocation: every record's outcome plus counters."""
 
-    source: str
+    source: SourceName
     outcomes: tuple[RecordOutcome, ...]
     requests: int
     """HTTP requests sent to AppSync, retries included."""

@@ -19,7 +19,7 @@ from streambridge._errors import (
     ConfigurationError,
     StreambridgeError,
 )
-from streambridge._sources._base import SourceRecord
+from streambridge._sources._base import SourceName, SourceRecord
 
 logger = logging.getLogger("streambridge")
 
@@ -30,7 +30,7 @@ _SQS_MAX_BYTES = 256 * 1024
 class DeadLetter(NamedTuple):
     """A record that failed for good, with why."""
 
-    source: str
+    source: SourceName
     record: SourceRecord
     error: StreambridgeError
 

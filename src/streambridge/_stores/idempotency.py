@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from streambridge._errors import ConfigurationError
-from streambridge._sources._base import SourceRecord
+from streambridge._sources._base import SourceName, SourceRecord
 
 logger = logging.getLogger("streambridge")
 
@@ -22,7 +22,7 @@ _GET_CHUNK = 100  # BatchGetItem's limit
 _WRITE_CHUNK = 25  # BatchWriteItem's limit
 
 
-def idempotency_key(source: str, record: SourceRecord) -> str:
+def idempotency_key(source: SourceName, record: SourceRecord) -> str:
     """A key that names the same record on every delivery, unique across streams and shards."""
     raw = record.raw
     event_id = raw.get("eventID") or raw.get("messageId") or record.item_identifier
