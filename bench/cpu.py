@@ -5,7 +5,7 @@ publisher uses them (no event loop, no transport):
 
 - parse: the event into record views (``Source.parse``);
 - decode: the mapping function's ``record.new_image`` (DynamoDB attribute values to plain Python);
-- plan: partition keys, mutation checks, variables to JSON, lanes (``plan``, images already decoded);
+- plan: partition keys, mutation checks, variables to JSON, lanes (``Planner.plan``, images already decoded);
 - batch: requests built from the lanes' heads and their bodies rendered (``take_batch`` + ``render``);
 - sign: SigV4 headers of every body (``IAMAuth.headers``);
 - response: every answer read and mapped back to its records (``interpret``) and settled.
@@ -80,7 +80,7 @@ def phases(  # noqa: PLR0915 - one closure per phase, read from top to bottom
 ) -> dict[str, float]:
     """Seconds of CPU per phase for the whole event (best of ``runs``)."""
     from streambridge._engine.batch import Limits, render, take_batch
-    from streambridge._engine.plan import Planning, plan
+    from streambridge._engine.plan import Planner, Planning
     from streambridge._engine.result import Ledger
     from streambridge._sources import SOURCES
     from streambridge._targets.graphql.target import GraphQLTarget
@@ -109,7 +109,7 @@ def phases(  # noqa: PLR0915 - one closure per phase, read from top to bottom
         records, ledger = fresh()
         for record in records:
             mapper(record)
-        state["lanes"], state["ledger"] = plan(records, mapper, planning, ledger), ledger
+        state["lanes"], state["ledger"] = Planner(records, mapper, planning, ledger).plan(), ledger
 
     def do_batch() -> None:
         ready = deque(lane for lane in state["lanes"] if lane.steps)

@@ -18,7 +18,7 @@ from streambridge import (
     Status,
 )
 from streambridge._engine.batch import Limits, render, take_batch
-from streambridge._engine.plan import Planning, plan
+from streambridge._engine.plan import Planner, Planning
 from streambridge._engine.result import Ledger
 from streambridge._sources import SOURCES
 from streambridge._targets.graphql.target import GraphQLTarget
@@ -32,7 +32,7 @@ def planned(changes: list[tuple[str, str]], mapper: Any = None, **planning: Any)
     records = SOURCES["dynamodb"].parse(event)
     ledger = Ledger(records)
     mapper = mapper or (lambda r: {"input": r.new_image})
-    return plan(records, mapper, Planning(GraphQLTarget(PUBLISH), **planning), ledger), ledger
+    return Planner(records, mapper, Planning(GraphQLTarget(PUBLISH), **planning), ledger).plan(), ledger
 
 
 def test_lanes_follow_keys_in_first_appearance_and_source_order() -> None:

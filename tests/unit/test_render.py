@@ -13,7 +13,7 @@ from graphql import parse, print_ast
 from streambridge import Mutation
 from streambridge._engine.batch import Limits, Request, take_batch
 from streambridge._engine.batch import render as render_request
-from streambridge._engine.plan import Planning, plan
+from streambridge._engine.plan import Planner, Planning
 from streambridge._engine.result import Ledger
 from streambridge._errors import GraphQLError, ServerError
 from streambridge._io.transport import HttpResponse
@@ -40,7 +40,8 @@ def planned_lanes(results: list[Any], document: str | None = PUBLISH) -> tuple[l
     event = events.dynamodb([{"new_image": {"id": f"k{i}"}} for i in range(len(results))])
     records = SOURCES["dynamodb"].parse(event)
     ledger = Ledger(records)
-    lanes = plan(records, lambda record: results[record.index], Planning(GraphQLTarget(document)), ledger)
+    planning = Planning(GraphQLTarget(document))
+    lanes = Planner(records, lambda record: results[record.index], planning, ledger).plan()
     return lanes, ledger
 
 
@@ -87,7 +88,8 @@ def test_two_mutations_of_one_key_packed_in_a_request_are_aliased() -> None:
     event = events.dynamodb([{"new_image": {"id": "same"}}, {"new_image": {"id": "same"}}])
     records = SOURCES["dynamodb"].parse(event)
     ledger = Ledger(records)
-    lanes = plan(records, lambda r: {"input": {"id": r.index}}, Planning(GraphQLTarget(PUBLISH)), ledger)
+    planning = Planning(GraphQLTarget(PUBLISH))
+    lanes = Planner(records, lambda r: {"input": {"id": r.index}}, planning, ledger).plan()
     # WHEN rendered
     request = render(take_batch(deque(lanes), ledger, Limits(per_key=2)))
     # THEN both travel under aliases (one lane, but two mutations)

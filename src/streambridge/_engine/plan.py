@@ -210,18 +210,6 @@ class Planner:
         return lane
 
 
-def plan(
-    records: Sequence[SourceRecord],
-    mapper: Callable[[Any], Any],
-    planning: Planning,
-    ledger: Ledger,
-    *,
-    dead_letter: bool = False,
-) -> list[Lane]:
-    """Plan every record at once; return the lanes with steps, in the order their keys first appear."""
-    return Planner(records, mapper, planning, ledger, dead_letter=dead_letter).plan()
-
-
 def _append(lane: Lane, index: int, items: Sequence[Item]) -> None:
     if len(items) == 1:  # the common case first
         lane.steps.append(Step(index, items[0], last=True))
