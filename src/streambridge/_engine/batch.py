@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from streambridge._engine.plan import Lane, Step
+from streambridge._engine.lanes import Lane, Step
 from streambridge._engine.result import Ledger
 
 if TYPE_CHECKING:
@@ -43,12 +43,12 @@ def render(target: Target, entries: Sequence[tuple[Lane, Step]]) -> Request:
 
 
 def take_batch(
-    ready: deque[Lane], ledger: Ledger, limits: Limits, poisoned: list[Lane] | None = None
+    ready: deque[Lane], ledger: Ledger, limits: Limits, letters: list[tuple[Lane, Step]] | None = None
 ) -> list[tuple[Lane, list[Step]]]:
-    """Take the heads of ready lanes for one request, front of the queue first.
+    """Take the heads of ready lanes for one request, front of the queue first; their lanes go in flight.
 
-    Leading skip steps are settled on the way; a lane left empty leaves the queue. A lane whose head is a
-    record bound for the dead-letter sink goes to ``poisoned``. A solo lane, or an item that cannot share
+    Leading skip steps are settled on the way; a lane left empty leaves the queue and rests. A head bound
+    for the dead-letter sink is taken into ``letters`` instead. A solo lane, or an item that cannot share
     a request, goes alone; items share a request only when their ``shares`` agree. Lanes left in
     ``ready`` keep their order.
     """
@@ -58,39 +58,33 @@ def take_batch(
     shares: Hashable | None = None
     while ready and count < limits.max_mutations:
         lane = ready[0]
-        _settle_skips(lane, ledger)
+        lane.settle_skips(ledger)
         if not lane.steps:
-            ready.popleft()
-            lane.queued = False  # new steps planned later offer it again
+            ready.popleft().rest()
             continue
         head = lane.steps[0].item
         if head is None:  # not a skip: a record for the dead-letter sink
-            assert poisoned is not None  # noqa: S101 - such steps are only planned with a sink
-            poisoned.append(ready.popleft())
+            assert letters is not None  # noqa: S101 - such steps are only planned with a sink
+            letters.append((lane, ready.popleft().take(1)[0]))
             continue
         alone = lane.solo or head.shares is None
         if batch and (alone or size + head.size > limits.max_bytes or head.shares != shares):
             break
         shares = head.shares
         ready.popleft()
-        steps: list[Step] = []
+        taken = 0
         per_key = 1 if alone else limits.per_key
-        while lane.steps and len(steps) < per_key and count < limits.max_mutations:
-            step = lane.steps[0]
+        for step in lane.steps:
             item = step.item
             # A skip or a dead-letter step behind a pending step settles only once that step succeeded.
-            if item is None or (steps and (size + item.size > limits.max_bytes or item.shares != shares)):
+            if taken == per_key or count == limits.max_mutations or item is None:
                 break
-            lane.steps.popleft()
-            steps.append(step)
+            if taken and (size + item.size > limits.max_bytes or item.shares != shares):
+                break
+            taken += 1
             count += 1
             size += item.size
-        batch.append((lane, steps))
+        batch.append((lane, lane.take(taken)))
         if alone:
             break
     return batch
-
-
-def _settle_skips(lane: Lane, ledger: Ledger) -> None:
-    while lane.steps and lane.steps[0].item is None and lane.steps[0].error is None:
-        ledger.skip(lane.steps.popleft().record)

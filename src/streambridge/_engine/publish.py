@@ -1,58 +1,44 @@
 """The publisher: sends the lanes' heads in batched requests, concurrently across keys, in order per key.
 
-A lane is either ready (its head can go out), in flight (exactly one request holds its steps), or idle.
-A lane goes back to ready only once its steps in flight have all succeeded, so a key's next change never
-overtakes the previous one, retries included.
-
 Planning and sending overlap: the dispatcher plans records a slice at a time (half a millisecond of CPU,
-``SLICE_SECONDS``) and sends full batches as soon as they form, so the first requests are on the wire while
-later records are still being mapped. An idle lane that gets new steps is offered again.
+``SLICE_SECONDS``), offers the lanes that got steps, and starts a request as soon as the ready lanes fill
+one, so the first requests are on the wire while later records are still being mapped.
+
+A lane's life (idle, ready, in flight, broken) is ``lanes``'. A request's life is ``_Run._send``: attempt,
+settle what the answer decides, wait, try again what is left. Each decision is made in one place:
+
+- may a request start, and how long may it take: ``Deadline.budget`` (asked before every attempt and
+  every wait) and ``Governor`` (concurrency, and the halt when every request would fail alike);
+- whether and when to try again: the retry policy (``Tries.next_wait``);
+- what becomes of each step a request carried: ``_Run._settle``, where the first failure breaks its lane.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import NamedTuple
 
-from streambridge._engine.batch import Limits, Request, render, take_batch
-from streambridge._engine.plan import Lane, Planner, Step
-from streambridge._engine.retry import Deadline, RetryPolicy, controllers, replayable
+from streambridge._engine.batch import Limits, render, take_batch
+from streambridge._engine.lanes import IN_FLIGHT, Lane, Step, held_back
+from streambridge._engine.plan import Planner
+from streambridge._engine.retry import Backoff, Deadline, RetryPolicy, Tries
 from streambridge._errors import (
     AuthorizationError,
     DeadlineExceededError,
-    HeldBackError,
     PublishError,
     RequestTimeoutError,
     StreambridgeError,
     can_dead_letter,
-    is_retryable,
 )
 from streambridge._io.transport import Auth, Transport
 from streambridge._targets.base import Answer
 
-if TYPE_CHECKING:
-    import tenacity
-
 logger = logging.getLogger("streambridge")
-
-Pending = list[tuple[Lane, Step]]
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where and how to send."""
-
-    url: str
-    auth: Auth
-    transport: Transport
-    request_timeout: float = 10.0
-
 
 SLICE_SECONDS = 0.0005
 """CPU spent planning between two looks at the network. Measured at 20 ms of latency: 2 ms slices delayed
@@ -63,25 +49,78 @@ LOOK = 2
 
 SendDeadLetters = Callable[[list[tuple[int, StreambridgeError]]], Awaitable[set[int]]]
 """Hands (record index, error) pairs to the dead-letter sink; returns the positions it could not take."""
+Sleep = Callable[[float], Awaitable[None]]
+"""Waits between attempts: ``asyncio.sleep``, or a test's fake clock."""
 
 
-@dataclass
-class _Poisoned:
-    """A lane's step that failed for good, on its way to the dead-letter sink."""
+class Endpoint(NamedTuple):
+    """Where and how to send."""
 
-    lane: Lane
-    step: Step
-    error: StreambridgeError
-    after: list[tuple[Step, PublishError | None]] = field(default_factory=list)
-    """Later steps of the lane that ran in the same request (packing), with their outcome."""
+    url: str
+    auth: Auth
+    transport: Transport
+    request_timeout: float = 10.0
 
 
-@dataclass
 class Counters:
     """What the publisher did, for the summary line."""
 
-    requests: int = 0
-    retries: int = 0
+    __slots__ = ("requests", "retries")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        """HTTP requests sent, retries included."""
+        self.retries = 0
+        """Attempts that were retries of an earlier one."""
+
+
+class Governor:
+    """Says whether a request may start now, and learns how each attempt went.
+
+    Today it keeps at most ``concurrency`` requests going (a request keeps its place through its retries;
+    a hand-off to the dead-letter sink takes one too), and halts for good on a failure that every request
+    would share: credentials refused (``AuthorizationError``).
+
+    The seam for what comes next, each a change to this class alone (the dispatcher already asks and tells):
+
+    - a send-rate / in-flight limit that throttling adjusts: ``observe`` lowers ``limit`` on a 429
+      (``ThrottledError``) and raises it again after successes (AIMD), or refills a token bucket for a rate;
+      ``may_start`` and ``may_retry`` compare against it;
+    - a circuit breaker for a hard-down endpoint: ``observe`` counts consecutive transient failures and
+      opens; while open, ``may_start`` and ``may_retry`` say no, and ``observe`` answering True fails the
+      attempt's steps at once instead of retrying them against a dead endpoint.
+    """
+
+    __slots__ = ("halted", "in_flight", "limit")
+
+    def __init__(self, concurrency: int) -> None:
+        self.limit = concurrency
+        self.in_flight = 0
+        self.halted: StreambridgeError | None = None
+        """The failure that stopped all sending; once set, no request starts and none is retried."""
+
+    def may_start(self) -> bool:
+        """True when a new request may start now."""
+        return self.halted is None and self.in_flight < self.limit
+
+    def may_retry(self) -> bool:
+        """True when a request that failed transiently may be tried again (it keeps its place)."""
+        return self.halted is None
+
+    def started(self) -> None:
+        """A request started (it holds its place until ``finished``)."""
+        self.in_flight += 1
+
+    def finished(self) -> None:
+        """A request ended: every step it carried is settled."""
+        self.in_flight -= 1
+
+    def observe(self, error: StreambridgeError | None) -> bool:
+        """Learn how an attempt went (``error`` None: answered); True when it stops all sending."""
+        if isinstance(error, AuthorizationError):
+            self.halted = error
+            return True
+        return False
 
 
 async def publish(
@@ -93,70 +132,94 @@ async def publish(
     retry: RetryPolicy,
     deadline: Deadline,
     dead_letter: SendDeadLetters | None = None,
+    sleep: Sleep = asyncio.sleep,
 ) -> Counters:
     """Plan and publish every record of ``planner``; on return each one is settled in the ledger.
 
     ``connect`` is called before the first request (not at all when every record is skipped); what it
-    raises, such as a missing URL, propagates.
+    raises, such as a missing URL, propagates. ``sleep`` waits between attempts (a test's fake clock).
     """
     run = _Run(
         planner,
         connect=connect,
-        concurrency=concurrency,
+        governor=Governor(concurrency),
         limits=limits,
-        retry=retry,
+        backoff=Backoff(retry),
         deadline=deadline,
         dead_letter=dead_letter,
+        sleep=sleep,
     )
     await run.go()
     return run.counters
 
 
+Entry = tuple[Lane, Step]
+"""A step a request carries, with its lane."""
+Retry = tuple[Entry, StreambridgeError]
+"""A step to try again, with the error of its last attempt."""
+
+
+class Verdict(enum.Enum):
+    """What becomes of a step that did not simply succeed."""
+
+    RETRY = "retry"
+    """A transient failure: try it again; its lane stays in flight."""
+    TO_SINK = "to the sink"
+    """Failed for good, and the dead-letter sink may take it: its lane waits for the sink's answer."""
+    DEAD_LETTERED = "dead-lettered"
+    """The dead-letter sink took the record: its key goes on."""
+    FAILED = "failed"
+    """Failed for good: its key is held back."""
+
+
+RETRY, TO_SINK, DEAD_LETTERED, FAILED = Verdict
+
+
+class Failure(NamedTuple):
+    """Why a step did not succeed, and what becomes of it."""
+
+    verdict: Verdict
+    error: StreambridgeError
+
+
+Judged = tuple[Lane, Step, Failure | None]
+"""A step a request carried and its outcome (None: it ran)."""
+
+
 class _Run:
+    """One invocation's dispatcher: the ready queue, the requests going, and the counters."""
+
     def __init__(
         self,
         planner: Planner,
         *,
         connect: Callable[[], Endpoint],
-        concurrency: int,
+        governor: Governor,
         limits: Limits,
-        retry: RetryPolicy,
+        backoff: Backoff,
         deadline: Deadline,
-        dead_letter: SendDeadLetters | None = None,
+        dead_letter: SendDeadLetters | None,
+        sleep: Sleep,
     ) -> None:
         self.planner = planner
         self.ledger = planner.ledger
+        self.target = planner.planning.target
         self.connect = connect
         self.endpoint: Endpoint | None = None
-        self.concurrency = concurrency
+        self.governor = governor
         self.limits = limits
-        self.retry = retry
+        self.backoff = backoff
         self.deadline = deadline
         self.dead_letter = dead_letter
+        self.sleep = sleep
         self.ready: deque[Lane] = deque()
         self.tasks: set[asyncio.Task[None]] = set()
         self.wakeup = asyncio.Event()
-        self.fatal: StreambridgeError | None = None
         self.counters = Counters()
-        self.first_try_alone = replayable(retry)
-
-    @functools.cached_property
-    def retrying(self) -> Callable[[], tenacity.AsyncRetrying]:
-        """Built on the first retry: tenacity loads only when a request fails."""
-        counters = self.counters
-
-        def count_retry() -> None:  # holds the counters only: tenacity's state is a reference cycle
-            counters.retries += 1
-
-        return controllers(self.retry, self.deadline, count_retry)
 
     async def go(self) -> None:
-        # The hard stop: half the margin after the working time; requests are bounded well before it.
-        limit = self.deadline.remaining() + self.deadline.margin / 2
         try:
-            await asyncio.wait_for(
-                self._dispatch(), timeout=None if limit == float("inf") else max(limit, 0.0)
-            )
+            await asyncio.wait_for(self._dispatch(), timeout=self.deadline.hard_stop())
         except asyncio.TimeoutError:
             logger.warning(
                 "streambridge: Lambda deadline reached with requests in flight; reporting them failed"
@@ -165,26 +228,35 @@ class _Run:
             for task in self.tasks:
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
-        cause = self.fatal or DeadlineExceededError(
+        self._abandon()
+
+    def _abandon(self) -> None:
+        """Fail what the run leaves: steps in flight at the hard stop, steps not sent, records not planned."""
+        cause = self.governor.halted or DeadlineExceededError(
             "not sent: the Lambda deadline was too near (the record is reported failed for re-delivery)"
         )
         self.planner.abandon(cause)
+        cut = DeadlineExceededError("the Lambda deadline came while the request was in flight")
         for lane in self.planner.lanes.values():
-            lane.fail_all(self.ledger, cause)
+            if lane.state is IN_FLIGHT:  # its request was cancelled at the hard stop
+                self._settle([(lane, step, Failure(FAILED, cut)) for step in lane.flight])
+            lane.abandon(self.ledger, cause)
 
-    def stopping(self) -> bool:
-        return self.fatal is not None or self.deadline.expired()
+    def _stopping(self) -> bool:
+        """True once no request may start any more: sending halted, or the deadline is too near."""
+        return self.governor.halted is not None or self.deadline.budget() is None
 
     async def _dispatch(self) -> None:
         planner = self.planner
         while True:
             self._fill()
-            if not planner.done and not self.stopping():
+            if not planner.done and not self._stopping():
                 for _ in range(LOOK if self.tasks else 0):
                     await asyncio.sleep(0)  # let the requests just started go out, and answers come in
                 # Coalescing needs every change of a key before choosing the latest: plan all at once.
                 budget = max(self.deadline.remaining(), 0.0) if planner.planning.coalesce else SLICE_SECONDS
-                self._offer(planner.plan(until=time.monotonic() + budget))
+                for lane in planner.plan(until=time.monotonic() + budget):
+                    lane.offer(self.ready)
                 continue
             if not self.tasks:
                 return
@@ -192,248 +264,224 @@ class _Run:
             await self.wakeup.wait()
 
     def _fill(self) -> None:
-        """Start requests for the ready lanes, as many as the concurrency allows."""
+        """Start requests for the ready lanes while the governor lets them start and time is left."""
         limits, planning_on = self.limits, not self.planner.done
-        while self.ready and len(self.tasks) < self.concurrency and not self.stopping():
+        while self.ready and self.governor.may_start() and self.deadline.budget() is not None:
             if planning_on and len(self.ready) * limits.per_key < limits.max_mutations:
                 return  # more records are coming: wait until they fill a request
-            poisoned: list[Lane] = []
-            batch = take_batch(self.ready, self.ledger, limits, poisoned)
-            if poisoned:
-                self._start(self._dead_letter_planned(poisoned))
+            letters: list[Entry] = []
+            batch = take_batch(self.ready, self.ledger, limits, letters)
+            if letters:
+                self._start(self._dead_letter_planned, letters)
             if batch:
                 if self.endpoint is None:
                     self.endpoint = self.connect()
-                self._start(self._send([(lane, s) for lane, steps in batch for s in steps]))
+                self._start(self._send, [(lane, step) for lane, steps in batch for step in steps])
 
-    def _start(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
+    def _start(self, work: Callable[[list[Entry]], Awaitable[None]], entries: list[Entry]) -> None:
+        self.governor.started()
+        task = asyncio.ensure_future(self._guarded(work, entries))
         self.tasks.add(task)
         task.add_done_callback(self._finished)
 
-    def _offer(self, lanes: list[Lane]) -> None:
-        """Lanes that got new steps: an idle one becomes ready (one the publisher holds already is)."""
-        for lane in lanes:
-            if not lane.queued and lane.steps:
-                lane.queued = True
-                self.ready.append(lane)
-
     def _finished(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
+        self.governor.finished()
         self.wakeup.set()
 
-    def _release(self, lane: Lane) -> None:
-        if lane.steps:
-            self.ready.append(lane)
-            self.wakeup.set()
-        else:
-            lane.queued = False
-
-    async def _send(self, pending: Pending) -> None:
-        """Send one request, retrying transient failures; settle every step it carries."""
+    async def _guarded(self, work: Callable[[list[Entry]], Awaitable[None]], entries: list[Entry]) -> None:
+        """Run ``work`` on ``entries``; if it fails on a bug, fail the steps it still holds."""
         try:
-            await self._attempts(pending)
-        except PublishError as error:
-            if self.dead_letter is not None and can_dead_letter(error):
-                await self._dead_letter_heads(pending, error)
-            else:
-                self._fail(pending, error)
-        except asyncio.CancelledError:
-            self._fail(
-                pending, DeadlineExceededError("the Lambda deadline came while the request was in flight")
-            )
-            raise
-        except Exception as error:  # a bug must not lose records: fail them and say why
+            await work(entries)
+        except Exception as error:  # a bug must not lose records: fail what the work still holds, say why
             logger.exception("streambridge: internal error while publishing")
-            self._fail(pending, PublishError(f"internal error: {type(error).__name__}: {error}"))
+            internal = Failure(FAILED, PublishError(f"internal error: {type(error).__name__}: {error}"))
+            self._settle([(lane, step, internal) for lane, step in entries if lane.holds(step)])
 
-    async def _attempts(self, pending: Pending) -> None:
-        """Try until settled or the policy gives up (raising the last error)."""
-        failed: Exception | None = None
-        if self.first_try_alone:  # most requests succeed at once: no tenacity machinery for them
-            try:
-                await self._attempt(pending)
-            except Exception as error:
-                if not is_retryable(error):
-                    raise
-                failed = error
-            else:
-                return
-        async for attempt in self.retrying():
-            with attempt:
-                if failed is not None:  # tenacity takes the try above as its first attempt
-                    first, failed = failed, None
-                    raise first
-                await self._attempt(pending)
+    async def _send(self, entries: list[Entry]) -> None:
+        """One request's life: try it, settle what the answer decides, try again what is left.
 
-    async def _attempt(self, pending: Pending) -> None:
-        """One try. Settles what it can; leaves in ``pending`` only what should be tried again."""
-        budget = self.deadline.remaining()
-        if budget < self.deadline.minimum_request:
-            raise DeadlineExceededError("not sent: the Lambda deadline was too near")
-        target = self.planner.planning.target
-        request = render(target, pending)
+        It goes on as long as the retry policy, the governor and the deadline allow; its lanes stay in
+        flight until their steps are settled.
+        """
+        tries = self.backoff.tries()
+        while entries:
+            again = await self._conclude(entries, await self._attempt(entries))
+            entries = await self._back_off(tries, again)
+
+    async def _attempt(self, entries: Sequence[Entry]) -> Answer | StreambridgeError:
+        """Send the request once: the target's reading of the answer, or why it failed as a whole."""
+        budget = self.deadline.budget()
+        if budget is None:
+            return DeadlineExceededError("not sent: the Lambda deadline was too near")
+        request = render(self.target, entries)
         endpoint = self.endpoint
         assert endpoint is not None  # noqa: S101 - connected before the first request starts
-        headers = endpoint.auth.headers(endpoint.url, request.body)
-        self.counters.requests += 1
         try:
+            headers = endpoint.auth.headers(endpoint.url, request.body)
+            self.counters.requests += 1
             response = await endpoint.transport.post(
                 endpoint.url, request.body, headers, min(endpoint.request_timeout, budget)
             )
         except RequestTimeoutError as error:
             if budget < endpoint.request_timeout:  # the deadline, not AppSync's slowness, cut it short
-                raise DeadlineExceededError(
+                late = DeadlineExceededError(
                     f"the Lambda deadline came while waiting for AppSync ({budget:.3f} s were left)"
-                ) from error
-            raise
-        answer = target.interpret(response, request.keys)
-        if answer.request_error is not None:
-            self._request_failed(pending, answer.request_error)
-            return
-        retry_later, poisoned = self._settle(request, answer)
-        if poisoned:
-            await self._settle_poisoned(poisoned)
-        pending[:] = retry_later
-        if pending:
-            raise answer.errors[request.entries.index(pending[0])]
+                )
+                late.__cause__ = error
+                return late
+            return error
+        except PublishError as error:  # the transport's, or the auth's (credentials not refreshed in time)
+            return error
+        return self.target.interpret(response, request.keys)
 
-    def _request_failed(self, pending: Pending, error: PublishError) -> None:
-        """The request failed as a whole: retry it, give up, or split it to find the culprit."""
-        if isinstance(error, AuthorizationError):
-            self.fatal = error  # every later request would be refused the same way
-            self.wakeup.set()
-            raise error
-        if error.retryable or len(pending) == 1:
-            raise error
-        self._split(pending, error)
+    async def _conclude(self, entries: list[Entry], answer: Answer | StreambridgeError) -> list[Retry]:
+        """Settle what an attempt decided; return the steps to try again, each with its error."""
+        error: StreambridgeError | None
+        errors: Mapping[int, StreambridgeError]
+        if isinstance(answer, StreambridgeError):
+            error, errors = answer, {}
+        else:
+            error, errors = answer.request_error, answer.errors
+        if self.governor.observe(error):  # every request would fail alike: nothing is retried or split
+            assert error is not None  # noqa: S101 - an answer without an error stops nothing
+            self._settle([(lane, step, Failure(FAILED, error)) for lane, step in entries])
+            return []
+        if error is None:  # AppSync answered for each step
+            return await self._settle_judged(self._judge(entries, errors))
+        if error.retryable:  # nothing ran: all of it again
+            return [(entry, error) for entry in entries]
+        if error.dead_letterable and len(entries) > 1:  # a record is at fault: find which
+            self._split(entries, error)
+            return []
+        return await self._settle_judged(self._judge(entries, dict.fromkeys(range(len(entries)), error)))
 
-    def _settle(self, request: Request, answer: Answer) -> tuple[Pending, list[_Poisoned]]:
-        """Settle each mutation of an answered request.
+    def _judge(self, entries: Sequence[Entry], errors: Mapping[int, StreambridgeError]) -> list[Judged]:
+        """What each step's error (by position) means: retry it, hand it to the sink, or it failed.
 
-        Returns those to try again (transient errors) and those bound for the dead-letter sink.
+        Only a lane's first failure in the request may be retried or dead-lettered, and a retry only when
+        it is the lane's last step there: the key's later steps in the request already ran.
         """
-        retry_later: Pending = []
-        broken: dict[Lane, Step] = {}
-        poisoned: dict[Lane, _Poisoned] = {}
-        for position, (lane, step) in enumerate(request.entries):
-            failure = answer.errors.get(position)
-            if lane in broken:
-                self._hold(step, broken[lane])
-            elif lane in poisoned:
-                poisoned[lane].after.append((step, failure))
-            elif failure is None:
-                lane.solo = False
-                if step.last:
-                    self.ledger.publish(step.record)
-            elif failure.retryable and not _later_step_in_request(lane, position, request.entries):
-                retry_later.append((lane, step))
-            elif self.dead_letter is not None and can_dead_letter(failure):
-                poisoned[lane] = _Poisoned(lane, step, failure)
+        if not errors:
+            return [(lane, step, None) for lane, step in entries]
+        last = {lane: position for position, (lane, _) in enumerate(entries)}
+        failed: set[Lane] = set()
+        judged: list[Judged] = []
+        for position, (lane, step) in enumerate(entries):
+            error = errors.get(position)
+            if error is None:
+                judged.append((lane, step, None))
+                continue
+            if lane in failed:
+                verdict = FAILED
+            elif error.retryable and last[lane] == position:
+                verdict = RETRY
+            elif self.dead_letter is not None and can_dead_letter(error):
+                verdict = TO_SINK
             else:
-                self.ledger.fail(step.record, failure)
-                broken[lane] = step
-        for lane, step in broken.items():
-            lane.hold_back(self.ledger, self.ledger.records[step.record])
-        waiting = {id(lane) for lane, _ in retry_later}
-        for lane in dict.fromkeys(lane for lane, _ in request.entries):
-            if lane not in broken and lane not in poisoned and id(lane) not in waiting:
-                self._release(lane)
-        return retry_later, list(poisoned.values())
+                verdict = FAILED
+            if verdict is not RETRY:
+                failed.add(lane)
+            judged.append((lane, step, Failure(verdict, error)))
+        return judged
 
-    async def _dead_letter_planned(self, lanes: list[Lane]) -> None:
+    async def _settle_judged(self, judged: list[Judged]) -> list[Retry]:
+        """Settle judged steps; the lanes with a step bound for the dead-letter sink after its answer."""
+        letters = [
+            (lane, step, failure)
+            for lane, step, failure in judged
+            if failure is not None and failure.verdict is TO_SINK
+        ]
+        if not letters:
+            return self._settle(judged)
+        waiting = {lane for lane, _, _ in letters}
+        again = self._settle([entry for entry in judged if entry[0] not in waiting])
+        assert self.dead_letter is not None  # noqa: S101 - only judged so with a sink
+        refused = await self.dead_letter([(step.record, failure.error) for _, step, failure in letters])
+        taken = {lane for position, (lane, _, _) in enumerate(letters) if position not in refused}
+        self._settle(
+            [
+                (lane, step, _answered_by_sink(failure, lane in taken))
+                for lane, step, failure in judged
+                if lane in waiting
+            ]
+        )
+        return again
+
+    async def _dead_letter_planned(self, letters: list[Entry]) -> None:
         """Records whose mapping failed for good reached the heads of their lanes: to the sink."""
-        poisoned = []
-        for lane in lanes:
-            step = lane.steps.popleft()
+        judged: list[Judged] = []
+        for lane, step in letters:
             assert step.error is not None  # noqa: S101 - take_batch sets aside only such heads
-            poisoned.append(_Poisoned(lane, step, step.error))
-        await self._settle_poisoned(poisoned)
+            judged.append((lane, step, Failure(TO_SINK, step.error)))
+        await self._settle_judged(judged)
 
-    async def _dead_letter_heads(self, pending: Pending, error: PublishError) -> None:
-        """A request failed for good as a whole: dead-letter each lane's head, give the rest back."""
-        heads: dict[Lane, _Poisoned] = {}
-        for lane, step in reversed(pending):  # reversed: give back later steps in their order
-            if lane in heads:
-                lane.steps.appendleft(heads[lane].step)
-            heads[lane] = _Poisoned(lane, step, error)
-        pending.clear()
-        await self._settle_poisoned(list(heads.values()))
+    async def _back_off(self, tries: Tries, again: list[Retry]) -> list[Entry]:
+        """Wait, then return the steps of ``again`` to try once more; or give up on them (they fail)."""
+        if not again:
+            return []
+        wait = tries.next_wait([error for _, error in again])
+        if wait is None or self.deadline.budget(wait) is None or not self.governor.may_retry():
+            self._settle([(lane, step, Failure(FAILED, error)) for (lane, step), error in again])
+            return []
+        self.counters.retries += 1
+        await self.sleep(wait)
+        return [entry for entry, _ in again]
 
-    async def _settle_poisoned(self, poisoned: list[_Poisoned]) -> None:
-        """Hand failed steps to the dead-letter sink; their keys go on, unless the sink refused them."""
-        assert self.dead_letter is not None  # noqa: S101 - only called with a sink
-        unsent = await self.dead_letter([(p.step.record, p.error) for p in poisoned])
+    def _split(self, entries: list[Entry], error: StreambridgeError) -> None:
+        """A batched request failed as a whole: its lanes go back, each head to be sent alone."""
+        logger.info(
+            "streambridge: a batch of %d failed as a whole (%s); sending them one by one", len(entries), error
+        )
+        for lane in dict.fromkeys(lane for lane, _ in entries):
+            lane.give_back(self.ready, alone=True)
+        self.wakeup.set()
+
+    def _settle(self, judged: Sequence[Judged]) -> list[Retry]:
+        """Settle a request's steps in order, per lane; return those to try again, with their errors.
+
+        The first failure breaks its lane: the lane's later steps in the request are reported failed (they
+        went out with it), and its steps not sent are held back. A dead-lettered record lets its key go on;
+        a step to retry keeps its lane in flight. Every path ends here: an answered request, a request
+        failed as a whole, the dead-letter sink's answer, the hard stop, an internal error.
+        """
         ledger = self.ledger
-        for position, item in enumerate(poisoned):
-            record = item.step.record
-            if position in unsent:  # as if there were no sink: fail it and hold back its key
-                ledger.fail(record, item.error)
-                for step, _ in item.after:
-                    self._hold(step, item.step)
-                item.lane.hold_back(ledger, ledger.records[record])
-                continue
-            ledger.dead_letter(record, item.error)
-            while item.lane.steps and item.lane.steps[0].record == record:  # its other mutations stay unsent
-                item.lane.steps.popleft()
-            culprit = self._settle_after(item, record)
-            if culprit is None:
-                self._release(item.lane)
-            else:
-                item.lane.hold_back(ledger, ledger.records[culprit.record])
-
-    def _settle_after(self, item: _Poisoned, record: int) -> Step | None:
-        """Settle the steps that ran after a dead-lettered one in its request; return a failed one."""
-        culprit: Step | None = None
-        for step, failure in item.after:
-            if step.record == record:
-                continue
+        records = ledger.records
+        culprits: dict[Lane, Step] = {}
+        lettered: dict[Lane, int] = {}
+        again: list[Retry] = []
+        for lane, step, failure in judged:
+            culprit = culprits.get(lane)
             if culprit is not None:
-                self._hold(step, culprit)
+                ledger.fail(step.record, held_back(records[step.record], records[culprit.record], sent=True))
+            elif lettered and lettered.get(lane) == step.record:
+                continue  # the rest of a record the sink took whole
             elif failure is None:
                 if step.last:
-                    self.ledger.publish(step.record)
+                    ledger.publish(step.record)
+            elif failure.verdict is RETRY:
+                again.append(((lane, step), failure.error))
+            elif failure.verdict is DEAD_LETTERED:
+                ledger.dead_letter(step.record, failure.error)
+                lettered[lane] = step.record
             else:
-                self.ledger.fail(step.record, failure)
-                culprit = step
-        return culprit
-
-    def _split(self, pending: Pending, error: PublishError) -> None:
-        """A batched request failed as a whole: send each of its lanes' heads alone to find the culprit."""
-        logger.info(
-            "streambridge: a batch of %d failed as a whole (%s); sending them one by one", len(pending), error
-        )
-        by_lane: dict[Lane, list[Step]] = {}
-        for lane, step in pending:
-            by_lane.setdefault(lane, []).append(step)
-        pending.clear()
-        for lane, steps in by_lane.items():
-            lane.steps.extendleft(reversed(steps))
-            lane.solo = True
-            self._release(lane)
-
-    def _hold(self, step: Step, culprit: Step) -> None:
-        record = self.ledger.records[step.record]
-        self.ledger.fail(
-            step.record,
-            HeldBackError(
-                f"{record.describe()}: reported failed because "
-                f"{self.ledger.records[culprit.record].describe()} of the same partition key failed"
-            ),
-        )
-
-    def _fail(self, pending: Pending, error: StreambridgeError) -> None:
-        broken: dict[Lane, Step] = {}
-        for lane, step in pending:
-            if lane in broken:
-                self._hold(step, broken[lane])
+                ledger.fail(step.record, failure.error)
+                culprits[lane] = step
+        retried = {lane: step for (lane, step), _ in again}
+        for lane in dict.fromkeys(lane for lane, _, _ in judged):
+            culprit = culprits.get(lane)
+            if culprit is not None:
+                lane.fail_for_good(ledger, records[culprit.record])
+            elif lane in retried:
+                lane.retry(retried[lane])
             else:
-                self.ledger.fail(step.record, error)
-                broken[lane] = step
-        for lane, step in broken.items():
-            lane.hold_back(self.ledger, self.ledger.records[step.record])
-        pending.clear()
+                lane.succeed(self.ready, lettered.get(lane))
+        self.wakeup.set()  # lanes may be ready
+        return again
 
 
-def _later_step_in_request(lane: Lane, position: int, entries: Sequence[tuple[Lane, Step]]) -> bool:
-    return any(other is lane for other, _ in entries[position + 1 :])
+def _answered_by_sink(failure: Failure | None, taken: bool) -> Failure | None:
+    """A step's outcome once the sink answered: a letter it took is dead-lettered, one it refused failed."""
+    if failure is None or failure.verdict is not TO_SINK:
+        return failure
+    return Failure(DEAD_LETTERED if taken else FAILED, failure.error)

@@ -1,17 +1,20 @@
-"""Retry policy: tenacity's composable stop/wait objects; what is retryable is decided by exception class."""
+"""When to try again, and when time is up: the retry policy and the Lambda deadline.
+
+The policy is tenacity's composable stop and wait objects; what is retryable is decided by exception class
+(``_errors``). The dispatcher (``publish``) asks both after every failed attempt.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from functools import cache
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-from streambridge._errors import is_retryable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 if TYPE_CHECKING:
     import tenacity
+
+    from streambridge._errors import StreambridgeError
 
 
 class RetryPolicy(NamedTuple):
@@ -28,83 +31,104 @@ class RetryPolicy(NamedTuple):
     stop: Any = None
     wait: Any = None
 
-    def retrying(self, deadline: Deadline, on_retry: Callable[[], None]) -> tenacity.AsyncRetrying:
-        """A tenacity controller for one request's attempts."""
-        return controllers(self, deadline, on_retry)()
 
+class Backoff:
+    """A ``RetryPolicy`` at work for one invocation; ``tries()`` follows one request's attempts.
 
-def controllers(
-    policy: RetryPolicy, deadline: Deadline, on_retry: Callable[[], None]
-) -> Callable[[], tenacity.AsyncRetrying]:
-    """Make ``policy.retrying(deadline, on_retry)`` controllers, the strategies built once per invocation.
-
-    A controller holds the state of one request's attempts, so each request needs its own; the stop,
-    wait and retry objects hold none and are shared (building them, a class above all, costs more than
-    a fast request's own CPU).
+    tenacity is imported, and its stop and wait built, on the first failed attempt: most invocations
+    never retry. The seam for a time-budgeted retry (retry until so many seconds are spent, not only so
+    many times) is here: each request's clock starts at its first try (tenacity's ``seconds_since_start``),
+    so a budget is one more stop composed in ``strategies`` (``stop_after_delay``), with a field on
+    ``RetryPolicy``; the dispatcher's loop does not change.
     """
-    import tenacity  # noqa: PLC0415 - lazy: import cost counts in cold starts
 
-    base_wait = policy.wait or tenacity.wait_random_exponential(
-        multiplier=policy.backoff, max=policy.max_backoff
-    )
+    __slots__ = ("_built", "policy")
 
-    def wait(state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        after = getattr(error, "retry_after", None) or 0.0
-        return max(float(base_wait(state)), after)
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self._built: tuple[Any, Any] | None = None
 
-    stop = tenacity.stop_any(
-        policy.stop or tenacity.stop_after_attempt(policy.attempts), _past_deadline_class()(deadline)
-    )
-    retry = tenacity.retry_if_exception(is_retryable)
+    def tries(self) -> Tries:
+        """The attempts of a request about to be tried for the first time."""
+        return Tries(self, time.monotonic())
 
-    def before_sleep(_state: tenacity.RetryCallState) -> None:
-        on_retry()
+    def strategies(self) -> tuple[Any, Any]:
+        """The stop and wait (tenacity's) of this policy, built once per invocation (building costs)."""
+        if self._built is None:
+            import tenacity  # noqa: PLC0415 - lazy: import cost counts in cold starts
 
-    def controller() -> tenacity.AsyncRetrying:
-        return tenacity.AsyncRetrying(
-            stop=stop, wait=wait, retry=retry, before_sleep=before_sleep, reraise=True
-        )
-
-    return controller
+            policy = self.policy
+            stop = policy.stop or tenacity.stop_after_attempt(policy.attempts)
+            wait = policy.wait or tenacity.wait_random_exponential(
+                multiplier=policy.backoff, max=policy.max_backoff
+            )
+            self._built = (stop, wait)
+        return self._built
 
 
-def replayable(policy: RetryPolicy) -> bool:
-    """True when a request's first try may run outside tenacity and, if it fails, be handed to it.
+class Tries:
+    """One request's attempts under the policy: after a failed one, whether and when to try again.
 
-    So it is with the default stop and wait, which read only attempt numbers and outcomes: tenacity then
-    decides exactly as if it had run that try itself. Custom ``stop``/``wait`` objects may read the time
-    since the first attempt, so with them every try runs inside tenacity.
+    It keeps tenacity's own ``RetryCallState`` (the attempt number, the time since the first try, the last
+    failure, the time slept), so that any stop and wait, the user's own included, decide as tenacity would.
     """
-    return policy.stop is None and policy.wait is None
+
+    __slots__ = ("_backoff", "_started", "_state")
+
+    def __init__(self, backoff: Backoff, started: float) -> None:
+        self._backoff = backoff
+        self._started = started
+        self._state: tenacity.RetryCallState | None = None
+
+    def next_wait(self, errors: Sequence[StreambridgeError]) -> float | None:
+        """Seconds to wait before trying again after an attempt failed with ``errors``; None: give up.
+
+        The first error is the attempt's outcome for the policy; an HTTP ``Retry-After`` on any of them
+        is a floor for the wait.
+        """
+        stop, wait = self._backoff.strategies()
+        state = self._state
+        if state is None:
+            state = self._state = _call_state(self._started)
+        else:
+            state.prepare_for_next_attempt()
+        first = errors[0]
+        state.set_exception((type(first), first, first.__traceback__))
+        after = max((getattr(error, "retry_after", None) or 0.0 for error in errors), default=0.0)
+        state.upcoming_sleep = seconds = max(float(wait(state)), after)
+        if stop(state):
+            return None
+        state.idle_for += seconds
+        return seconds
 
 
-@cache
-def _past_deadline_class() -> Callable[[Deadline], Any]:
-    """Build (once) the stop that ends retries when the Lambda deadline is near (tenacity loads lazily)."""
-    import tenacity  # noqa: PLC0415 - lazy: import cost counts in cold starts
+def _call_state(started: float) -> tenacity.RetryCallState:
+    """A tenacity call state whose clock started at the request's first try."""
+    import tenacity  # noqa: PLC0415 - lazy: loaded by the first failure already
 
-    class past_deadline(tenacity.stop.stop_base):  # noqa: N801 - reads like tenacity's own stops
-        """Stop when the next sleep and a minimal request would not fit before the deadline."""
-
-        def __init__(self, deadline: Deadline) -> None:
-            self.deadline = deadline
-
-        def __call__(self, state: tenacity.RetryCallState) -> bool:
-            deadline = self.deadline
-            return deadline.remaining() < (state.upcoming_sleep or 0.0) + deadline.minimum_request
-
-    return past_deadline
+    # No retrying controller: the loop is the dispatcher's; stop and wait read the state alone.
+    state = tenacity.RetryCallState(cast("tenacity.BaseRetrying", None), None, (), {})
+    state.start_time = started
+    return state
 
 
 class Deadline:
-    """The time left in the invocation, minus a safety margin kept for reporting the outcome."""
+    """The time left in the invocation, minus a safety margin kept for reporting the outcome.
+
+    ``budget`` is the one rule every request obeys: a request starts, first try or retry, only when a
+    minimal one still fits before the deadline, and then it may take what is left.
+    """
 
     def __init__(
-        self, remaining_ms: Callable[[], int] | None, margin: float, minimum_request: float = 0.05
+        self,
+        remaining_ms: Callable[[], int] | None,
+        margin: float,
+        minimum_request: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._remaining_ms = remaining_ms
-        self._start = time.monotonic()
+        self._clock = clock
+        self._start = clock()
         self._initial = remaining_ms() / 1000 if remaining_ms else math.inf
         self.margin = margin
         self.minimum_request = minimum_request
@@ -114,8 +138,17 @@ class Deadline:
         if self._remaining_ms is None:
             return math.inf
         # Derived from one reading and the monotonic clock: no context call on the hot path.
-        return self._initial - (time.monotonic() - self._start) - self.margin
+        return self._initial - (self._clock() - self._start) - self.margin
 
-    def expired(self) -> bool:
-        """True when no new request can finish in time."""
-        return self.remaining() < self.minimum_request
+    def budget(self, wait: float = 0.0) -> float | None:
+        """Seconds a request starting after ``wait`` seconds may take; None when it must not start."""
+        left = self.remaining() - wait
+        return left if left >= self.minimum_request else None
+
+    def hard_stop(self) -> float | None:
+        """Seconds until requests still in flight are cancelled; None without a deadline.
+
+        Half the margin after the working time: ``budget`` bounds every request well before it.
+        """
+        left = self.remaining()
+        return None if left == math.inf else max(left + self.margin / 2, 0.0)
