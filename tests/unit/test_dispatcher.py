@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -25,6 +26,7 @@ from streambridge._engine.result import Ledger, RecordOutcome, Status
 from streambridge._engine.retry import Deadline, RetryPolicy
 from streambridge._errors import (
     AuthorizationError,
+    ConfigurationError,
     DeadlineExceededError,
     GraphQLError,
     HeldBackError,
@@ -608,6 +610,36 @@ def test_refused_credentials_stop_all_sending() -> None:
     assert result.counters.retries == 0
     assert result.statuses() == ["failed"] * 3
     assert all(isinstance(outcome.error, AuthorizationError) for outcome in result.outcomes)
+
+
+class TokenReturningNothingOnce(NoAuth):
+    """As ``TokenAuth`` raises when its token callable returns nothing; here the first time only."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def headers(self, url: str, body: bytes) -> Mapping[str, str]:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConfigurationError("the token returned by the TokenAuth callable is empty")
+        return {}
+
+
+def test_an_auth_that_cannot_work_fails_the_records_with_its_own_message_and_stops_sending(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN an auth whose headers raise ConfigurationError, one request at a time of one record
+    caplog.set_level(logging.DEBUG, logger="streambridge")
+    auth = TokenReturningNothingOnce()
+    # WHEN three keys are published
+    result = run(["a1", "b1", "c1"], auth=auth, concurrency=1, limits=Limits(max_mutations=1))
+    # THEN no other request was tried, and every record failed with that error itself
+    assert (auth.calls, result.sent) == (1, [])
+    assert result.statuses() == ["failed"] * 3
+    assert all(isinstance(outcome.error, ConfigurationError) for outcome in result.outcomes)
+    assert str(result.error(2)) == "the token returned by the TokenAuth callable is empty"
+    # AND it is not reported as an internal error, nor logged with a traceback
+    assert not [r for r in caplog.records if "internal error" in r.getMessage() or r.exc_info]
 
 
 class Broken(Scripted):

@@ -29,6 +29,7 @@ from streambridge._engine.plan import Planner
 from streambridge._engine.retry import Backoff, Deadline, RetryPolicy, Tries
 from streambridge._errors import (
     AuthorizationError,
+    ConfigurationError,
     DeadlineExceededError,
     PublishError,
     RequestTimeoutError,
@@ -79,7 +80,8 @@ class Governor:
 
     Today it keeps at most ``concurrency`` requests going (a request keeps its place through its retries;
     a hand-off to the dead-letter sink takes one too), and halts for good on a failure that every request
-    would share: credentials refused (``AuthorizationError``).
+    would share: credentials refused (``AuthorizationError``), or an auth setting that cannot work
+    (``ConfigurationError``, such as a token callable returning nothing).
 
     The seam for what comes next, each a change to this class alone (the dispatcher already asks and tells):
 
@@ -117,7 +119,7 @@ class Governor:
 
     def observe(self, error: StreambridgeError | None) -> bool:
         """Learn how an attempt went (``error`` None: answered); True when it stops all sending."""
-        if isinstance(error, AuthorizationError):
+        if isinstance(error, (AuthorizationError, ConfigurationError)):
             self.halted = error
             return True
         return False
@@ -331,7 +333,7 @@ class _Run:
                 late.__cause__ = error
                 return late
             return error
-        except PublishError as error:  # the transport's, or the auth's (credentials not refreshed in time)
+        except StreambridgeError as error:  # the transport's, or the auth's (a ConfigurationError)
             return error
         return self.target.interpret(response, request.keys)
 
