@@ -11,7 +11,7 @@ publisher uses them (no event loop, no transport):
 - response: every answer read and mapped back to its records (``interpret``) and settled.
 
 "end to end" is a warm call of the Lambda entry point, ``handler(event)``, against an in-memory endpoint
-answering at once: the phases plus the asyncio publisher, retries controller, result and log line, with
+answering at once: the phases plus the asyncio publisher, retry policy, result and log line, with
 the garbage collector as the entry point leaves it (paused, unless ``pause_gc=False``). Each figure is
 the best of a few runs (the machine is shared: the minimum is the least disturbed).
 

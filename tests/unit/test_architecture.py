@@ -23,7 +23,12 @@ TOP_LEVEL = {"__init__", "_bridge", "_errors", "_lambda_types"}
 """The modules outside the rooms: the front door, the exception tree, the public API, Lambda's shapes."""
 
 PURE_CORE_ROOMS = ("streambridge._targets",)
-PURE_CORE_MODULES = ("streambridge._engine.plan", "streambridge._engine.batch", "streambridge._engine.result")
+PURE_CORE_MODULES = (
+    "streambridge._engine.lanes",
+    "streambridge._engine.plan",
+    "streambridge._engine.batch",
+    "streambridge._engine.result",
+)
 IO_TYPES = "streambridge._io.transport"
 """The one module of ``_io`` the pure core may import: the Transport and Auth protocols, HttpResponse."""
 NOT_IN_THE_PURE_CORE = (
