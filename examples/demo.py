@@ -63,7 +63,7 @@ def main() -> int:
             AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
             AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",  # noqa: S106 - AWS documentation example key
         )
-        from examples.orders import handler as orders  # noqa: PLC0415 - builds its Bridge from the env above
+        from examples.orders import handler as orders  # builds its Bridge from the env above
 
         with Subscriber(simulator.realtime_url, host=simulator.netloc, api_key=simulator.api_key,
                         document=SUBSCRIBE) as subscriber:  # fmt: skip

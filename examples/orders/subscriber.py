@@ -70,9 +70,9 @@ async def watch(
     url: str, api_key: str, order_id: str | None = None, *, out: Callable[[str], None] = print
 ) -> None:
     """Subscribe and print every change until cancelled."""
-    from gql import Client, GraphQLRequest  # noqa: PLC0415 - only the script needs the WebSocket stack
-    from gql.transport.appsync_auth import AppSyncApiKeyAuthentication  # noqa: PLC0415
-    from gql.transport.appsync_websockets import AppSyncWebsocketsTransport  # noqa: PLC0415
+    from gql import Client, GraphQLRequest  # only the script needs the WebSocket stack
+    from gql.transport.appsync_auth import AppSyncApiKeyAuthentication
+    from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 
     auth = AppSyncApiKeyAuthentication(host=urlsplit(url).netloc, api_key=api_key)
     transport = AppSyncWebsocketsTransport(url=url, auth=auth)

@@ -235,7 +235,7 @@ class Bridge:
             ledger,
             dead_letter=send_dead_letters is not None,
         )
-        from streambridge._engine.publish import publish  # noqa: PLC0415 - lazy: asyncio and tenacity
+        from streambridge._engine.publish import publish  # lazy: asyncio and tenacity
 
         counters = await publish(
             planner,
@@ -297,7 +297,7 @@ class Bridge:
             return None
 
         async def send(items: list[tuple[int, StreambridgeError]]) -> set[int]:
-            import asyncio  # noqa: PLC0415
+            import asyncio
 
             letters = [DeadLetter(source, records[index], error) for index, error in items]
             try:
@@ -386,19 +386,19 @@ class Bridge:
     # -- plumbing ----------------------------------------------------------------------------------
 
     def _endpoint(self) -> Endpoint:
-        from streambridge._engine.publish import Endpoint  # noqa: PLC0415
+        from streambridge._engine.publish import Endpoint
 
         if not self._auth_checked:
             self.auth.validate(self.url)
             self._auth_checked = True
         if self._transport is None:
-            from streambridge._io.http import AiohttpTransport  # noqa: PLC0415 - lazy: cold start
+            from streambridge._io.http import AiohttpTransport
 
             self._transport = AiohttpTransport(max_connections=max(self.concurrency, 1))
         return Endpoint(self.url, self.auth, self._transport, self.request_timeout)
 
     def _run(self, start: Callable[[], Awaitable[InvocationResult]]) -> InvocationResult:
-        import asyncio  # noqa: PLC0415 - lazy: ~10 ms of cold start that import alone would pay
+        import asyncio  # lazy: ~10 ms of cold start that import alone would pay
 
         try:
             asyncio.get_running_loop()
@@ -407,7 +407,7 @@ class Bridge:
                 self._loop = asyncio.new_event_loop()
             return self._loop.run_until_complete(start())
         # Called from inside a running loop (an async test, a notebook): run on a thread of its own.
-        import concurrent.futures  # noqa: PLC0415
+        import concurrent.futures
 
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             return pool.submit(lambda: asyncio.run(_awaited(start))).result()

@@ -55,7 +55,7 @@ class Backoff:
     def strategies(self) -> tuple[Any, Any]:
         """The stop and wait (tenacity's) of this policy, built once per invocation (building costs)."""
         if self._built is None:
-            import tenacity  # noqa: PLC0415 - lazy: import cost counts in cold starts
+            import tenacity
 
             policy = self.policy
             stop = policy.stop or tenacity.stop_after_attempt(policy.attempts)
@@ -104,7 +104,7 @@ class Tries:
 
 def _call_state(started: float) -> tenacity.RetryCallState:
     """A tenacity call state whose clock started at the request's first try."""
-    import tenacity  # noqa: PLC0415 - lazy: loaded by the first failure already
+    import tenacity  # lazy: loaded by the first failure already
 
     # No retrying controller: the loop is the dispatcher's; stop and wait read the state alone.
     state = tenacity.RetryCallState(cast("tenacity.BaseRetrying", None), None, (), {})

@@ -64,7 +64,7 @@ class _CredentialSource(Protocol):
 @cache
 def _appsync_host_pattern() -> re.Pattern[str]:
     # <api-id>.appsync-api.<region>.amazonaws.com (also .cn, the realtime host and VPC endpoint names).
-    import re  # noqa: PLC0415 - compiled on first use, not at import
+    import re  # compiled on first use, not at import
 
     return re.compile(
         r"^[^.]+\.appsync-(?:realtime-)?api\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$",
@@ -74,7 +74,7 @@ def _appsync_host_pattern() -> re.Pattern[str]:
 @cache
 def _region_pattern() -> re.Pattern[str]:
     # The same rule as botocore.utils.validate_region_name.
-    import re  # noqa: PLC0415 - compiled on first use, not at import
+    import re  # compiled on first use, not at import
 
     return re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$")
 
@@ -91,7 +91,7 @@ def _split_endpoint(url: str) -> tuple[str, str]:
     The host header carries the port only when it is not the scheme's default (the same rule as
     botocore's and aiohttp's), so the signed ``host`` equals the one sent on the wire.
     """
-    from urllib.parse import urlsplit  # noqa: PLC0415 - keep module import free
+    from urllib.parse import urlsplit
 
     try:
         parts = urlsplit(url)
@@ -118,7 +118,7 @@ def _punycode(hostname: str) -> str:
     """The ASCII form of a Unicode host name, as aiohttp (yarl) writes it in the Host header."""
     try:
         try:
-            import idna  # noqa: PLC0415 - yarl's own choice (IDNA 2008, UTS 46); only for such hosts
+            import idna  # yarl's own choice (IDNA 2008, UTS 46); only for such hosts
 
             return str(idna.encode(hostname, uts46=True).decode("ascii"))
         except (ImportError, UnicodeError, ValueError):  # as yarl does: fall back to IDNA 2003
@@ -139,7 +139,7 @@ def _check_header_value(value: object, what: str) -> str:
 
 
 def _as_naive_utc(moment: datetime) -> datetime:
-    from datetime import timezone  # noqa: PLC0415 - keep module import free
+    from datetime import timezone
 
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
@@ -175,7 +175,7 @@ def _canonical_uri(path: str) -> str:
     percent-encoded as UTF-8, ``%`` included: an already-encoded path is encoded again, as SigV4
     requires for every service but S3.
     """
-    from urllib.parse import quote  # noqa: PLC0415 - keep module import free
+    from urllib.parse import quote
 
     return quote(_remove_dot_segments(path) if path else "/", safe="/~")
 
@@ -192,7 +192,7 @@ def _canonical_query(query: str) -> str:
 @cache
 def _sha256() -> Callable[[bytes], hashlib._Hash]:
     # Cached rather than imported per call: an import statement costs half a microsecond.
-    from hashlib import sha256  # noqa: PLC0415 - lazy: API-key and token users never load OpenSSL
+    from hashlib import sha256  # lazy: API-key and token users never load OpenSSL
 
     return sha256
 
@@ -200,16 +200,16 @@ def _sha256() -> Callable[[bytes], hashlib._Hash]:
 @cache
 def _credential_types() -> tuple[type[ReadOnlyCredentials], tuple[type[Exception], ...]]:
     # Cached: these two import statements cost about a microsecond, a quarter of a signature.
-    from botocore.credentials import ReadOnlyCredentials  # noqa: PLC0415 - lazy: cold-start cost
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+    from botocore.credentials import ReadOnlyCredentials
+    from botocore.exceptions import BotoCoreError, ClientError
 
     return ReadOnlyCredentials, (BotoCoreError, ClientError)
 
 
 def _derive_signing_key(secret_key: str, date: str, region: str) -> hmac.HMAC:
     """SigV4's signing key for one day, region and service, as an HMAC ready to be copied per signature."""
-    import hashlib  # noqa: PLC0415 - lazy: API-key and token users never load OpenSSL
-    import hmac  # noqa: PLC0415
+    import hashlib  # lazy: API-key and token users never load OpenSSL
+    import hmac
 
     key = f"AWS4{secret_key}".encode()
     for part in (date, region, _SERVICE, _TERMINATOR):
@@ -357,7 +357,7 @@ class IAMAuth:
         """Return ``(host header, region, canonical request up to the host line)`` for ``url``, cached."""
         endpoint = self._endpoints.get(url)
         if endpoint is None:
-            from urllib.parse import urlsplit  # noqa: PLC0415 - keep module import free
+            from urllib.parse import urlsplit
 
             host, hostname = _split_endpoint(url)
             region = self._resolve_region(hostname)
@@ -417,8 +417,8 @@ class IAMAuth:
         return credentials
 
     def _load_credentials(self) -> Credentials:
-        import botocore.session  # noqa: PLC0415 - lazy: cold-start cost
-        from botocore.exceptions import BotoCoreError  # noqa: PLC0415
+        import botocore.session
+        from botocore.exceptions import BotoCoreError
 
         source: _CredentialSource = self._session or botocore.session.Session()
         try:

@@ -38,7 +38,7 @@ async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenera
 
 
 def _host_of(url: str) -> str:
-    from urllib.parse import urlsplit  # noqa: PLC0415 - only on the error path
+    from urllib.parse import urlsplit  # only on the error path
 
     try:
         return urlsplit(url).netloc.rpartition("@")[2] or "<no host>"
@@ -87,9 +87,9 @@ class AiohttpTransport:
             ConnectionFailedError: the connection could not be made, or broke before the answer was read.
             ConfigurationError: ``url`` is not a URL aiohttp can send to.
         """
-        import asyncio  # noqa: PLC0415 - lazy: cold-start cost
+        import asyncio
 
-        import aiohttp  # noqa: PLC0415
+        import aiohttp
 
         if timeout <= 0:
             raise RequestTimeoutError(f"no time left to POST to {_host_of(url)}")
@@ -116,7 +116,7 @@ class AiohttpTransport:
 
     async def close(self) -> None:
         """Close the session and its connections; a later ``post`` opens a new one."""
-        import asyncio  # noqa: PLC0415 - lazy: cold-start cost
+        import asyncio
 
         session, loop, guard = self._session, self._loop, self._guard
         self._session = self._loop = self._guard = None
@@ -141,7 +141,7 @@ class AiohttpTransport:
         return await self._open(loop)
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
-        import aiohttp  # noqa: PLC0415 - lazy: cold-start cost
+        import aiohttp
 
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,

@@ -266,7 +266,7 @@ def _number(text: Any) -> int | float:  # noqa: PLR0911 - each fast path returns
         return int(whole) if text[0] != "-" else -int(whole)
     if _NUMBER.fullmatch(text) is None:
         raise _BadValueError(f"N value {short(text)} is not a decimal number")
-    from decimal import Decimal  # noqa: PLC0415 - lazy: rare numbers only, and cold start counts
+    from decimal import Decimal  # lazy: rare numbers only, and cold start counts
 
     number = Decimal(text)
     if number.is_zero():
@@ -286,8 +286,8 @@ def _binary(text: Any) -> str:
 
 
 def _decode(text: Any) -> bytes:
-    import base64  # noqa: PLC0415 - lazy: binary sets only, and cold start counts
-    import binascii  # noqa: PLC0415
+    import base64  # lazy: binary sets only, and cold start counts
+    import binascii
 
     _binary(text)
     try:

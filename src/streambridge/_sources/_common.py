@@ -121,7 +121,7 @@ def missing_identifier(handler: str, field: str, raw: Any, index: int) -> EventS
 
 def epoch_time(value: Any, unit: str, record: SourceRecord, path: str) -> datetime:
     """UTC datetime from an epoch number or numeric text; ``unit`` is ``seconds`` or ``milliseconds``."""
-    from datetime import datetime, timedelta, timezone  # noqa: PLC0415 - lazy: cold start
+    from datetime import datetime, timedelta, timezone
 
     number: float
     if isinstance(value, str):
@@ -153,7 +153,7 @@ _ISO = re.compile(
 
 def iso_time(value: Any, record: SourceRecord, path: str) -> datetime:
     """Timezone-aware datetime from the ISO 8601 variants AWS sends; no zone means UTC."""
-    from datetime import datetime, timedelta, timezone  # noqa: PLC0415 - lazy: cold start
+    from datetime import datetime, timedelta, timezone
 
     match = _ISO.fullmatch(value) if isinstance(value, str) else None
     if match is None:

@@ -65,8 +65,8 @@ class KinesisRecord(SourceRecord):
     @cached_property
     def data(self) -> bytes:
         """The record's payload, base64-decoded."""
-        import base64  # noqa: PLC0415 - lazy: cold start
-        import binascii  # noqa: PLC0415
+        import base64
+        import binascii
 
         text = field(self._kinesis, "data", str, self, "kinesis.data")
         try:

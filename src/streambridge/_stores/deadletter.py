@@ -82,7 +82,7 @@ class SQSDeadLetterQueue:
     def client(self) -> Any:
         """The boto3 client, made on first use."""
         if self._client is None:
-            import boto3  # noqa: PLC0415
+            import boto3
 
             self._client = boto3.client("sqs")
         return self._client

@@ -78,7 +78,7 @@ class DynamoDBIdempotencyStore:
     def client(self) -> Any:
         """The boto3 client, made on first use (boto3's import cost is paid only by users of the store)."""
         if self._client is None:
-            import boto3  # noqa: PLC0415
+            import boto3
 
             self._client = boto3.client("dynamodb")
         return self._client

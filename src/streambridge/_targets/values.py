@@ -23,11 +23,11 @@ def _json_default(value: Any) -> Any:  # noqa: PLR0911 - one flat dispatch
     """Values a mapping function commonly returns that json does not know."""
     # Imported here, each just before its check (cold start counts; Decimal, boto3's numbers, comes first
     # and pays one cached import, not three).
-    import decimal  # noqa: PLC0415
+    import decimal
 
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    import datetime  # noqa: PLC0415
+    import datetime
 
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
@@ -40,7 +40,7 @@ def _json_default(value: Any) -> Any:  # noqa: PLR0911 - one flat dispatch
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
     if isinstance(value, (bytes, bytearray)):
-        import base64  # noqa: PLC0415
+        import base64
 
         return base64.b64encode(value).decode()
     msg = f"{type(value).__name__} is not JSON serializable"
@@ -54,7 +54,7 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 @functools.cache
 def _fast_dumps() -> Callable[[Any], bytes]:
     """orjson, about 10x faster than json on a 1 KB item; imported on first use (it loads uuid)."""
-    import orjson  # noqa: PLC0415 - lazy: cold start
+    import orjson
 
     options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS  # as json: via the default
     return functools.partial(orjson.dumps, default=_json_default, option=options)

@@ -106,7 +106,7 @@ class _Version(argparse.Action):
         values: str | Sequence[Any] | None,
         option_string: str | None = None,
     ) -> None:
-        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+        from importlib.metadata import PackageNotFoundError, version
 
         try:
             installed = version("streambridge")
@@ -374,7 +374,7 @@ def _read_text(path: str, what: str) -> str:
 
 
 def _run_events(args: argparse.Namespace) -> int:
-    from streambridge.testing import events  # noqa: PLC0415 - only this verb needs the builders
+    from streambridge.testing import events  # only this verb needs the builders
 
     try:
         event = _BUILDERS[args.builder](args, events)
@@ -461,7 +461,7 @@ def _deduplication_id(args: argparse.Namespace, body: Any, index: int) -> str | 
     given: str | None = args.deduplication_id
     if not args.fifo or args.count == 1:
         return given
-    import hashlib  # noqa: PLC0415
+    import hashlib
 
     base = given or hashlib.sha256(json.dumps(body).encode()).hexdigest()[:40]
     return f"{base}-{index}"
@@ -548,7 +548,7 @@ def load_handlers(target: str, *, hint: str = "") -> list[tuple[str, Handler[Any
 
     The module may also be a path (``app/handler.py:handler``). Raises CommandError with the reason.
     """
-    from streambridge._bridge import Handler  # noqa: PLC0415
+    from streambridge._bridge import Handler
 
     module_name, colon, attribute = target.partition(":")
     module_name = _module_name(module_name)
@@ -591,7 +591,7 @@ def _module_name(text: str) -> str:
 
 def _import(name: str, hint: str) -> Any:
     """Import the user's module; ``hint`` is added when it failed for want of an AppSync URL."""
-    from streambridge._errors import ConfigurationError, StreambridgeError  # noqa: PLC0415
+    from streambridge._errors import ConfigurationError, StreambridgeError
 
     try:
         return importlib.import_module(name)
@@ -694,9 +694,9 @@ def _run_invoke(args: argparse.Namespace) -> int:
 
 def _bridge_for(template: Bridge, args: argparse.Namespace) -> Bridge:
     """The handler's own bridge, or, when the command overrides endpoint or auth, a new one like it."""
-    from streambridge._errors import ConfigurationError  # noqa: PLC0415
-    from streambridge._io.auth import ApiKeyAuth, IAMAuth, TokenAuth  # noqa: PLC0415
-    from streambridge._io.transport import Auth  # noqa: PLC0415
+    from streambridge._errors import ConfigurationError
+    from streambridge._io.auth import ApiKeyAuth, IAMAuth, TokenAuth
+    from streambridge._io.transport import Auth
 
     if args.url is None and args.api_key is None and args.token is None and not args.iam:
         return template
@@ -714,8 +714,8 @@ def _bridge_for(template: Bridge, args: argparse.Namespace) -> Bridge:
 
 
 def _invoke(handler: Handler[Any], bridge: Bridge, event: Any, args: argparse.Namespace) -> InvocationResult:
-    from streambridge._errors import ConfigurationError, EventShapeError  # noqa: PLC0415
-    from streambridge.testing.events import lambda_context  # noqa: PLC0415
+    from streambridge._errors import ConfigurationError, EventShapeError
+    from streambridge.testing.events import lambda_context
 
     context = lambda_context(
         timeout_ms=args.timeout_ms, function_name=getattr(handler, "__name__", "handler")
@@ -731,7 +731,7 @@ def _invoke(handler: Handler[Any], bridge: Bridge, event: Any, args: argparse.Na
 
 def _lambda_answer(handler: Handler[Any], result: InvocationResult) -> tuple[Any, str | None]:
     """What Lambda gets back: ``(response, None)``, or ``(None, error text)`` when the handler raises."""
-    from streambridge._errors import DeliveryFailedError  # noqa: PLC0415
+    from streambridge._errors import DeliveryFailedError
 
     try:
         return handler.answer(result), None
@@ -745,7 +745,7 @@ def _outcome_line(outcome: RecordOutcome) -> str:
 
 
 def _endpoint_text(bridge: Bridge) -> str:
-    from streambridge._errors import ConfigurationError  # noqa: PLC0415
+    from streambridge._errors import ConfigurationError
 
     try:
         return bridge.url
@@ -853,7 +853,7 @@ def _run_check(args: argparse.Namespace) -> int:
             documents += [(label, handler.document) for label, handler in load_handlers(target)]
     documents += [(path, _read_text(path, "--mutation-file")) for path in args.mutation_file]
 
-    from streambridge._tools.check import (  # noqa: PLC0415
+    from streambridge._tools.check import (
         Finding,
         Level,
         SchemaError,
@@ -921,7 +921,7 @@ def _add_demo(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     if args.orders < 1:
         raise CommandError("--orders must be at least 1")
-    from streambridge._tools.demo import run  # noqa: PLC0415
+    from streambridge._tools.demo import run
 
     with _library_logs(logging.CRITICAL):  # the demo prints the failures itself
         return run(args.orders, _out)
@@ -1002,7 +1002,7 @@ def _seconds(text: str) -> float:
 
 
 def _run_doctor(args: argparse.Namespace) -> int:
-    from streambridge._tools.doctor import run  # noqa: PLC0415 - gql and graphql-core load for this verb only
+    from streambridge._tools.doctor import run  # gql and graphql-core load for this verb only
 
     return run(args)
 

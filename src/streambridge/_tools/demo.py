@@ -57,7 +57,7 @@ LIVE_LINES = 60  # beyond this many messages, show progress instead of every mes
 
 def publish_order(_field: str, arguments: dict[str, Any]) -> Any:
     """The resolver: a NONE data source passing the order through, refusing a negative amount."""
-    from streambridge.testing import FieldError  # noqa: PLC0415
+    from streambridge.testing import FieldError
 
     order = arguments["input"]
     if (order.get("amount") or 0) < 0:
@@ -67,7 +67,7 @@ def publish_order(_field: str, arguments: dict[str, Any]) -> Any:
 
 def order_stream(orders: int, bad_order: str) -> dict[str, Any]:
     """A DynamoDB stream batch: each order's changes in order, interleaved across orders."""
-    from streambridge.testing import events  # noqa: PLC0415
+    from streambridge.testing import events
 
     changes = []
     for step, status in enumerate(STATUSES):
@@ -87,10 +87,10 @@ def order_stream(orders: int, bad_order: str) -> dict[str, Any]:
 
 def handler_for(url: str) -> Any:
     """The orders handler (as in examples/orders), signing with LocalAppSync's test IAM credentials."""
-    from botocore.credentials import Credentials  # noqa: PLC0415
+    from botocore.credentials import Credentials
 
-    from streambridge import Bridge, DynamoDBRecord, IAMAuth  # noqa: PLC0415
-    from streambridge.testing import DEFAULT_CREDENTIALS  # noqa: PLC0415
+    from streambridge import Bridge, DynamoDBRecord, IAMAuth
+    from streambridge.testing import DEFAULT_CREDENTIALS
 
     access_key, secret_key, _ = DEFAULT_CREDENTIALS[0]
     bridge = Bridge(url, IAMAuth(region="us-east-1", credentials=Credentials(access_key, secret_key)))
@@ -107,7 +107,7 @@ def handler_for(url: str) -> Any:
 
 def run(orders: int = 12, out: Callable[[str], None] = print) -> int:
     """Run the demo; 0 when every order but the bad one arrived complete and the bad one was reported."""
-    from streambridge.testing import LocalAppSync, events  # noqa: PLC0415
+    from streambridge.testing import LocalAppSync, events
 
     bad_order = f"order-{min(7, orders):03d}"
     event = order_stream(orders, bad_order)

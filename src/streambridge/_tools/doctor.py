@@ -876,7 +876,7 @@ def _realtime_auth(graphql_url: str, args: argparse.Namespace) -> tuple[AppSyncA
         return AppSyncApiKeyAuthentication(host=host, api_key=args.api_key), "API key"
     if args.token:
         return AppSyncJWTAuthentication(host=host, jwt=args.token), "token"
-    from botocore.exceptions import BotoCoreError  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError
 
     try:
         return AppSyncIAMAuthentication(host=host, region_name=args.region), "IAM"
@@ -887,7 +887,7 @@ def _realtime_auth(graphql_url: str, args: argparse.Namespace) -> tuple[AppSyncA
 
 
 async def _probe_both(probe: _Probe, args: argparse.Namespace) -> tuple[ShapeReport, ShapeReport]:
-    from streambridge._io.http import AiohttpTransport  # noqa: PLC0415
+    from streambridge._io.http import AiohttpTransport
 
     changed = asyncio.Event()
     subscribers = [

@@ -117,8 +117,8 @@ class FakeAppSync:
         """Nothing to release."""
 
     def _execute(self, received: ReceivedRequest) -> HttpResponse:
-        from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse, value_from_ast_untyped  # noqa: PLC0415
-        from graphql.language import FieldNode  # noqa: PLC0415
+        from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse, value_from_ast_untyped
+        from graphql.language import FieldNode
 
         request = json.loads(received.body)
         try:

@@ -52,7 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def local_appsync_factory() -> Iterator[LocalAppSyncFactory]:
     """``factory(schema, **options)`` -> a started LocalAppSync (its arguments), stopped after the test."""
-    from streambridge.testing._local import LocalAppSync  # noqa: PLC0415 - heavy imports only on use
+    from streambridge.testing._local import LocalAppSync
 
     started: list[LocalAppSync] = []
 

@@ -323,7 +323,7 @@ def _keys_from_image(change: Change, key_names: tuple[str, ...], where: str) -> 
 
 
 def _serialize_image(image: Mapping[str, Any], where: str) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeSerializer  # noqa: PLC0415 - testing only; keep imports cheap
+    from boto3.dynamodb.types import TypeSerializer
 
     if not isinstance(image, Mapping):
         raise TypeError(f"{where} must be a dict of attribute values, got {type(image).__name__}")

@@ -97,7 +97,7 @@ class GraphQLTarget:
 
     def interpret(self, response: HttpResponse, keys: Any) -> Answer:
         """Each mutation's outcome, by the response key at the head of each error's path."""
-        from streambridge._targets.graphql.response import interpret  # noqa: PLC0415 - only once sending
+        from streambridge._targets.graphql.response import interpret  # only once sending
 
         return interpret(response, keys)
 

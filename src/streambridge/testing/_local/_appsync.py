@@ -311,7 +311,7 @@ class LocalAppSync:
         argument filters, auth directives checked for ``auth_mode``). Raises ``ValueError`` with AppSync's
         errors when the subscription would be refused (invalid document or variables, unauthorized field).
         """
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
         loop, service = self._loop, self._service
         if loop is None or service is None or not self.running:
@@ -327,7 +327,7 @@ class LocalAppSync:
         return LocalSubscription(self, sink, subscription_id)
 
     def _unsubscribe(self, sink: LocalSink, subscription_id: str) -> None:
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
         loop, service = self._loop, self._service
         if loop is None or service is None or not self.running:
@@ -341,8 +341,8 @@ class LocalAppSync:
 
     def start(self) -> LocalAppSync:
         """Start serving in a background thread; return once the port is bound."""
-        import asyncio  # noqa: PLC0415 - keep this module's import light
-        import concurrent.futures  # noqa: PLC0415
+        import asyncio
+        import concurrent.futures
 
         if self._thread is not None:
             raise RuntimeError("LocalAppSync already started")
@@ -391,7 +391,7 @@ class LocalAppSync:
     # -- the server thread -----------------------------------------------------------------------------
 
     def _thread_main(self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[int]) -> None:
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
         asyncio.set_event_loop(loop)
         try:
@@ -415,7 +415,7 @@ class LocalAppSync:
                 loop.close()
 
     async def _serve(self, ready: concurrent.futures.Future[int]) -> None:
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
         self._stop_event = asyncio.Event()
         self._service = Service(self)

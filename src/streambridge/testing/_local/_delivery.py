@@ -78,7 +78,7 @@ def subscription_filters(
     schema: GraphQLSchema, field_name: str, arguments: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The non-null subscription arguments, as the response values they must equal."""
-    from graphql import get_named_type, is_leaf_type  # noqa: PLC0415
+    from graphql import get_named_type, is_leaf_type
 
     assert schema.subscription_type is not None  # noqa: S101 - a subscription ran
     definitions = schema.subscription_type.fields[field_name].args
@@ -108,7 +108,7 @@ def subscription_error(schema: GraphQLSchema, error: GraphQLError) -> dict[str, 
     parent 'Order' (/onPublishOrder/status)", "path": ["onPublishOrder", "status"]}``, as reported; any
     other error keeps AppSync's usual field-error shape.
     """
-    from graphql import GraphQLObjectType  # noqa: PLC0415
+    from graphql import GraphQLObjectType
 
     match = _NON_NULL_RE.fullmatch(error.message)
     parent = schema.get_type(match["parent"]) if match else None

@@ -64,7 +64,7 @@ class Engine:
     def __init__(
         self, text: str, source_name: str, resolvers: dict[str, Resolver], default_auth: str
     ) -> None:
-        import graphql  # noqa: PLC0415 - testing code, loaded on use
+        import graphql
 
         if graphql.version_info < (3, 3):
             raise RuntimeError(f"LocalAppSync needs graphql-core >= 3.3 (gql >= 4), found {graphql.version}")
@@ -115,7 +115,7 @@ class Engine:
         allowed: frozenset[str],
         resolvers: Mapping[str, Resolver],
     ) -> GraphQLFieldResolver:
-        from graphql import default_field_resolver  # noqa: PLC0415
+        from graphql import default_field_resolver
 
         is_query = self.schema.query_type is not None and type_name == self.schema.query_type.name
         is_mutation = type_name == self.mutation_type
@@ -145,7 +145,7 @@ class Engine:
         self, query: str, variables: Mapping[str, Any], operation_name: str | None, auth_mode: str
     ) -> tuple[dict[str, Any], list[Executed]]:
         """Run one HTTP request; return the response body and the root mutation fields it executed."""
-        from graphql import GraphQLError, OperationType, execute, parse, validate  # noqa: PLC0415
+        from graphql import GraphQLError, OperationType, execute, parse, validate
 
         try:
             document = parse(query)
@@ -188,7 +188,7 @@ class Engine:
         self, request: Any, auth_mode: str, subscription_id: str, connection: Connection | LocalSink
     ) -> Subscription:
         """Check a ``start`` message's GraphQL request; return the subscription, or raise ``StartError``."""
-        from graphql import GraphQLError, OperationType, execute, parse, validate  # noqa: PLC0415
+        from graphql import GraphQLError, OperationType, execute, parse, validate
 
         if not isinstance(request, Mapping) or not isinstance(request.get("query"), str):
             raise StartError(
@@ -240,7 +240,7 @@ class Engine:
 
     async def event(self, subscription: Subscription, payload: Any) -> dict[str, Any]:
         """The ``data`` message payload of one published mutation result for one subscription."""
-        from graphql import execute  # noqa: PLC0415
+        from graphql import execute
 
         result = execute(
             self.schema,
@@ -287,6 +287,6 @@ def _resolve_null(_source: Any, _info: GraphQLResolveInfo[Any], **_arguments: An
 
 
 def _operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
-    from graphql import get_operation_ast  # noqa: PLC0415
+    from graphql import get_operation_ast
 
     return get_operation_ast(document, operation_name)

@@ -43,7 +43,7 @@ class Connection:
     """One real-time WebSocket: an outgoing queue (one writer task) and its subscriptions."""
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
         self.ws = ws
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -116,9 +116,9 @@ class Realtime:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """``GET /graphql/realtime``: one WebSocket connection, until it closes."""
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
-        from aiohttp import WSMsgType, web  # noqa: PLC0415
+        from aiohttp import WSMsgType, web
 
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         if SUBPROTOCOL not in offered:
@@ -187,7 +187,7 @@ class Realtime:
                 {"type": "connection_ack", "payload": {"connectionTimeoutMs": _CONNECTION_TIMEOUT_MS}}
             )
             if connection.keep_alive is None:
-                import asyncio  # noqa: PLC0415
+                import asyncio
 
                 connection.keep_alive = asyncio.create_task(self._keep_alive(connection))
         elif kind == "start":
@@ -237,7 +237,7 @@ class Realtime:
         connection.send({"id": subscription_id, "type": "start_ack"})
 
     async def _keep_alive(self, connection: Connection) -> None:
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
         while True:
             connection.send({"type": "ka"})
@@ -246,7 +246,7 @@ class Realtime:
     @staticmethod
     async def _write(connection: Connection) -> None:
         """The connection's only writer: sends queued messages in order; None closes the socket."""
-        from aiohttp import WSCloseCode  # noqa: PLC0415
+        from aiohttp import WSCloseCode
 
         ws = connection.ws
         while (text := await connection.queue.get()) is not None:
@@ -302,7 +302,7 @@ class Realtime:
 
     async def close_connections(self) -> None:
         """Drop every subscription and close every WebSocket (server stopping)."""
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
         for sink in self.local_sinks:
             for subscription_id in list(sink.subscriptions):

@@ -106,13 +106,13 @@ def implement_scalar(scalar: GraphQLScalarType) -> None:
 
 
 def _invalid(name: str, value: Any, reason: str) -> GraphQLError:
-    from graphql import GraphQLError  # noqa: PLC0415
+    from graphql import GraphQLError
 
     return GraphQLError(f"{name} cannot represent {json.dumps(value, default=repr)}: {reason}")
 
 
 def _timestamp_coercers() -> _Coercers:
-    from graphql import GraphQLError, IntValueNode  # noqa: PLC0415
+    from graphql import GraphQLError, IntValueNode
 
     def coerce_in(value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -135,7 +135,7 @@ def _timestamp_coercers() -> _Coercers:
 
 
 def _json_coercers() -> _Coercers:
-    from graphql import GraphQLError, StringValueNode  # noqa: PLC0415
+    from graphql import GraphQLError, StringValueNode
 
     def coerce_in(value: Any) -> Any:
         if not isinstance(value, str):
@@ -166,7 +166,7 @@ def _json_coercers() -> _Coercers:
 
 
 def _string_coercers(name: str, check: Callable[[str], None]) -> _Coercers:
-    from graphql import GraphQLError, StringValueNode  # noqa: PLC0415
+    from graphql import GraphQLError, StringValueNode
 
     def coerce_in(value: Any) -> Any:
         if not isinstance(value, str):

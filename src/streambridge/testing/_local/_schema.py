@@ -32,7 +32,7 @@ def schema_text(schema: str | Path) -> tuple[str, str]:
 
 def build_schema(text: str, source_name: str) -> GraphQLSchema:
     """Parse the user's schema, add AppSync's scalars and directives it does not define, build it."""
-    from graphql import (  # noqa: PLC0415 - testing code, loaded on use
+    from graphql import (
         DocumentNode,
         GraphQLError,
         GraphQLScalarType,
@@ -68,7 +68,7 @@ def subscriptions_by_mutation(
     subscription: GraphQLObjectType | None, mutation: GraphQLObjectType | None
 ) -> dict[str, list[str]]:
     """``{mutation field: [subscription fields listing it in @aws_subscribe]}``; unknown names are errors."""
-    from graphql import value_from_ast_untyped  # noqa: PLC0415
+    from graphql import value_from_ast_untyped
 
     wiring: dict[str, list[str]] = {}
     if subscription is None:

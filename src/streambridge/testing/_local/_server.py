@@ -40,7 +40,7 @@ class Service:
         self, host: str, port: int, ready: concurrent.futures.Future[int], stop: asyncio.Event
     ) -> None:
         """Listen on ``host:port``, hand the bound port to ``ready``, serve until ``stop`` is set."""
-        from aiohttp import web  # noqa: PLC0415 - testing code, loaded on use
+        from aiohttp import web
 
         app = web.Application()
         app.router.add_post("/graphql", self.graphql)
@@ -59,7 +59,7 @@ class Service:
 
     async def graphql(self, request: web.Request) -> web.Response:
         """``POST /graphql``: authorize, execute, record, publish."""
-        from aiohttp import web  # noqa: PLC0415
+        from aiohttp import web
 
         body = await request.read()
         self.owner._count_request()

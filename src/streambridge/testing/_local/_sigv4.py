@@ -160,9 +160,9 @@ def _signature(
     amz_date: str,
 ) -> tuple[str, str]:
     """Recompute a SigV4 signature with botocore from what was received; return it and the canonical form."""
-    from botocore.auth import SigV4Auth  # noqa: PLC0415 - loaded on the first signed request
-    from botocore.awsrequest import AWSRequest  # noqa: PLC0415
-    from botocore.credentials import ReadOnlyCredentials  # noqa: PLC0415
+    from botocore.auth import SigV4Auth  # loaded on the first signed request
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import ReadOnlyCredentials
 
     request = AWSRequest(
         method="POST",
