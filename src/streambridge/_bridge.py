@@ -150,7 +150,7 @@ class Bridge:
         self._auth_checked = False
 
     def __repr__(self) -> str:
-        return f"Bridge(url={self._url!r}, auth={self.auth!r})"
+        return f"Bridge(url={_shown(self._url)!r}, auth={self.auth!r})"
 
     @property
     def url(self) -> str:
@@ -511,9 +511,25 @@ def _check_url(url: str | None) -> str:
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigurationError(
             "AppSync URL must be an http(s) URL like "
-            f"https://xyz.appsync-api.<region>.amazonaws.com/graphql, got {url!r}"
+            f"https://xyz.appsync-api.<region>.amazonaws.com/graphql, got {_shown(url)!r}"
+        )
+    if parts.query or parts.fragment:  # AppSync takes none, and SigV4 would sign another query than sent
+        raise ConfigurationError(
+            f"AppSync URL must have no query string or fragment, got {_shown(url)!r}: "
+            "the GraphQL endpoint is https://xyz.appsync-api.<region>.amazonaws.com/graphql"
         )
     return url
+
+
+def _shown(url: str | None) -> str | None:
+    """The URL as logs and errors may show it: a user and password in it become ``***``."""
+    if url is None or "@" not in url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    if not parts.username and not parts.password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def _positive(**knobs: float) -> None:

@@ -31,7 +31,10 @@ class StreambridgeError(Exception):
 
     def __str__(self) -> str:
         text = super().__str__()
-        return text if self.record is None else f"{self.record.describe()}: {text}"
+        if self.record is None:
+            return text
+        name = self.record.describe()
+        return text if text.startswith(name) else f"{name}: {text}"
 
     def about(self, record: SourceRecord) -> Self:
         """Attach ``record`` (the first one attached stays) and return the same error, to raise."""

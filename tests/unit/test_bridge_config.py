@@ -131,3 +131,41 @@ def test_an_endpoint_the_api_key_cannot_serve_fails_at_cold_start() -> None:
     # WHEN / THEN building the Bridge fails, not the first invocation
     with pytest.raises(ConfigurationError, match="user information"):
         Bridge(url, ApiKeyAuth("k"))
+
+
+class _AnyEndpoint:
+    """A user's own auth that accepts any endpoint."""
+
+    def check_endpoint(self, url: str) -> None:
+        """Accept it."""
+
+    def validate(self, url: str) -> None:
+        """Accept it."""
+
+    def headers(self, url: str, body: bytes) -> dict[str, str]:
+        return {}
+
+
+def test_a_password_in_the_url_is_never_echoed() -> None:
+    # GIVEN URLs carrying a user and password (AppSync takes none)
+    secret_url = "https://user:s3cr3t@x.appsync-api.us-east-1.amazonaws.com/graphql"
+    # WHEN bridges are built with them: IAM refuses it, a bad scheme is refused, a user's own auth takes it
+    with pytest.raises(ConfigurationError) as refused_by_iam:
+        Bridge(secret_url, IAMAuth(region="us-east-1"))
+    with pytest.raises(ConfigurationError) as refused_scheme:
+        Bridge(secret_url.replace("https", "ftp"), IAMAuth(region="us-east-1"))
+    bridge = Bridge(secret_url, _AnyEndpoint())
+    # THEN no error and no repr shows the password
+    assert "s3cr3t" not in str(refused_by_iam.value)
+    assert "s3cr3t" not in str(refused_scheme.value)
+    assert "s3cr3t" not in repr(bridge)
+    assert "***@x.appsync-api" in repr(bridge)
+
+
+@pytest.mark.parametrize("query", ["?a=%7e", "?a=b c", "?a=é", "#part"])
+def test_a_query_string_or_fragment_is_refused_at_cold_start(query: str) -> None:
+    # GIVEN an endpoint URL with a query string, which SigV4 would sign differently from what is sent
+    url = f"https://x.appsync-api.us-east-1.amazonaws.com/graphql{query}"
+    # WHEN a bridge is built with it
+    with pytest.raises(ConfigurationError, match="query string or fragment"):
+        Bridge(url, IAMAuth(region="us-east-1"))

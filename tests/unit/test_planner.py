@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -188,3 +189,47 @@ def test_an_error_whose_constructor_takes_more_than_a_message_fails_only_its_rec
     assert isinstance(outcomes[0].error, DeliveryFailedError)
     assert "not now" in str(outcomes[0].error)
     assert [[s.record for s in lane.steps] for lane in lanes] == [[1]]
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"input": {"id": "a", "amount": Decimal("Infinity")}},
+        {"input": {"id": "a", "amount": Decimal("sNaN")}},
+        Mutation(None, {}),  # type: ignore[arg-type]
+        Mutation(PUBLISH, {1: "x", "z": 2}),
+    ],
+    ids=["decimal-infinity", "decimal-snan", "no-document", "non-str-variable-name"],
+)
+def test_a_result_that_cannot_be_prepared_fails_its_record_only(result: Any) -> None:
+    # GIVEN a mapping result that breaks while it is prepared (serialised, compiled, validated)
+    def mapper(record: Any) -> Any:
+        return result if record.new_image["id"] == "a" else {"input": record.new_image}
+
+    # WHEN two records are planned
+    lanes, ledger = planned([("a", "1"), ("b", "1")], mapper)
+    outcomes = ledger.close(PayloadTooLargeError("unused"))
+    # THEN that record fails with a reason naming it; the other is planned: the invocation goes on
+    assert isinstance(outcomes[0].error, MappingError)
+    assert str(outcomes[0].error).startswith("DynamoDB Streams record #0")
+    assert [[s.record for s in lane.steps] for lane in lanes if lane.steps] == [[1]]
+
+
+def test_coalescing_replaces_a_change_only_by_a_later_change_that_publishes() -> None:
+    # GIVEN a key's change to PAID, then a later record of the key that the mapping function skips
+    def mapper(record: Any) -> Any:
+        return None if record.new_image["status"] == "SKIP" else {"input": record.new_image}
+
+    # WHEN planned with coalescing
+    lanes, _ = planned([("a", "PAID"), ("a", "SKIP")], mapper, coalesce=True)
+    # THEN PAID is still published (the skip replaces nothing), and the skip settles behind it
+    assert [[s.record for s in lane.steps] for lane in lanes] == [[0, 1]]
+
+
+def test_an_error_that_names_its_record_already_names_it_once() -> None:
+    # GIVEN a mapping result the target refuses with a message that names the record
+    _, ledger = planned([("a", "1")], lambda record: {"input": record.new_image, "extra": 1})
+    # WHEN the record's outcome is read
+    error = ledger.close(PayloadTooLargeError("unused"))[0].error
+    # THEN the record is named once
+    assert str(error).count("DynamoDB Streams record #0") == 1

@@ -119,7 +119,7 @@ class Planner:
             ledger.fail(index, error)
             lane.refuse_after(record)
             return None
-        if planning.coalesce:  # only the latest change of a key is published
+        if planning.coalesce and items:  # only the latest change that publishes: a skip replaces nothing
             lane.supersede(ledger, note=f"coalesced into {record.describe()}")
         _append(lane, index, items)
         return lane
@@ -173,7 +173,15 @@ def _items(record: SourceRecord, mapper: Callable[[Any], Any], target: Target) -
         raise MappingError(
             f"{record.describe()}: mapping function raised {type(error).__name__}: {error}"
         ) from error
-    return target.prepare(record, result)
+    try:
+        return target.prepare(record, result)
+    except StreambridgeError as error:
+        raise error.about(record) from None
+    except Exception as error:  # e.g. Decimal('Infinity'): one bad result must not fail the invocation
+        raise MappingError(
+            f"{record.describe()}: the mapping function's result cannot be published: "
+            f"{type(error).__name__}: {error}"
+        ) from error
 
 
 def _log_failure(error: StreambridgeError) -> None:
