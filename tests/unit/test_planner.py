@@ -233,3 +233,18 @@ def test_an_error_that_names_its_record_already_names_it_once() -> None:
     error = ledger.close(PayloadTooLargeError("unused"))[0].error
     # THEN the record is named once
     assert str(error).count("DynamoDB Streams record #0") == 1
+
+
+def test_a_partition_key_function_that_raises_names_the_records_event() -> None:
+    # GIVEN a partition key read from the new image, and a REMOVE record (it has none)
+    event = events.dynamodb([{"event_name": "REMOVE", "keys": {"id": "a"}, "old_image": {"id": "a"}}])
+    records = SOURCES["dynamodb"].parse(event)
+    ledger = Ledger(records)
+    planning = Planning(GraphQLTarget(PUBLISH), partition_key=lambda r: r.new_image["customer"])
+    # WHEN it is planned
+    Planner(records, lambda r: None, planning, ledger).plan()
+    # THEN the record fails, and the reason says it was a REMOVE
+    error = ledger.close(PayloadTooLargeError("unused"))[0].error
+    assert isinstance(error, MappingError)
+    assert "REMOVE" in str(error)
+    assert "partition_key function raised TypeError" in str(error)

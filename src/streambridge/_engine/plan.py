@@ -151,8 +151,10 @@ def _partition_key(record: SourceRecord, chooser: Callable[[Any], Hashable] | No
         try:
             key = chooser(record)
         except Exception as error:
+            kind = getattr(record, "event_name", None)  # e.g. a REMOVE record has no new image
             raise MappingError(
-                f"{record.describe()}: partition_key function raised {type(error).__name__}: {error}"
+                f"{record.describe()}{f' ({kind} event)' if kind else ''}: partition_key function raised "
+                f"{type(error).__name__}: {error}"
             ) from error
     if key is None:
         return _Unordered(record.index)

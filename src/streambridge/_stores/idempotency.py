@@ -8,9 +8,10 @@ record: streambridge logs it and falls back to at-least-once.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from streambridge._errors import ConfigurationError
@@ -23,11 +24,25 @@ _WRITE_CHUNK = 25  # BatchWriteItem's limit
 
 
 def idempotency_key(source: SourceName, record: SourceRecord) -> str:
-    """A key that names the same record on every delivery, unique across streams and shards."""
+    """A key that names the same record on every delivery, unique across streams and shards.
+
+    A source whose records carry no id (Aurora sends the payload alone) is keyed by a digest of the
+    payload's canonical JSON: the same payload again is the same record, any other payload is not.
+    """
     raw = record.raw
+    if source == "aurora" or not isinstance(raw, Mapping):
+        import hashlib
+
+        text = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=_plain)
+        return f"{source}||sha256:{hashlib.sha256(text.encode()).hexdigest()}"
     event_id = raw.get("eventID") or raw.get("messageId") or record.item_identifier
     origin = raw.get("eventSourceARN") or raw.get("EventSubscriptionArn") or ""
     return f"{source}|{origin}|{event_id}"
+
+
+def _plain(value: Any) -> Any:
+    """Read-only views as dicts (their keys then sorted like any dict's); anything else as text."""
+    return dict(value) if isinstance(value, Mapping) else str(value)
 
 
 class IdempotencyStore(Protocol):
