@@ -543,10 +543,14 @@ def test_a_retry_whose_wait_would_pass_the_deadline_gives_up_at_once() -> None:
     retry = RetryPolicy(attempts=5, wait=tenacity.wait_fixed(1.0))
     # WHEN published
     result = run(["a1"], per_item(a1=["throttled"] * 5), clock=clock, latency=0.2, remaining=1.5, retry=retry)
-    # THEN it was tried twice: a third try would start past the deadline; a1 fails with the throttling
+    # THEN it was tried twice: a third try would start past the deadline; a1 fails for the deadline, as
+    # docs/semantics.md says, with the throttling kept as the cause and in the message
     assert result.counters.requests == 2
     assert clock.slept == [1.0]
-    assert isinstance(result.error(0), ThrottledError)
+    error = result.error(0)
+    assert isinstance(error, DeadlineExceededError)
+    assert isinstance(error.__cause__, ThrottledError)
+    assert "throttl" in str(error)
 
 
 class Hanging(Scripted):

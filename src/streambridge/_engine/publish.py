@@ -423,7 +423,10 @@ class _Run:
         if not again:
             return []
         wait = tries.next_wait([error for _, error in again])
-        if wait is None or self.deadline.budget(wait) is None or not self.governor.may_retry():
+        if wait is not None and self.deadline.budget(wait) is None:  # the deadline, not the policy, ends it
+            self._settle([(lane, step, Failure(FAILED, _too_late(error))) for (lane, step), error in again])
+            return []
+        if wait is None or not self.governor.may_retry():
             self._settle([(lane, step, Failure(FAILED, error)) for (lane, step), error in again])
             return []
         self.counters.retries += 1
@@ -480,6 +483,13 @@ class _Run:
                 lane.succeed(self.ready, lettered.get(lane))
         self.wakeup.set()  # lanes may be ready
         return again
+
+
+def _too_late(error: StreambridgeError) -> DeadlineExceededError:
+    """A step the deadline leaves no time to try again: failed for the deadline, its last error the cause."""
+    late = DeadlineExceededError(f"the Lambda deadline came before it could be tried again (last: {error})")
+    late.__cause__ = error
+    return late
 
 
 def _answered_by_sink(failure: Failure | None, taken: bool) -> Failure | None:
