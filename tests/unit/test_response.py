@@ -134,3 +134,37 @@ def test_throttling_and_unauthorized_error_types_on_a_field() -> None:
 def test_an_alias_missing_from_data_is_never_counted_published() -> None:
     result = interpret(answer(200, {"data": {"m0": {"id": "1"}}}), ALIASES)
     assert set(result.errors) == {1, 2}
+
+
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
+    "Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String "
+    "for this request should have been\n'POST\n/graphql\n\nhost:x.appsync-api.us-east-1.amazonaws.com\n"
+    "x-amz-date:20261129T120000Z\nx-amz-security-token:IQoJb3JpZ2luX2VjSECRETTOKEN\nx-api-key:da2-SECRETKEY\n\n"
+    "host;x-amz-date;x-amz-security-token\nabc123'\n\nThe String-to-Sign should have been\n"
+    "'AWS4-HMAC-SHA256\n"
+    "20261129T120000Z\n20261129/us-east-1/appsync/aws4_request\ndef456'\nAuthorization: AWS4-HMAC-SHA256 "
+    "Credential=ASIASECRETKEYID/20261129/us-east-1/appsync/aws4_request, Signature=0123456789abcdef"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (403, {"errors": [{"errorType": "InvalidSignatureException", "message": SIGNATURE_MISMATCH}]}),
+        (200, {"errors": [{"path": ["m0"], "errorType": "ValidationError", "message": SIGNATURE_MISMATCH}]}),
+        (403, SIGNATURE_MISMATCH[SIGNATURE_MISMATCH.index("x-amz-security-token") :]),
+    ],
+    ids=["request-error", "field-error", "plain-text-body"],
+)
+def test_credentials_the_server_echoes_never_reach_an_error(status: int, body: object) -> None:
+    # GIVEN an answer whose text echoes the canonical request: a session token, an API key, a signature
+    text = json.dumps(body) if isinstance(body, dict) else str(body)
+    # WHEN it is read
+    result = interpret(HttpResponse(status, {}, text.encode()), ALIASES)
+    errors = [result.request_error, *result.errors.values()]
+    shown = " ".join(str(error) for error in errors if error is not None)
+    # THEN none of them is in an error's message (which goes to logs and to DeliveryFailedError)
+    assert shown
+    for secret in ("SECRETTOKEN", "SECRETKEY", "ASIASECRETKEYID", "0123456789abcdef"):
+        assert secret not in shown

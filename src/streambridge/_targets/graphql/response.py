@@ -7,6 +7,7 @@ mutation by the alias at the head of its ``path``. Errors with no alias concern 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,8 +86,23 @@ def _status_error(  # noqa: PLR0911 - one return per kind of failure
     return None
 
 
+# What a server may echo back that must never reach a log or an exception: AppSync's signature mismatch
+# answer prints the canonical request, session token included.
+_SECRETS = re.compile(
+    r"(?i)(x-amz-security-token|x-api-key|authorization)(\s*:\s*)[^\n'\"]+|(Signature=|Credential=)[^,\s'\"]+"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with credentials, tokens, API keys and signatures replaced by ``***``."""
+    if "=" not in text and ":" not in text:
+        return text
+    return _SECRETS.sub(lambda m: f"{m.group(1)}{m.group(2)}***" if m.group(1) else f"{m.group(3)}***", text)
+
+
 def _classify(error: Mapping[str, Any]) -> PublishError:
-    message = str(error.get("message", "no message"))
+    message = redact(str(error.get("message", "no message")))
+    error = {**error, "message": message} if "message" in error else error
     error_type = error.get("errorType")
     kind = str(error_type or "").lower()
     raw_path = error.get("path")
@@ -110,12 +126,13 @@ def _first(errors: list[Any]) -> str:
     for error in errors:
         if isinstance(error, dict):
             kind = error.get("errorType")
-            return f" ({kind}: {error.get('message')})" if kind else f" ({error.get('message')})"
+            message = redact(str(error.get("message")))
+            return f" ({kind}: {message})" if kind else f" ({message})"
     return ""
 
 
 def _body_hint(body: bytes) -> str:
-    text = " ".join(body[:120].decode("utf-8", "replace").split())
+    text = redact(" ".join(body[:120].decode("utf-8", "replace").split()))
     return f": {text!r}" if text else ""
 
 
