@@ -155,3 +155,21 @@ def test_both_shapes_reach_a_subscriber_in_order_per_key(
     # ... and the mutations ran under the shape asked for (the field's own name, or the batch's aliases)
     keys = {m.alias for m in local_appsync.mutations}
     assert keys == ({"publishOrder"} if batch_size == 1 else {f"m{i}" for i in range(3)})
+
+
+@SHAPES
+def test_a_mutation_answered_null_is_published_with_a_note_and_a_warning(
+    make_bridge: Callable[..., Bridge], batch_size: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a resolver that returns null for order b (AppSync pushes that null to subscribers)
+    appsync = FakeAppSync(
+        lambda _field, arguments: None if arguments["input"]["id"] == "b" else arguments["input"]
+    )
+    handler = publishing(make_bridge(batch_size=batch_size, transport=appsync))
+    # WHEN a and b are published
+    result = handler.process(orders(("a", "1"), ("b", "1")))
+    # THEN both count as published (the mutation ran), b with a note saying its result was null, and a warning
+    assert [o.status for o in result.outcomes] == [Status.PUBLISHED, Status.PUBLISHED]
+    assert result.outcomes[0].note is None
+    assert "null" in (result.outcomes[1].note or "")
+    assert "answered null" in caplog.text

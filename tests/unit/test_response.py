@@ -168,3 +168,12 @@ def test_credentials_the_server_echoes_never_reach_an_error(status: int, body: o
     assert shown
     for secret in ("SECRETTOKEN", "SECRETKEY", "ASIASECRETKEYID", "0123456789abcdef"):
         assert secret not in shown
+
+
+def test_a_null_result_without_an_error_succeeds_with_a_note() -> None:
+    # GIVEN AppSync answered m1 with null and no error (a resolver that returned null)
+    result = interpret(answer(200, {"data": {"m0": {"id": "1"}, "m1": None, "m2": {"id": "3"}}}), ALIASES)
+    # THEN it is no error (the mutation ran), but it says so: subscribers get a null payload
+    assert result.errors == {}
+    assert set(result.notes) == {1}
+    assert "null" in result.notes[1]

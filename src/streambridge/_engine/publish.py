@@ -218,6 +218,8 @@ class _Run:
         self.tasks: set[asyncio.Task[None]] = set()
         self.wakeup = asyncio.Event()
         self.counters = Counters()
+        self.notes: dict[int, str] = {}
+        """Record index -> what an answer said about a step that succeeded (see ``_note``)."""
 
     async def go(self) -> None:
         try:
@@ -350,6 +352,8 @@ class _Run:
             self._settle([(lane, step, Failure(FAILED, error)) for lane, step in entries])
             return []
         if error is None:  # AppSync answered for each step
+            if isinstance(answer, Answer) and answer.notes:
+                self._note(entries, answer.notes)
             return await self._settle_judged(self._judge(entries, errors))
         if error.retryable:  # nothing ran: all of it again
             return [(entry, error) for entry in entries]
@@ -433,6 +437,14 @@ class _Run:
         await self.sleep(wait)
         return [entry for entry, _ in again]
 
+    def _note(self, entries: Sequence[Entry], notes: Mapping[int, str]) -> None:
+        """Keep what an answer says about steps that succeeded, for their records' outcomes, and say it."""
+        ledger = self.ledger
+        for position, note in notes.items():
+            record = entries[position][1].record
+            self.notes[record] = note
+            logger.warning("streambridge: %s: %s", ledger.records[record].describe(), note)
+
     def _split(self, entries: list[Entry], error: StreambridgeError) -> None:
         """A batched request failed as a whole: its lanes go back, each head to be sent alone."""
         logger.info(
@@ -463,7 +475,7 @@ class _Run:
                 continue  # the rest of a record the sink took whole
             elif failure is None:
                 if step.last:
-                    ledger.publish(step.record)
+                    ledger.publish(step.record, self.notes.pop(step.record, None))
             elif failure.verdict is RETRY:
                 again.append(((lane, step), failure.error))
             elif failure.verdict is DEAD_LETTERED:

@@ -115,9 +115,9 @@ class Ledger:
         self.records = records
         self._outcomes: list[RecordOutcome | None] = [None] * len(records)
 
-    def publish(self, index: int) -> None:
-        """The record's last mutation succeeded."""
-        self._settle(index, RecordOutcome(self.records[index], Status.PUBLISHED))
+    def publish(self, index: int, note: str | None = None) -> None:
+        """The record's last mutation succeeded (``note``: something worth knowing, e.g. a null result)."""
+        self._settle(index, RecordOutcome(self.records[index], Status.PUBLISHED, note=note))
 
     def skip(self, index: int, note: str | None = None) -> None:
         """The user skipped the record, or it was coalesced into a later change of its key."""

@@ -51,7 +51,7 @@ class Answer:
     of cold start.
     """
 
-    __slots__ = ("errors", "request_error")
+    __slots__ = ("errors", "notes", "request_error")
 
     def __init__(
         self, request_error: PublishError | None = None, errors: dict[int, PublishError] | None = None
@@ -60,9 +60,11 @@ class Answer:
         """Set when the request failed as a whole (no per-item outcome can be read)."""
         self.errors: dict[int, PublishError] = {} if errors is None else errors
         """Position -> the error of that item. Positions absent here succeeded."""
+        self.notes: dict[int, str] = {}
+        """Position -> what is worth knowing about an item that succeeded (e.g. a null result)."""
 
     def __repr__(self) -> str:
-        return f"Answer(request_error={self.request_error!r}, errors={self.errors!r})"
+        return f"Answer(request_error={self.request_error!r}, errors={self.errors!r}, notes={self.notes!r})"
 
 
 class Target(Protocol):

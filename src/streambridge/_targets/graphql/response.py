@@ -54,8 +54,14 @@ def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
     if answer.request_error is None:
         # A mutation neither answered nor blamed did not run: never count it as published.
         for alias, position in aliases.items():
-            if position not in answer.errors and not (isinstance(data, dict) and alias in data):
+            if position in answer.errors:
+                continue
+            if not (isinstance(data, dict) and alias in data):
                 answer.errors[position] = ServerError(f"AppSync's answer has no result for {alias}")
+            elif data[alias] is None:  # it ran, but subscribers receive null: worth a word, not a failure
+                answer.notes[position] = (
+                    f"AppSync answered null for {alias} without an error: subscribers receive a null payload"
+                )
     return answer
 
 
