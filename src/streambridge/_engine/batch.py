@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from streambridge._engine.lanes import Lane, Step
 from streambridge._engine.result import Ledger
 
 if TYPE_CHECKING:
-    from streambridge._targets.base import Target
+    from streambridge._targets.base import Item, Target
 
 
 class Limits(NamedTuple):
@@ -38,7 +38,8 @@ class Request(NamedTuple):
 
 def render(target: Target, entries: Sequence[tuple[Lane, Step]]) -> Request:
     """The request carrying ``entries`` (steps with an item), in this order."""
-    rendered = target.render([step.item for _, step in entries if step.item is not None])
+    # Positions must match ``entries``: the answer is read back by them. take_batch takes item steps only.
+    rendered = target.render([cast("Item", step.item) for _, step in entries])
     return Request(tuple(entries), rendered.body, rendered.keys)
 
 

@@ -5,7 +5,7 @@ three things, and nothing else in the engine knows them:
 
 - ``prepare``: what the mapping function's result means for one record: the items to publish (each with
   its size in a request and what it may share a request with), or none (a skip); a result it cannot use
-  raises a ``StreambridgeError`` naming the record;
+  raises a ``StreambridgeError`` (the engine attaches the record to it, so its message names the record);
 - ``render``: the body of one request carrying some items, in order;
 - ``interpret``: what an answer means for each item of the request (by position).
 

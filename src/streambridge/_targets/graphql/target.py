@@ -13,7 +13,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from streambridge._errors import MappingError, PayloadTooLargeError, StreambridgeError
+from streambridge._errors import MappingError, PayloadTooLargeError
 from streambridge._targets.base import Answer, Item, Rendered
 from streambridge._targets.graphql.document import PREFIX, CompiledDocument, compile_document
 from streambridge._targets.values import to_json
@@ -102,10 +102,7 @@ class GraphQLTarget:
         return interpret(response, keys)
 
     def _planned(self, record: SourceRecord, document: str, variables: Mapping[str, Any]) -> PlannedMutation:
-        try:
-            compiled = compile_document(document)
-        except StreambridgeError as error:  # a fresh error each time: lru_cache does not keep exceptions
-            raise error.about(record) from None
+        compiled = compile_document(document)  # a DocumentError: the engine attaches the record to it
         if type(variables) is not dict and not isinstance(variables, Mapping):
             raise MappingError(f"{record.describe()}: Mutation.variables must be a dict")
         defined = compiled.variable_names
