@@ -31,6 +31,7 @@ class Planning(NamedTuple):
 
     target: Target
     partition_key: Callable[[Any], Hashable] | None = None
+    """The user's ordering key, for records that name no ``ordering_group`` of their own (SQS FIFO)."""
     coalesce: bool = False
 
 
@@ -145,6 +146,11 @@ class _Unordered:
 
 
 def _partition_key(record: SourceRecord, chooser: Callable[[Any], Hashable] | None) -> Hashable:
+    # A record that names its own ordering group (an SQS FIFO message group) is ordered by it: the source
+    # guarantees order per group only, so ``partition_key=`` applies to records without one.
+    group: Hashable | None = getattr(record, "ordering_group", None)
+    if group is not None:
+        return group
     if chooser is None:
         key = record.default_partition_key
     else:

@@ -48,11 +48,20 @@ class SQSRecord(SourceRecord):
         return self._message_id
 
     @property
-    def default_partition_key(self) -> str | None:
-        """The message group id on a FIFO queue; None (unordered) on a standard queue."""
+    def ordering_group(self) -> str | None:
+        """The message group id on a FIFO queue: the ordering key, whatever ``partition_key=`` says.
+
+        Lambda keeps order within a group only, and its FIFO partial-batch contract wants every message
+        after a group's first failure reported failed; no other key may split or merge groups.
+        """
         group = self.message_group_id
         # Standard queues may carry a group id too (fair queues) without any ordering promise.
         return group if group is not None and self.is_fifo else None
+
+    @property
+    def default_partition_key(self) -> str | None:
+        """The message group id on a FIFO queue; None (unordered) on a standard queue."""
+        return self.ordering_group
 
     @property
     def message_id(self) -> str:
