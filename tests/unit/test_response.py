@@ -177,3 +177,43 @@ def test_a_null_result_without_an_error_succeeds_with_a_note() -> None:
     assert result.errors == {}
     assert set(result.notes) == {1}
     assert "null" in result.notes[1]
+
+
+def test_an_error_without_a_path_spares_the_mutations_that_returned_data() -> None:
+    # GIVEN data for every alias and one error no alias can be blamed for
+    body = {
+        "data": {"m0": {"id": "1"}, "m1": {"id": "2"}, "m2": {"id": "3"}},
+        "errors": [{"message": "something went wrong", "errorType": "InternalFailure"}],
+    }
+    # WHEN interpreted
+    result = interpret(answer(200, body), ALIASES)
+    # THEN every mutation ran: none fails or is sent again, and the error is noted on each
+    assert result.request_error is None
+    assert result.errors == {}
+    assert set(result.notes) == {0, 1, 2}
+    assert "something went wrong" in result.notes[0]
+
+
+def test_an_error_without_a_path_fails_only_the_mutations_without_data() -> None:
+    # GIVEN m1 without a result (null, then missing) and an error without a path
+    for data in ({"m0": {"id": "1"}, "m1": None, "m2": {"id": "3"}}, {"m0": {"id": "1"}, "m2": {"id": "3"}}):
+        body = {"data": data, "errors": [{"message": "resolver failed", "errorType": "ValidationError"}]}
+        result = interpret(answer(200, body), ALIASES)
+        # THEN m1 takes the error, m0 and m2 ran
+        assert result.request_error is None
+        assert set(result.errors) == {1}
+        assert "resolver failed" in str(result.errors[1])
+        assert not is_retryable(result.errors[1])
+
+
+def test_null_data_after_a_blamed_error_spares_the_mutations_that_ran_before_it() -> None:
+    # GIVEN data null because m1's non-null field failed (null propagates to data); mutations run in order
+    body = {"data": None, "errors": [{"message": "poison", "errorType": "PoisonError", "path": ["m1"]}]}
+    # WHEN interpreted
+    result = interpret(answer(200, body), ALIASES)
+    # THEN m0 ran before it (not sent again), m1 failed for good, m2 did not run and is retried
+    assert result.request_error is None
+    assert set(result.errors) == {1, 2}
+    assert not is_retryable(result.errors[1])
+    assert is_retryable(result.errors[2])
+    assert set(result.notes) == {0}

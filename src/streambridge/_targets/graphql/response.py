@@ -1,7 +1,9 @@
 """What an AppSync answer means, per aliased mutation. Pure: bytes and status in, outcomes out.
 
 AppSync answers HTTP 200 with an ``errors`` array and partial ``data``; each error is mapped back to its
-mutation by the alias at the head of its ``path``. Errors with no alias concern the whole request.
+mutation by the alias at the head of its ``path``. An error with no alias fails the whole request only when
+nothing ran; otherwise it is the error of the mutations that have no result, and a mutation that returned
+data is never sent again.
 """
 
 from __future__ import annotations
@@ -35,34 +37,71 @@ def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
     if failed is not None:
         return Answer(failed)
     answer = Answer()
+    pathless: PublishError | None = None  # the first error no alias can be blamed for
     for error in errors:
         if not isinstance(error, dict):
             continue
         path = error.get("path")
         position = aliases.get(path[0]) if isinstance(path, list) and path else None
-        classified = _classify(error)
         if position is None:
-            if answer.request_error is None:
-                answer.request_error = classified
+            pathless = pathless or _classify(error)
         elif position not in answer.errors:
-            answer.errors[position] = classified
+            answer.errors[position] = _classify(error)
+    data = payload.get("data")
+    if isinstance(data, dict):  # the mutations ran: each has its own outcome
+        _read_results(data, aliases, answer, pathless)
+    elif answer.errors:  # data null: a failed non-null field nulled the whole answer (null propagation)
+        _read_null_data(aliases, answer)
+    elif pathless is not None:  # nothing ran, e.g. a variable of the wrong type
+        answer.request_error = pathless
     if status != 200 and answer.request_error is None and not answer.errors:
         answer.request_error = GraphQLError(
             f"AppSync rejected the request: HTTP {status}{_body_hint(response.body)}"
         )
-    data = payload.get("data")
-    if answer.request_error is None:
-        # A mutation neither answered nor blamed did not run: never count it as published.
-        for alias, position in aliases.items():
-            if position in answer.errors:
-                continue
-            if not (isinstance(data, dict) and alias in data):
-                answer.errors[position] = ServerError(f"AppSync's answer has no result for {alias}")
-            elif data[alias] is None:  # it ran, but subscribers receive null: worth a word, not a failure
-                answer.notes[position] = (
-                    f"AppSync answered null for {alias} without an error: subscribers receive a null payload"
-                )
     return answer
+
+
+def _read_results(
+    data: Mapping[str, Any], aliases: Mapping[str, int], answer: Answer, pathless: PublishError | None
+) -> None:
+    """Outcomes of mutations not blamed by an error: a result means it ran. Never count one that did not."""
+    for alias, position in aliases.items():
+        if position in answer.errors:
+            continue
+        if data.get(alias) is not None:
+            if pathless is not None:  # it ran: sending it again would run it twice
+                answer.notes[position] = f"ran; AppSync also answered an error without a path: {pathless}"
+        elif pathless is not None:  # no result, and an error no alias claims: it is this one's
+            answer.errors[position] = pathless
+        elif alias not in data:
+            answer.errors[position] = ServerError(f"AppSync's answer has no result for {alias}")
+        else:  # it ran, but subscribers receive null: worth a word, not a failure
+            answer.notes[position] = (
+                f"AppSync answered null for {alias} without an error: subscribers receive a null payload"
+            )
+
+
+def _read_null_data(aliases: Mapping[str, int], answer: Answer) -> None:
+    """``data`` is null after a mutation failed: those before it ran, those after it did not.
+
+    Mutations run one after the other in document order (GraphQL spec, "Mutation operations"); an error on
+    a non-null field nulls its parent up to ``data`` and stops the rest (graphql-js, which the simulator
+    runs). Whether AppSync stops the rest too is unknown: retrying them is at least once either way.
+    """
+    first = min(answer.errors)
+    blamed = next(alias for alias, position in aliases.items() if position == first)
+    for alias, position in aliases.items():
+        if position in answer.errors:
+            continue
+        if position < first:
+            answer.notes[position] = (
+                f"it ran before {blamed} failed, but AppSync answered data: null; "
+                "whether subscribers received its result is unknown"
+            )
+        else:
+            answer.errors[position] = ServerError(
+                f"AppSync's answer has no result for {alias}: data is null after {blamed} failed"
+            )
 
 
 def _status_error(  # noqa: PLR0911 - one return per kind of failure
