@@ -42,6 +42,7 @@ from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, Graph
 
 if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not at import (cold start)
     import asyncio
+    import concurrent.futures
 
     from streambridge._engine.publish import Endpoint, SendDeadLetters
     from streambridge._lambda_types import PartialItemFailureResponse
@@ -52,6 +53,7 @@ URL_ENV = "STREAMBRIDGE_APPSYNC_URL"
 _MAX_FAILURE_LINES = 20
 
 R = TypeVar("R")
+T = TypeVar("T")
 Mapper = Callable[[R], Any]
 
 
@@ -109,7 +111,8 @@ class Bridge:
                 subscription messages over 240 KB silently).
             transport: how requests are sent; default aiohttp with kept-alive connections.
             idempotency: skip records an earlier invocation published, e.g.
-                ``DynamoDBIdempotencyStore("table")`` (default: at least once, see the docs).
+                ``DynamoDBIdempotencyStore("table")`` (default: at least once, see the docs). Its calls
+                are bounded by the deadline; a store too slow or unreachable means at least once.
             dead_letter: hand records that fail for good to this sink and go on, e.g.
                 ``SQSDeadLetterQueue(url)`` (default: report them failed to Lambda).
             pause_gc: keep Python's cyclic garbage collector out of invocations, whose objects are
@@ -147,6 +150,7 @@ class Bridge:
         self.dead_letter = dead_letter
         self.pause_gc = pause_gc
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._auth_checked = False
 
     def __repr__(self) -> str:
@@ -226,8 +230,8 @@ class Bridge:
             logger.error("streambridge %s: %s", spec.name, error)  # noqa: TRY400 - the message says it all
             raise
         ledger = Ledger(records)
-        fresh = self._skip_published(spec.name, records, ledger)
-        send_dead_letters = self._dead_letterer(spec.name, records)
+        fresh = await self._skip_published(spec.name, records, ledger, deadline)
+        send_dead_letters = self._dead_letterer(spec.name, records, deadline)
         planner = Planner(
             fresh,
             mapper,
@@ -247,22 +251,32 @@ class Bridge:
             dead_letter=send_dead_letters,
         )
         outcomes = ledger.close(PublishError("internal error: record left unsettled"))
-        self._remember_published(spec.name, outcomes)
+        await self._remember_published(spec.name, outcomes, deadline)
         result = InvocationResult(
             spec.name, outcomes, counters.requests, counters.retries, time.perf_counter() - started
         )
         _log(result)
         return result
 
-    def _skip_published(
-        self, source: SourceName, records: Sequence[SourceRecord], ledger: Ledger
+    async def _skip_published(
+        self, source: SourceName, records: Sequence[SourceRecord], ledger: Ledger, deadline: Deadline
     ) -> Sequence[SourceRecord]:
         """With an idempotency store, skip the records already published; return the others."""
-        if self.idempotency is None:
+        store = self.idempotency
+        if store is None:
             return records
         keys = [idempotency_key(source, record) for record in records]
+        # Half the time left at most: a store too slow must leave the other half to publish at least once.
+        budget = deadline.budget()
         try:
-            seen = self.idempotency.published(keys)
+            seen = await self._in_thread(
+                store.published, keys, timeout=None if budget is None else budget / 2
+            )
+        except TimeoutError:
+            logger.warning(
+                "streambridge: idempotency store too slow for the deadline; publishing at least once"
+            )
+            return records
         except Exception:  # an unreachable store must not fail records: fall back to at least once
             logger.warning(
                 "streambridge: idempotency store unreachable; publishing at least once", exc_info=True
@@ -276,32 +290,44 @@ class Bridge:
                 fresh.append(record)
         return fresh
 
-    def _remember_published(self, source: SourceName, outcomes: Sequence[RecordOutcome]) -> None:
-        if self.idempotency is None:
+    async def _remember_published(
+        self, source: SourceName, outcomes: Sequence[RecordOutcome], deadline: Deadline
+    ) -> None:
+        store = self.idempotency
+        if store is None:
             return
         done = (Status.PUBLISHED, Status.DEAD_LETTERED)
         keys = [idempotency_key(source, o.record) for o in outcomes if o.status in done]
         if not keys:
             return
         try:
-            self.idempotency.remember(keys)
-        except Exception:  # the records are published: a re-delivery will only publish them again
+            await self._in_thread(store.remember, keys, timeout=deadline.budget())
+        except TimeoutError:  # the records are published: a re-delivery will only publish them again
+            logger.warning(
+                "streambridge: idempotency store too slow for the deadline to remember %d records", len(keys)
+            )
+        except Exception:
             logger.warning(
                 "streambridge: idempotency store could not remember %d records", len(keys), exc_info=True
             )
 
-    def _dead_letterer(self, source: SourceName, records: Sequence[SourceRecord]) -> SendDeadLetters | None:
+    def _dead_letterer(
+        self, source: SourceName, records: Sequence[SourceRecord], deadline: Deadline
+    ) -> SendDeadLetters | None:
         """The publisher's way to the dead-letter sink: (record index, error) pairs -> unsent positions."""
         sink = self.dead_letter
         if sink is None:
             return None
 
         async def send(items: list[tuple[int, StreambridgeError]]) -> set[int]:
-            import asyncio
-
             letters = [DeadLetter(source, records[index], error) for index, error in items]
             try:
-                unsent = await asyncio.to_thread(sink.send, letters)
+                unsent = await self._in_thread(sink.send, letters, timeout=deadline.budget())
+            except TimeoutError:  # it may still take them: a letter twice is better than a record lost
+                logger.error(  # noqa: TRY400 - no traceback to show: the sink was only slow
+                    "streambridge: dead-letter sink too slow for the deadline; reporting its records failed"
+                )
+                return set(range(len(letters)))
             except Exception:  # the sink's trouble must not lose records: they are reported failed
                 logger.exception("streambridge: dead-letter sink failed; reporting its records failed")
                 return set(range(len(letters)))
@@ -315,6 +341,25 @@ class Bridge:
 
         return send
 
+    async def _in_thread(self, call: Callable[[Any], T], argument: Any, *, timeout: float | None) -> T:
+        """Run a store's blocking call (boto3) on a thread, for at most ``timeout`` seconds.
+
+        ``timeout`` None: no time is left, TimeoutError at once. A call that times out runs on in its
+        thread (a thread cannot be stopped); the bridge's own threads, unlike asyncio's default ones,
+        are never waited for when an event loop closes, so it cannot hold the invocation.
+        """
+        import asyncio
+        import math
+
+        if timeout is None:
+            raise TimeoutError
+        if self._threads is None:
+            import concurrent.futures
+
+            self._threads = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="streambridge-store")
+        future = asyncio.get_running_loop().run_in_executor(self._threads, call, argument)
+        return await asyncio.wait_for(future, None if math.isinf(timeout) else timeout)
+
     def close(self) -> None:
         """Close connections and the event loop (not needed in Lambda; useful in tests and scripts)."""
         if self._loop is not None and not self._loop.is_closed():
@@ -322,6 +367,9 @@ class Bridge:
                 self._loop.run_until_complete(self._transport.close())
             self._loop.close()
         self._loop = None
+        if self._threads is not None:  # a store call still hanging is not waited for
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None
 
     # -- decorators: thin wrappers over process --------------------------------------------------
 

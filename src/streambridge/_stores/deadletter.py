@@ -20,6 +20,7 @@ from streambridge._errors import (
     StreambridgeError,
 )
 from streambridge._sources._base import SourceName, SourceRecord
+from streambridge._stores.idempotency import CLIENT_TIMEOUTS
 
 logger = logging.getLogger("streambridge")
 
@@ -83,8 +84,11 @@ class SQSDeadLetterQueue:
         """The boto3 client, made on first use."""
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("sqs")
+            # Bounded, like every store call (the bridge also waits only until the deadline): a hung
+            # connection must not keep the thread busy into the next invocations.
+            self._client = boto3.client("sqs", config=Config(**CLIENT_TIMEOUTS))
         return self._client
 
     def send(self, letters: Sequence[DeadLetter]) -> set[int]:

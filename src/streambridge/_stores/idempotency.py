@@ -19,6 +19,13 @@ from streambridge._sources._base import SourceName, SourceRecord
 
 logger = logging.getLogger("streambridge")
 
+CLIENT_TIMEOUTS: dict[str, Any] = {
+    "connect_timeout": 2,
+    "read_timeout": 5,
+    "retries": {"mode": "standard", "max_attempts": 3},
+}
+"""botocore settings of the stores' own clients (botocore's defaults: 60 s timeouts, 5 attempts)."""
+
 _GET_CHUNK = 100  # BatchGetItem's limit
 _WRITE_CHUNK = 25  # BatchWriteItem's limit
 
@@ -94,8 +101,11 @@ class DynamoDBIdempotencyStore:
         """The boto3 client, made on first use (boto3's import cost is paid only by users of the store)."""
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("dynamodb")
+            # Bounded, like every store call (the bridge also waits only until the deadline): a hung
+            # connection must not keep the thread busy into the next invocations.
+            self._client = boto3.client("dynamodb", config=Config(**CLIENT_TIMEOUTS))
         return self._client
 
     def published(self, keys: Sequence[str]) -> set[str]:
