@@ -4,11 +4,12 @@ Devices put readings on the stream with their device id as the partition key, so
 device's readings in order within a shard, and streambridge keeps them in order per partition key (its
 default ordering key for Kinesis) while publishing different devices concurrently.
 
-A malformed reading (not JSON, a missing field, a value that is not a finite number) is skipped with a
-warning naming the record, not failed: it cannot get better on retry, and a failed record makes Lambda
+A malformed reading (not JSON, a missing field, a value that is not a finite number) is skipped here with
+a warning naming the record, not failed: it cannot get better on retry, and a failed record makes Lambda
 re-deliver the shard from that record on, holding back every later reading of the device until the
-retries run out. Failures that can heal (AppSync throttling, a network error, the deadline) still fail
-the record, and Lambda retries them.
+retries run out. Everything else follows the bridge's poison setting, the default ``"report"``: a reading
+AppSync rejects is reported failed, and failures that can heal (throttling, a network error, the deadline)
+fail the record so that Lambda retries them. ``Bridge(poison="skip")`` would skip AppSync's rejections too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from streambridge import Bridge, KinesisRecord, RecordError
 
 logger = logging.getLogger(__name__)
 
-bridge = Bridge()  # URL from STREAMBRIDGE_APPSYNC_URL, IAM auth from the Lambda role: no I/O here
+# URL from STREAMBRIDGE_APPSYNC_URL, IAM auth from the Lambda role: no I/O here. poison="report" (the
+# default) is spelled out: a reading AppSync rejects is reported failed, for the on-failure destination.
+bridge = Bridge(poison="report")
 
 PUBLISH_READING = """
 mutation PublishReading($input: ReadingInput!) {

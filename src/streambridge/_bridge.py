@@ -13,7 +13,7 @@ import os
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from streambridge._engine.batch import Limits
 from streambridge._engine.plan import Planner, Planning
@@ -56,6 +56,10 @@ R = TypeVar("R")
 T = TypeVar("T")
 Mapper = Callable[[R], Any]
 
+Poison = Literal["report", "dead-letter", "skip"]
+"""What becomes of a record that fails for good (see ``Bridge(poison=...)``)."""
+_POISON = ("report", "dead-letter", "skip")
+
 
 class LambdaContext(Protocol):
     """The part of Lambda's context object streambridge uses."""
@@ -89,6 +93,7 @@ class Bridge:
         transport: Transport | None = None,
         idempotency: IdempotencyStore | None = None,
         dead_letter: DeadLetterSink | None = None,
+        poison: Poison | None = None,
         pause_gc: bool = True,
     ) -> None:
         """Configure the bridge.
@@ -113,8 +118,12 @@ class Bridge:
             idempotency: skip records an earlier invocation published, e.g.
                 ``DynamoDBIdempotencyStore("table")`` (default: at least once, see the docs). Its calls
                 are bounded by the deadline; a store too slow or unreachable means at least once.
-            dead_letter: hand records that fail for good to this sink and go on, e.g.
-                ``SQSDeadLetterQueue(url)`` (default: report them failed to Lambda).
+            dead_letter: the sink for ``poison="dead-letter"``, e.g. ``SQSDeadLetterQueue(url)``.
+            poison: what becomes of a record no retry can cure (a malformed record, a mapping error, a
+                resolver rejection): ``"report"`` it failed to Lambda, whose retries, bisection and
+                on-failure destination act (the default without a sink); ``"dead-letter"`` it to
+                ``dead_letter`` and go on (the default with a sink); ``"skip"`` it with a warning, its
+                key going on. See docs/semantics.md for the trade-offs.
             pause_gc: keep Python's cyclic garbage collector out of invocations, whose objects are
                 freed by reference counting anyway: the Lambda entry point pauses it until the
                 invocation's objects are released; ``process`` and ``process_async`` only freeze the
@@ -125,7 +134,7 @@ class Bridge:
             url=url, auth=auth, batch_size=batch_size, batch_bytes=batch_bytes, per_key=per_key,
             coalesce=coalesce, concurrency=concurrency, retry=retry, request_timeout=request_timeout,
             deadline_margin=deadline_margin, max_payload_bytes=max_payload_bytes, transport=transport,
-            idempotency=idempotency, dead_letter=dead_letter, pause_gc=pause_gc,
+            idempotency=idempotency, dead_letter=dead_letter, poison=poison, pause_gc=pause_gc,
         )  # fmt: skip
         url = url if url is not None else os.environ.get(URL_ENV)
         # A wrong URL fails at cold start; a missing one only when first needed, so that tools and tests
@@ -148,6 +157,7 @@ class Bridge:
         self._transport = transport
         self.idempotency = idempotency
         self.dead_letter = dead_letter
+        self.poison: Poison = _poison(poison, dead_letter)
         self.pause_gc = pause_gc
         self._loop: asyncio.AbstractEventLoop | None = None
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
@@ -229,7 +239,7 @@ class Bridge:
         except EventShapeError as error:
             logger.error("streambridge %s: %s", spec.name, error)  # noqa: TRY400 - the message says it all
             raise
-        ledger = Ledger(records)
+        ledger = Ledger(records, skip_poison=self.poison == "skip")
         fresh = await self._skip_published(spec.name, records, ledger, deadline)
         send_dead_letters = self._dead_letterer(spec.name, records, deadline)
         planner = Planner(
@@ -314,9 +324,21 @@ class Bridge:
     def _dead_letterer(
         self, source: SourceName, records: Sequence[SourceRecord], deadline: Deadline
     ) -> SendDeadLetters | None:
-        """The publisher's way to the dead-letter sink: (record index, error) pairs -> unsent positions."""
+        """The publisher's way to the dead-letter sink: (record index, error) pairs -> unsent positions.
+
+        With ``poison="skip"`` the "sink" takes every letter and keeps none (the ledger skips them).
+        """
+        if self.poison == "skip":
+
+            async def skip(items: list[tuple[int, StreambridgeError]]) -> set[int]:
+                for index, error in items:
+                    outcome = RecordOutcome(records[index], Status.SKIPPED, error)
+                    logger.warning("streambridge: skipped poison record %s", outcome.explain())
+                return set()
+
+            return skip
         sink = self.dead_letter
-        if sink is None:
+        if sink is None or self.poison == "report":
             return None
 
         async def send(items: list[tuple[int, StreambridgeError]]) -> set[int]:
@@ -541,6 +563,19 @@ class Handler(Generic[R]):
                 f"streambridge: {first.record.describe()} was not published: {first.error}", result
             )
         return {"published": result.published, "skipped": result.skipped}
+
+
+def _poison(poison: str | None, sink: DeadLetterSink | None) -> Poison:
+    """The poison policy: given, else "dead-letter" with a sink (as before the setting) and "report"."""
+    if poison is None:
+        return "report" if sink is None else "dead-letter"
+    if poison not in _POISON:
+        raise ConfigurationError(f"poison must be one of {list(_POISON)}, got {poison!r}")
+    if poison == "dead-letter" and sink is None:
+        raise ConfigurationError(
+            'poison="dead-letter" needs a sink: pass dead_letter=, e.g. SQSDeadLetterQueue(queue_url)'
+        )
+    return poison  # type: ignore[return-value]  # checked against _POISON above
 
 
 def _source(name: str) -> Source:

@@ -18,6 +18,7 @@ class Status(enum.Enum):
 
     PUBLISHED = "published"
     SKIPPED = "skipped"
+    """Skipped by the mapping function, coalesced, already published, or set aside by ``poison="skip"``."""
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
     """Failed for good and handed to the bridge's dead-letter sink; not reported to Lambda."""
@@ -29,9 +30,9 @@ class RecordOutcome(NamedTuple):
     record: SourceRecord
     status: Status
     error: StreambridgeError | None = None
-    """Why it failed (or, for a skip, None)."""
+    """Why it failed; for a skip, None, unless ``poison="skip"`` set aside the record for this error."""
     note: str | None = None
-    """Why it was skipped when streambridge decided it (coalesced into a later change)."""
+    """Why it was skipped when streambridge decided it (coalesced into a later change, a poison record)."""
 
     def explain(self) -> str:
         """One line naming the record and what became of it, for logs."""
@@ -62,8 +63,13 @@ class InvocationResult(NamedTuple):
 
     @property
     def skipped(self) -> int:
-        """Records the mapping function skipped (returned None), or coalesced into a later change."""
+        """Records the mapping function skipped (returned None), coalesced, or ``poison_skipped``."""
         return self._count(Status.SKIPPED)
+
+    @property
+    def poison_skipped(self) -> int:
+        """Records that failed for good and were skipped by ``Bridge(poison="skip")`` (among ``skipped``)."""
+        return sum(1 for o in self.outcomes if o.status is Status.SKIPPED and o.error is not None)
 
     @property
     def failed(self) -> int:
@@ -94,8 +100,8 @@ class InvocationResult(NamedTuple):
         return {"batchItemFailures": self.batch_item_failures()}
 
     def summary(self) -> dict[str, Any]:
-        """Counters for the structured log line."""
-        return {
+        """Counters for the structured log line; ``poison_skipped`` only when some were."""
+        summary: dict[str, Any] = {
             "source": self.source,
             "records": len(self.outcomes),
             "published": self.published,
@@ -106,13 +112,19 @@ class InvocationResult(NamedTuple):
             "retries": self.retries,
             "duration_ms": round(self.duration * 1000, 1),
         }
+        poison = self.poison_skipped
+        if poison:  # a metric to alarm on; absent otherwise, so the usual line stays as it was
+            summary["poison_skipped"] = poison
+        return summary
 
 
 class Ledger:
     """Records each record's end exactly once; the invariant behind "nothing is lost"."""
 
-    def __init__(self, records: Sequence[SourceRecord]) -> None:
+    def __init__(self, records: Sequence[SourceRecord], *, skip_poison: bool = False) -> None:
+        """``skip_poison``: records set aside for good (``dead_letter``) are skipped, not dead-lettered."""
         self.records = records
+        self.skip_poison = skip_poison
         self._outcomes: list[RecordOutcome | None] = [None] * len(records)
 
     def publish(self, index: int, note: str | None = None) -> None:
@@ -124,8 +136,12 @@ class Ledger:
         self._settle(index, RecordOutcome(self.records[index], Status.SKIPPED, note=note))
 
     def dead_letter(self, index: int, error: StreambridgeError) -> None:
-        """The record failed for good and is now in the dead-letter sink."""
-        self._settle(index, RecordOutcome(self.records[index], Status.DEAD_LETTERED, error))
+        """The record failed for good and is now in the dead-letter sink, or skipped (``skip_poison``)."""
+        record = self.records[index]
+        if self.skip_poison:  # the engine's path to the sink, taken by a sink that keeps nothing
+            self._settle(index, RecordOutcome(record, Status.SKIPPED, error, note=str(error)))
+        else:
+            self._settle(index, RecordOutcome(record, Status.DEAD_LETTERED, error))
 
     def fail(self, index: int, error: StreambridgeError) -> None:
         """The record failed; a second failure of the same record keeps the first cause."""
