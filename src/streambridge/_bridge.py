@@ -29,7 +29,7 @@ from streambridge._errors import (
 from streambridge._io.auth import IAMAuth
 from streambridge._io.transport import Auth, Transport
 from streambridge._sources import SOURCES
-from streambridge._sources._base import Source, SourceName, SourceRecord
+from streambridge._sources._base import MutationOf, Source, SourceName, SourceRecord
 from streambridge._sources.aurora import AuroraEvent
 from streambridge._sources.cloudwatch import AlarmEvent
 from streambridge._sources.dynamodb import DynamoDBRecord
@@ -38,7 +38,7 @@ from streambridge._sources.kinesis import KinesisRecord
 from streambridge._sources.sqs import SQSRecord
 from streambridge._stores.deadletter import DeadLetter, DeadLetterSink
 from streambridge._stores.idempotency import IdempotencyStore, idempotency_key
-from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, GraphQLTarget
+from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, GraphQLTarget, as_mutations
 
 if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not at import (cold start)
     import asyncio
@@ -239,13 +239,17 @@ class Bridge:
         except EventShapeError as error:
             logger.error("streambridge %s: %s", spec.name, error)  # noqa: TRY400 - the message says it all
             raise
+        coalesce = self.coalesce
+        if not spec.batch and len(records) == 1:
+            records, mapper, partition_key = _mutations_of(records[0], mapper, partition_key, document)
+            coalesce = False  # one event: nothing to coalesce, and its mutations must all go
         ledger = Ledger(records, skip_poison=self.poison == "skip")
         fresh = await self._skip_published(spec.name, records, ledger, deadline)
         send_dead_letters = self._dead_letterer(spec.name, records, deadline)
         planner = Planner(
             fresh,
             mapper,
-            Planning(GraphQLTarget(document, self.max_payload_bytes), partition_key, self.coalesce),
+            Planning(GraphQLTarget(document, self.max_payload_bytes), partition_key, coalesce),
             ledger,
             dead_letter=send_dead_letters is not None,
         )
@@ -558,11 +562,64 @@ class Handler(Generic[R]):
         if self.source.batch:
             return result.lambda_response()
         if not result.ok:
-            first = result.failures[0]
-            raise DeliveryFailedError(
-                f"streambridge: {first.record.describe()} was not published: {first.error}", result
-            )
+            raise DeliveryFailedError(_not_published(result), result)
         return {"published": result.published, "skipped": result.skipped}
+
+
+def _mutations_of(
+    event: SourceRecord,
+    mapper: Callable[[Any], Any],
+    partition_key: Callable[[Any], Hashable] | None,
+    document: str | None,
+) -> tuple[Sequence[SourceRecord], Callable[[Any], Any], Callable[[Any], Hashable] | None]:
+    """A single event's records, mapping and key: one record per mutation when it maps to several.
+
+    Lambda retries a single event whole, so its outcome must say which of its mutations ran. The
+    mapping function runs here, once; the planner gets its result (or its exception) replayed, and reports
+    any failure as it would have.
+    """
+    try:
+        key = event.default_partition_key if partition_key is None else partition_key(event)
+    except Exception:  # noqa: BLE001 - the planner runs it again and reports it
+        return [event], mapper, partition_key
+    try:
+        result = mapper(event)
+    except Exception as error:  # noqa: BLE001 - replayed to the planner, which reports it
+        raised = error  # ``error`` is unbound after the except block
+
+        def replay(_: Any) -> Any:
+            raise raised
+
+        return [event], replay, lambda _: key
+    try:
+        mutations = as_mutations(event, result, document)
+    except Exception:  # noqa: BLE001 - the planner meets it again and reports it
+        mutations = []
+    if len(mutations) < 2:  # one mutation or none: the event is its own record
+        return [event], lambda _: result, lambda _: key
+    ordered = key if key is not None else ("event",)  # the event's mutations go out in order
+    parts = [MutationOf(event, m, i, len(mutations), ordered) for i, m in enumerate(mutations)]
+    return parts, _mutation, None
+
+
+def _mutation(part: MutationOf) -> Any:
+    return part.mutation
+
+
+def _not_published(result: InvocationResult) -> str:
+    """The message of a single event's DeliveryFailedError: which of its mutations ran, which failed."""
+    first = result.failures[0]
+    if not isinstance(first.record, MutationOf):
+        return f"streambridge: {first.record.describe()} was not published: {first.error}"
+    part = first.record
+    published = [o.record.position + 1 for o in result.outcomes if o.status is Status.PUBLISHED]  # type: ignore[attr-defined]
+    failed = [o.record.position + 1 for o in result.failures]  # type: ignore[attr-defined]
+    ran = f" (mutation {', '.join(map(str, published))})" if published else ""
+    return (
+        f"streambridge: {part.event.describe()}: {len(published)} of {part.count} mutations published"
+        f"{ran}; mutation {', '.join(map(str, failed))} not published; mutation {part.position + 1} "
+        f"failed: {first.error}"
+    )
 
 
 def _poison(poison: str | None, sink: DeadLetterSink | None) -> Poison:

@@ -64,3 +64,42 @@ class Source(NamedTuple):
     """True: answers ``batchItemFailures``. False: a single event, failures raise."""
     parse: Callable[[Mapping[str, Any]], Sequence[SourceRecord]]
     """Event -> record views. Raises EventShapeError when the event as a whole is wrong."""
+
+
+class MutationOf(SourceRecord):
+    """One mutation of a single event (Aurora, alarm, EventBridge) whose mapping returned several.
+
+    Each gets an outcome of its own, in order under the event's key, so that the result counts the
+    event's mutations: how many were published, and which failed.
+    """
+
+    def __init__(self, event: SourceRecord, mutation: Any, position: int, count: int, key: Hashable) -> None:
+        super().__init__({}, position)
+        self.event = event
+        """The event, as the mapping function saw it."""
+        self.mutation = mutation
+        """What the mapping function returned for this mutation (a ``Mutation`` or variables)."""
+        self.position = position
+        """From 0, in the order the mapping function returned them."""
+        self.count = count
+        """How many mutations the event's mapping returned."""
+        self._key = key
+
+    @property
+    def raw(self) -> Any:
+        """The event exactly as delivered."""
+        return self.event.raw
+
+    @property
+    def item_identifier(self) -> str:
+        """The event's."""
+        return self.event.item_identifier
+
+    @property
+    def default_partition_key(self) -> Hashable:
+        """The event's key (never None: the event's mutations go out in order)."""
+        return self._key
+
+    def describe(self) -> str:
+        """E.g. ``Aurora record #0 (aurora-event), mutation 2 of 3``."""
+        return f"{self.event.describe()}, mutation {self.position + 1} of {self.count}"

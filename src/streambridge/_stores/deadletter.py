@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from streambridge._errors import (
@@ -37,10 +37,11 @@ class DeadLetter(NamedTuple):
 
     def message(self, max_bytes: int = _SQS_MAX_BYTES) -> str:
         """The JSON message: the record as delivered, the error, and where it came from."""
+        raw = self.record.raw
         body: dict[str, Any] = {
             "source": self.source,
             "itemIdentifier": self.record.item_identifier,
-            "record": dict(self.record.raw),
+            "record": dict(raw) if isinstance(raw, Mapping) else raw,  # Aurora: any JSON value
             "error": {"type": type(self.error).__name__, "message": str(self.error)},
             "deadLetteredAt": int(time.time()),
         }

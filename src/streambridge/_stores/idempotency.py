@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from streambridge._errors import ConfigurationError
-from streambridge._sources._base import SourceName, SourceRecord
+from streambridge._sources._base import MutationOf, SourceName, SourceRecord
 
 logger = logging.getLogger("streambridge")
 
@@ -34,8 +34,12 @@ def idempotency_key(source: SourceName, record: SourceRecord) -> str:
     """A key that names the same record on every delivery, unique across streams and shards.
 
     A source whose records carry no id (Aurora sends the payload alone) is keyed by a digest of the
-    payload's canonical JSON: the same payload again is the same record, any other payload is not.
+    payload's canonical JSON: the same payload again is the same record, any other payload is not. Each
+    mutation of a single event that maps to several is keyed apart, so that a retry of the event skips the
+    ones already published.
     """
+    if isinstance(record, MutationOf):  # one of a single event's mutations: the event's key and its place
+        return f"{idempotency_key(source, record.event)}#{record.position}"
     raw = record.raw
     if source == "aurora" or not isinstance(raw, Mapping):
         import hashlib
