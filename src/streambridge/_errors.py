@@ -107,6 +107,14 @@ class RequestTimeoutError(TransientError):
     """No answer within the request timeout."""
 
 
+class EndpointDownError(TransientError):
+    """AppSync failed every request for a while (5xx, resets, timeouts): the circuit breaker stopped sending.
+
+    The records not published are reported failed, for Lambda to re-deliver once the endpoint is back; the
+    last failure is the cause.
+    """
+
+
 class AuthorizationError(PublishError):
     """AppSync refused the credentials (401/403, Unauthorized error types). Never retried."""
 

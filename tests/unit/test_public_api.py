@@ -23,6 +23,7 @@ EXPECTED = {
     "ConfigurationError",
     "ConnectionFailedError",
     "DeadlineExceededError",
+    "EndpointDownError",
     "DeliveryFailedError",
     "DocumentError",
     "DynamoDBRecord",
@@ -76,7 +77,7 @@ def test_every_error_is_a_streambridge_error_and_says_if_retryable() -> None:
     assert all(issubclass(e, streambridge.StreambridgeError) for e in errors)
     retryable = {e.__name__ for e in errors if e.retryable}
     assert retryable == {"TransientError", "ThrottledError", "ServerError", "ConnectionFailedError",
-                         "RequestTimeoutError"}  # fmt: skip
+                         "RequestTimeoutError", "EndpointDownError"}  # fmt: skip
 
 
 def test_import_and_bridge_construction_load_nothing_heavy() -> None:

@@ -7,8 +7,9 @@ one, so the first requests are on the wire while later records are still being m
 A lane's life (idle, ready, in flight, broken) is ``lanes``'. A request's life is ``_Run._send``: attempt,
 settle what the answer decides, wait, try again what is left. Each decision is made in one place:
 
-- may a request start, and how long may it take: ``Deadline.budget`` (asked before every attempt and
-  every wait) and ``Governor`` (concurrency, and the halt when every request would fail alike);
+- may a request start, when may an attempt go out, and how long may it take: ``Deadline.budget`` (asked
+  before every attempt and every wait) and the ``Governor`` (concurrency, the send rate throttling sets,
+  the circuit breaker, and the halt when every request would fail alike), which sees every attempt;
 - whether and when to try again: the retry policy (``Tries.next_wait``);
 - what becomes of each step a request carried: ``_Run._settle``, where the first failure breaks its lane.
 """
@@ -24,12 +25,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from streambridge._engine.batch import Limits, render, take_batch
+from streambridge._engine.governor import Governor
 from streambridge._engine.lanes import IN_FLIGHT, Lane, Step, held_back
 from streambridge._engine.plan import Planner
 from streambridge._engine.retry import Backoff, Deadline, RetryPolicy, Tries
 from streambridge._errors import (
-    AuthorizationError,
-    ConfigurationError,
     DeadlineExceededError,
     PublishError,
     RequestTimeoutError,
@@ -75,56 +75,6 @@ class Counters:
         """Attempts that were retries of an earlier one."""
 
 
-class Governor:
-    """Says whether a request may start now, and learns how each attempt went.
-
-    Today it keeps at most ``concurrency`` requests going (a request keeps its place through its retries;
-    a hand-off to the dead-letter sink takes one too), and halts for good on a failure that every request
-    would share: credentials refused (``AuthorizationError``), or an auth setting that cannot work
-    (``ConfigurationError``, such as a token callable returning nothing).
-
-    The seam for what comes next, each a change to this class alone (the dispatcher already asks and tells):
-
-    - a send-rate / in-flight limit that throttling adjusts: ``observe`` lowers ``limit`` on a 429
-      (``ThrottledError``) and raises it again after successes (AIMD), or refills a token bucket for a rate;
-      ``may_start`` and ``may_retry`` compare against it;
-    - a circuit breaker for a hard-down endpoint: ``observe`` counts consecutive transient failures and
-      opens; while open, ``may_start`` and ``may_retry`` say no, and ``observe`` answering True fails the
-      attempt's steps at once instead of retrying them against a dead endpoint.
-    """
-
-    __slots__ = ("halted", "in_flight", "limit")
-
-    def __init__(self, concurrency: int) -> None:
-        self.limit = concurrency
-        self.in_flight = 0
-        self.halted: StreambridgeError | None = None
-        """The failure that stopped all sending; once set, no request starts and none is retried."""
-
-    def may_start(self) -> bool:
-        """True when a new request may start now."""
-        return self.halted is None and self.in_flight < self.limit
-
-    def may_retry(self) -> bool:
-        """True when a request that failed transiently may be tried again (it keeps its place)."""
-        return self.halted is None
-
-    def started(self) -> None:
-        """A request started (it holds its place until ``finished``)."""
-        self.in_flight += 1
-
-    def finished(self) -> None:
-        """A request ended: every step it carried is settled."""
-        self.in_flight -= 1
-
-    def observe(self, error: StreambridgeError | None) -> bool:
-        """Learn how an attempt went (``error`` None: answered); True when it stops all sending."""
-        if isinstance(error, (AuthorizationError, ConfigurationError)):
-            self.halted = error
-            return True
-        return False
-
-
 async def publish(
     planner: Planner,
     *,
@@ -144,9 +94,9 @@ async def publish(
     run = _Run(
         planner,
         connect=connect,
-        governor=Governor(concurrency),
+        governor=Governor(concurrency, retry.outage, deadline.clock),
         limits=limits,
-        backoff=Backoff(retry),
+        backoff=Backoff(retry, deadline.clock),
         deadline=deadline,
         dead_letter=dead_letter,
         sleep=sleep,
@@ -314,13 +264,21 @@ class _Run:
             entries = await self._back_off(tries, again)
 
     async def _attempt(self, entries: Sequence[Entry]) -> Answer | StreambridgeError:
-        """Send the request once: the target's reading of the answer, or why it failed as a whole."""
+        """Send the request once, when the governor lets it go.
+
+        Returns the target's reading of the answer, or why the request failed as a whole (or was not sent).
+        """
+        stop = await self._cleared()
+        if stop is not None:
+            return stop
         budget = self.deadline.budget()
         if budget is None:
             return DeadlineExceededError("not sent: the Lambda deadline was too near")
         request = render(self.target, entries)
         endpoint = self.endpoint
         assert endpoint is not None  # noqa: S101 - connected before the first request starts
+        sent_at = self.governor.sending()
+        answer: Answer | StreambridgeError
         try:
             headers = endpoint.auth.headers(endpoint.url, request.body)
             self.counters.requests += 1
@@ -328,16 +286,30 @@ class _Run:
                 endpoint.url, request.body, headers, min(endpoint.request_timeout, budget)
             )
         except RequestTimeoutError as error:
+            answer = error
             if budget < endpoint.request_timeout:  # the deadline, not AppSync's slowness, cut it short
-                late = DeadlineExceededError(
+                answer = DeadlineExceededError(
                     f"the Lambda deadline came while waiting for AppSync ({budget:.3f} s were left)"
                 )
-                late.__cause__ = error
-                return late
-            return error
+                answer.__cause__ = error
         except StreambridgeError as error:  # the transport's, or the auth's (a ConfigurationError)
-            return error
-        return self.target.interpret(response, request.keys)
+            answer = error
+        else:
+            answer = self.target.interpret(response, request.keys)
+        self.governor.observe(answer, sent_at)
+        return answer
+
+    async def _cleared(self) -> StreambridgeError | None:
+        """Wait until the governor lets an attempt go out (pace, breaker); the error that ends it instead."""
+        while (wait := self.governor.wait()) != 0.0:
+            if wait is None:
+                return self.governor.halted
+            if self.deadline.budget(wait) is None:
+                return DeadlineExceededError(
+                    f"not sent: the Lambda deadline came before AppSync could take it ({wait:.3f} s to wait)"
+                )
+            await self.sleep(wait)
+        return None
 
     async def _conclude(self, entries: list[Entry], answer: Answer | StreambridgeError) -> list[Retry]:
         """Settle what an attempt decided; return the steps to try again, each with its error."""
@@ -347,8 +319,7 @@ class _Run:
             error, errors = answer, {}
         else:
             error, errors = answer.request_error, answer.errors
-        if self.governor.observe(error):  # every request would fail alike: nothing is retried or split
-            assert error is not None  # noqa: S101 - an answer without an error stops nothing
+        if error is not None and error is self.governor.halted:  # every request would fail alike
             self._settle([(lane, step, Failure(FAILED, error)) for lane, step in entries])
             return []
         if error is None:  # AppSync answered for each step
@@ -430,8 +401,9 @@ class _Run:
         if wait is not None and self.deadline.budget(wait) is None:  # the deadline, not the policy, ends it
             self._settle([(lane, step, Failure(FAILED, _too_late(error))) for (lane, step), error in again])
             return []
-        if wait is None or not self.governor.may_retry():
-            self._settle([(lane, step, Failure(FAILED, error)) for (lane, step), error in again])
+        halted = self.governor.halted
+        if wait is None or halted is not None:  # the policy gave up, or sending halted (e.g. endpoint down)
+            self._settle([(lane, step, Failure(FAILED, halted or error)) for (lane, step), error in again])
             return []
         self.counters.retries += 1
         await self.sleep(wait)

@@ -20,14 +20,22 @@ if TYPE_CHECKING:
 class RetryPolicy(NamedTuple):
     """How transient failures (throttling, 5xx, connection errors, timeouts) are retried.
 
-    ``attempts`` counts the first try. Backoff is exponential with full jitter between ``backoff`` and
-    ``max_backoff`` seconds, and never shorter than an HTTP ``Retry-After``. Pass tenacity ``stop`` /
-    ``wait`` objects to replace them. Whatever the policy, a retry never outlives the Lambda deadline.
+    A request is tried again, with exponential backoff and full jitter between ``backoff`` and
+    ``max_backoff`` seconds (never shorter than an HTTP ``Retry-After``), until ``budget`` seconds have
+    passed since its first try, or ``attempts`` tries when set (None: as many as the budget allows).
+    Whatever the policy, a retry never outlives the Lambda deadline. Pass tenacity ``stop`` / ``wait``
+    objects to replace them (``stop`` then replaces both the budget and ``attempts``).
+
+    ``outage``: when every request has failed (5xx, resets, timeouts, no answer at all) for that many
+    seconds, the endpoint is taken as down and the records left are reported failed at once, instead of
+    each request spending its budget against it (see docs/reliability.md).
     """
 
-    attempts: int = 5
+    attempts: int | None = None
+    budget: float = 20.0
     backoff: float = 0.05
     max_backoff: float = 2.0
+    outage: float = 10.0
     stop: Any = None
     wait: Any = None
 
@@ -36,21 +44,20 @@ class Backoff:
     """A ``RetryPolicy`` at work for one invocation; ``tries()`` follows one request's attempts.
 
     tenacity is imported, and its stop and wait built, on the first failed attempt: most invocations
-    never retry. The seam for a time-budgeted retry (retry until so many seconds are spent, not only so
-    many times) is here: each request's clock starts at its first try (tenacity's ``seconds_since_start``),
-    so a budget is one more stop composed in ``strategies`` (``stop_after_delay``), with a field on
-    ``RetryPolicy``; the dispatcher's loop does not change.
+    never retry. Each request's clock starts at its first try; the time it spends waiting, for its backoff
+    or for the governor, counts against its budget.
     """
 
-    __slots__ = ("_built", "policy")
+    __slots__ = ("_built", "clock", "policy")
 
-    def __init__(self, policy: RetryPolicy) -> None:
+    def __init__(self, policy: RetryPolicy, clock: Callable[[], float] = time.monotonic) -> None:
         self.policy = policy
+        self.clock = clock
         self._built: tuple[Any, Any] | None = None
 
     def tries(self) -> Tries:
         """The attempts of a request about to be tried for the first time."""
-        return Tries(self, time.monotonic())
+        return Tries(self, self.clock())
 
     def strategies(self) -> tuple[Any, Any]:
         """The stop and wait (tenacity's) of this policy, built once per invocation (building costs)."""
@@ -58,7 +65,12 @@ class Backoff:
             import tenacity
 
             policy = self.policy
-            stop = policy.stop or tenacity.stop_after_attempt(policy.attempts)
+            stop = policy.stop
+            if stop is None:
+                # "before": a wait that would end past the budget is not waited at all.
+                stop = tenacity.stop_before_delay(policy.budget)
+                if policy.attempts is not None:
+                    stop |= tenacity.stop_after_attempt(policy.attempts)
             wait = policy.wait or tenacity.wait_random_exponential(
                 multiplier=policy.backoff, max=policy.max_backoff
             )
@@ -94,12 +106,23 @@ class Tries:
             state.prepare_for_next_attempt()
         first = errors[0]
         state.set_exception((type(first), first, first.__traceback__))
+        state.outcome_timestamp = self._backoff.clock()  # the run's clock (a test's may be virtual)
         after = max((getattr(error, "retry_after", None) or 0.0 for error in errors), default=0.0)
         state.upcoming_sleep = seconds = max(float(wait(state)), after)
         if stop(state):
             return None
         state.idle_for += seconds
         return seconds
+
+
+def loop_clock() -> Callable[[], float]:
+    """The running event loop's clock (``time.monotonic``, or a test's virtual time); else monotonic."""
+    import asyncio  # lazy: loaded with the publisher anyway
+
+    try:
+        return asyncio.get_running_loop().time
+    except RuntimeError:
+        return time.monotonic
 
 
 def _call_state(started: float) -> tenacity.RetryCallState:
@@ -124,10 +147,10 @@ class Deadline:
         remaining_ms: Callable[[], int] | None,
         margin: float,
         minimum_request: float = 0.05,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._remaining_ms = remaining_ms
-        self._clock = clock
+        self.clock = clock = clock or loop_clock()
         self._start = clock()
         self._initial = remaining_ms() / 1000 if remaining_ms else math.inf
         self.margin = margin
@@ -138,7 +161,7 @@ class Deadline:
         if self._remaining_ms is None:
             return math.inf
         # Derived from one reading and the monotonic clock: no context call on the hot path.
-        return self._initial - (self._clock() - self._start) - self.margin
+        return self._initial - (self.clock() - self._start) - self.margin
 
     def budget(self, wait: float = 0.0) -> float | None:
         """Seconds a request starting after ``wait`` seconds may take; None when it must not start."""

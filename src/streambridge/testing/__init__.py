@@ -1,11 +1,12 @@
 """Testing helpers for streambridge users: fake events for every source and local AppSync endpoints.
 
 ``events`` builds Lambda events shaped exactly like AWS's; ``FakeAppSync`` answers like AppSync in memory
-(a transport, for fault injection); ``LocalAppSync`` is a real HTTP and WebSocket endpoint running your
-schema in-process (also as the ``local_appsync`` pytest fixture).
+(a transport, for fault injection: ``conditions`` has brown-outs, throttling and outages);
+``LocalAppSync`` is a real HTTP and WebSocket endpoint running your schema in-process (also as the
+``local_appsync`` pytest fixture).
 """
 
-from streambridge.testing import events
+from streambridge.testing import conditions, events
 from streambridge.testing._fake import (
     FakeAppSync,
     FieldError,
@@ -34,6 +35,7 @@ __all__ = [
     "ReceivedRequest",
     "RecordedMutation",
     "RequestRejectedError",
+    "conditions",
     "events",
     "lambda_context",
     "pass_through",

@@ -66,15 +66,19 @@ class FakeAppSync:
         *,
         validate: Callable[[str, dict[str, Any]], None] | None = None,
         latency: float = 0.0,
+        conditions: Callable[[float], HttpResponse | BaseException | None] | None = None,
     ) -> None:
         """Answer every request with ``resolver(field_name, arguments)``, after ``latency`` seconds.
 
         ``validate(field_name, arguments)`` runs for every field before any executes; raising
         ``RequestRejectedError`` rejects the whole request the way AppSync rejects an invalid variable.
+        ``conditions(now)`` decides each request's fate once the ``fail_next`` faults are used up: a
+        brown-out, a throttled API, an endpoint down (``streambridge.testing.conditions``).
         """
         self.resolver = resolver
         self.validate = validate
         self.latency = latency
+        self.conditions = conditions
         self.published: list[Published] = []
         self.requests: list[ReceivedRequest] = []
         self._faults: deque[HttpResponse | BaseException] = deque()
@@ -100,16 +104,20 @@ class FakeAppSync:
                 await asyncio.sleep(min(self.latency, timeout))
                 if self.latency > timeout:
                     raise RequestTimeoutError(f"no answer within {timeout:.3f} s")
-            if self._faults:
-                fault = self._faults.popleft()
-                if isinstance(fault, HttpResponse):
-                    return fault
-                if isinstance(fault, StreambridgeError):
-                    raise fault
-                if isinstance(fault, asyncio.TimeoutError):
-                    raise RequestTimeoutError("fake timeout") from fault
-                raise ConnectionFailedError(f"fake connection failure: {fault}") from fault
-            return self._execute(received)
+            fault = self._faults.popleft() if self._faults else None
+            if fault is None and self.conditions is not None:
+                fault = self.conditions(asyncio.get_running_loop().time())
+                if isinstance(fault, asyncio.TimeoutError):  # a silent endpoint: the client waits it out
+                    await asyncio.sleep(max(timeout - self.latency, 0.0))
+            if fault is None:
+                return self._execute(received)
+            if isinstance(fault, HttpResponse):
+                return fault
+            if isinstance(fault, StreambridgeError):
+                raise fault
+            if isinstance(fault, asyncio.TimeoutError):
+                raise RequestTimeoutError("fake timeout") from fault
+            raise ConnectionFailedError(f"fake connection failure: {fault}") from fault
         finally:
             self.in_flight -= 1
 
