@@ -1,8 +1,14 @@
-"""Reliability soak: random batches, keys, poison records and fault schedules; counts lost and reordered.
+"""Reliability: outage scenarios against the fault server, and a soak of random faults.
 
-Prints the figures quoted in docs/reliability.md. Every invocation is checked: each record ends exactly
-once (published, skipped, dead-lettered or failed), per key what AppSync executed follows the input order,
-and what failed is exactly what Lambda is told.
+    python -m bench.reliability              # both (about a minute)
+    python -m bench.reliability scenarios    # brown-out, throttled API, hard-down endpoint (real time)
+    python -m bench.reliability soak         # 300 random invocations through FakeAppSync
+
+Prints the figures quoted in docs/reliability.md. The scenarios run the real handler, aiohttp transport
+included, against the fault-injecting AppSync-like server on 127.0.0.1 (tests/functional/faulty_appsync.py)
+under a network condition of ``streambridge.testing.conditions``, in real time. Every invocation is
+checked: each record ends exactly once (published, skipped, dead-lettered or failed), per key what AppSync
+executed follows the input order, and what failed is exactly what Lambda is told.
 """
 
 from __future__ import annotations
@@ -10,10 +16,16 @@ from __future__ import annotations
 import json
 import logging
 import random
+import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
+from tests.functional.faulty_appsync import faulty_appsync
+
+from bench._virtual import VirtualTimeLoop
 from streambridge import ApiKeyAuth, Bridge, HttpResponse, RetryPolicy, Status
-from streambridge.testing import FakeAppSync, FieldError, events
+from streambridge.testing import FakeAppSync, FieldError, conditions, events, lambda_context
 
 URL = "https://x.appsync-api.us-east-1.amazonaws.com/graphql"
 PUBLISH = "mutation P($input: OrderInput!) { publishOrder(input: $input) { id status } }"
@@ -58,8 +70,12 @@ def soak(invocations: int = 300, seed: int = 7) -> dict[str, int]:
             retry=RetryPolicy(attempts=3, backoff=0.0001, max_backoff=0.0005),
         )
         handler = bridge.dynamodb(PUBLISH)(lambda record: {"input": record.new_image})
-        result = handler.process(events.dynamodb([{"new_image": image} for image in images]))
-        bridge.close()
+        # On virtual time: the breaker's cool-offs and the backoff cost no real time.
+        loop = VirtualTimeLoop()
+        result = loop.run_until_complete(
+            handler.process_async(events.dynamodb([{"new_image": image} for image in images]))
+        )
+        loop.close()
         totals["invocations"] += 1
         totals["records"] += len(images)
         totals["faults_injected"] += len(faults) - len(appsync._faults)
@@ -78,10 +94,110 @@ def soak(invocations: int = 300, seed: int = 7) -> dict[str, int]:
     return totals
 
 
+class Scenario:
+    """An outage scenario: a network condition, a workload, and the target it must meet."""
+
+    def __init__(
+        self,
+        name: str,
+        condition: Callable[[], Any],
+        *,
+        records: int = 300,
+        keys: int = 30,
+        target: str,
+        **settings: Any,
+    ) -> None:
+        self.name, self.condition, self.records, self.keys = name, condition, records, keys
+        self.target, self.settings = target, settings
+
+
+SCENARIOS = [
+    Scenario(
+        "brown-out: 429, 500, 503, reset, HTML 502, then 30% random faults",
+        lambda: conditions.BrownOut(rate=0.3, seed=1),
+        target=">= 99% published, none lost or reordered",
+    ),
+    Scenario(
+        "throttled to 50 requests/s (token bucket), 5 mutations a request",
+        lambda: conditions.TokenBucket(rate=50),
+        records=2000,
+        keys=400,
+        batch_size=5,
+        target="all published; throttled answers < 30% of requests",
+    ),
+    Scenario(
+        "hard-down: every request HTTP 503",
+        lambda: conditions.Down(conditions.UNAVAILABLE),
+        target="returns < 20 s, all reported, < 3 x 16 + 10 = 58 requests",
+    ),
+    Scenario(
+        "hard-down: every connection reset",
+        lambda: conditions.Down(conditions.RESET),
+        target="returns < 20 s, all reported, < 58 requests",
+    ),
+    Scenario(
+        "hard-down: no answer (10 s request timeout)",
+        lambda: conditions.Down(TimeoutError()),
+        target="returns < 20 s, all reported, < 58 requests",
+    ),
+]
+
+
+def run_scenario(scenario: Scenario) -> dict[str, Any]:
+    """One invocation of ``scenario`` against the fault server, with 120 s left; its figures, checked."""
+    changes = [(f"k{n % scenario.keys}", f"S{n}") for n in range(scenario.records)]
+    images = [{"id": key, "status": status} for key, status in changes]
+    condition = scenario.condition()
+    with faulty_appsync() as server:
+        server.conditions = condition
+        bridge = Bridge(server.url, ApiKeyAuth("k"), **scenario.settings)
+        handler = bridge.dynamodb(PUBLISH)(lambda record: {"input": record.new_image})
+        started = time.perf_counter()
+        result = handler.process(
+            events.dynamodb([{"new_image": image} for image in images]), lambda_context(timeout_ms=120_000)
+        )
+        took = time.perf_counter() - started
+        bridge.close()
+    counts = {status.value: sum(o.status is status for o in result.outcomes) for status in Status}
+    executed = [(order["id"], order["status"]) for order in server.executed]
+    reordered = 0
+    for key in dict.fromkeys(key for key, _ in changes):
+        order = [status for k, status in changes if k == key]
+        seen = list(dict.fromkeys(status for k, status in executed if k == key))
+        reordered += [order.index(s) for s in seen] != sorted(order.index(s) for s in seen)
+    reported = {f["itemIdentifier"] for f in result.batch_item_failures()}
+    failed = {o.record.item_identifier for o in result.outcomes if o.status is Status.FAILED}
+    requests = sum(condition.counts.values())
+    return {
+        "scenario": scenario.name,
+        "target": scenario.target,
+        "records": scenario.records,
+        "published": counts["published"],
+        "failed": counts["failed"],
+        "lost": scenario.records - len(result.outcomes),
+        "reordered": reordered,
+        "wrongly_reported": len(reported ^ failed),
+        "requests": requests,
+        "throttled_answers": condition.counts["429"],
+        "seconds": round(took, 2),
+        "errors": sorted({type(o.error).__name__ for o in result.outcomes if o.error is not None}),
+    }
+
+
+def scenarios() -> list[dict[str, Any]]:
+    """Run every outage scenario."""
+    return [run_scenario(scenario) for scenario in SCENARIOS]
+
+
 def main() -> None:
-    """Print the soak's counters as one JSON line."""
+    """Print the figures as JSON lines: one per scenario, then the soak's counters."""
     logging.disable(logging.CRITICAL)  # thousands of failure lines, all expected
-    print(json.dumps(soak()))
+    which = sys.argv[1:] or ["scenarios", "soak"]
+    if "scenarios" in which:
+        for figures in scenarios():
+            print(json.dumps(figures), flush=True)
+    if "soak" in which:
+        print(json.dumps(soak()))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from streambridge import HttpResponse
+
 # A top-level field: its response key (the alias, or the field's name when the request holds one mutation
 # as the user wrote it), its name, and the variable it takes its input from.
 FIELD = re.compile(r"(?:\b(\w+) *: *)?\b(publish\w*) *\( *input *: *\$(\w+) *\)")
@@ -67,6 +69,8 @@ class FaultyAppSync:
     reject: Callable[[dict[str, Any]], str | None] = lambda _order: None
     """A resolver rule: a message to fail an order with (like a VTL ``$util.error``), or None."""
     connections: set[asyncio.Task[None]] = field(default_factory=set)
+    conditions: Callable[[float], Any] | None = None
+    """A network condition (``streambridge.testing.conditions``) for requests the schedule leaves."""
 
     def schedule(self, *faults: Fault) -> None:
         """The next requests get these faults, in order."""
@@ -89,7 +93,7 @@ class FaultyAppSync:
                 if request is None:
                     return
                 self.requests += 1
-                fault = self.faults.popleft() if self.faults else Fault("ok")
+                fault = self.faults.popleft() if self.faults else self._condition()
                 if fault.kind == "reset_after":
                     _abort(writer)
                     return
@@ -102,6 +106,17 @@ class FaultyAppSync:
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
+
+    def _condition(self) -> Fault:
+        """What the network condition says about this request, as a fault (``ok`` without one)."""
+        outcome = self.conditions(asyncio.get_running_loop().time()) if self.conditions else None
+        if outcome is None:
+            return Fault("ok")
+        if isinstance(outcome, HttpResponse):
+            return status(outcome.status, outcome.body, **outcome.headers)
+        if isinstance(outcome, TimeoutError):
+            return slow(3600.0)  # never answers: the client's timeout ends it
+        return RESET_AFTER
 
     def answer(self, fault: Fault, body: bytes) -> bytes:
         """The raw HTTP response for a request under ``fault``."""

@@ -58,17 +58,22 @@ def test_one_cut_per_round_of_throttles() -> None:
     assert pace.rate < before
 
 
-def test_answers_raise_the_rate_again_and_it_never_falls_under_the_floor() -> None:
+def test_the_rate_climbs_back_after_a_cut_and_never_falls_under_the_floor() -> None:
     clock = Clock()
     pace = Pace(clock)
-    pace.take()
+    for _ in range(50):  # 50 requests in 1 s, then a throttle
+        pace.take()
+        clock.now += 0.02
+    pace.throttled(sent_at=clock.now)
+    cut = pace.rate
+    assert cut == pytest.approx(50 * Pace.DECREASE, rel=0.05)
+    clock.now += 1.0
+    assert pace.rate == pytest.approx(cut * (1 + Pace.CLIMB))  # linear: half the cut rate per second
     for n in range(50):
         clock.now += 1
-        pace.throttled(sent_at=float(n + 1))
+        pace.throttled(sent_at=clock.now)
+        assert pace.rate >= Pace.FLOOR, n
     assert pace.rate == Pace.FLOOR
-    for _ in range(100):
-        pace.answered()
-    assert pace.rate == pytest.approx(Pace.FLOOR + 100 * Pace.INCREASE)
 
 
 def test_the_breaker_opens_after_failures_in_a_row_and_probes_once() -> None:

@@ -5,8 +5,9 @@ went (``observe``). Three rules, each a small class here:
 
 - **Concurrency**: at most ``concurrency`` requests going; a request keeps its place through its retries.
 - **Pace** (AIMD, in the spirit of the AWS SDKs' adaptive retry mode): unpaced until AppSync throttles;
-  then the send rate drops to 70% of the rate measured when it did, and every answered attempt raises it
-  a little (20% per second at a steady rate), so a throttled API converges instead of a storm of retries.
+  then the send rate drops to 70% of the rate measured when it did and climbs back linearly (by half the
+  cut rate per second), so a throttled API converges instead of a storm of retries, and one stray 429
+  costs a moment.
 - **Breaker**: after 5 attempts in a row fail with a 5xx, a reset connection or a timeout, no request
   goes out until a cool-off ends; then one probe goes. An answer closes the breaker; a failed probe
   doubles the cool-off. When every attempt has failed for ``outage`` seconds (counted from the first
@@ -90,19 +91,18 @@ class Governor:
                 self.halted = self.breaker.verdict(error)
             return
         self.breaker.answered()  # an answer, even a throttled one, shows the endpoint is up
-        if not throttled:
-            self.pace.answered()
 
 
 class Pace:
-    """The send rate: none until AppSync throttles; then additive increase, multiplicative decrease."""
+    """The send rate: none until AppSync throttles; then a multiplicative cut and a linear climb (AIMD)."""
 
-    __slots__ = ("_clock", "_cut_at", "_next_at", "_sent", "rate")
+    __slots__ = ("_base", "_clock", "_cut_at", "_next_at", "_sent")
 
     DECREASE = 0.7
-    """The rate kept after a throttle (AWS SDKs' adaptive mode uses 0.7 too)."""
-    INCREASE = 0.2
-    """Requests per second added per answered attempt: about 20% more per second at a steady rate."""
+    """The share of the measured rate kept after a throttle (AWS SDKs' adaptive mode uses 0.7 too)."""
+    CLIMB = 0.5
+    """After a cut, the rate climbs by this share of the rate it was cut to, per second: back where it was
+    in under a second, so a throttle is met with a short slowdown, and a throttled API sees a cut again."""
     FLOOR = 1.0
     """The lowest rate, in requests per second: a request's retry budget ends a throttle that never lifts."""
     WINDOW = 1.0
@@ -110,14 +110,19 @@ class Pace:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self.rate = math.inf
-        """Requests per second allowed; infinite until the first throttle."""
-        self._next_at = -math.inf
+        self._base = math.inf
+        """The rate the last cut set; infinite until the first throttle."""
         self._cut_at = -math.inf
+        self._next_at = -math.inf
         self._sent: deque[float] = deque()
 
+    @property
+    def rate(self) -> float:
+        """Requests per second allowed now."""
+        return self._base * (1.0 + self.CLIMB * (self._clock() - self._cut_at))
+
     def wait(self) -> float:
-        return 0.0 if self.rate == math.inf else max(0.0, self._next_at - self._clock())
+        return 0.0 if self._base == math.inf else max(0.0, self._next_at - self._clock())
 
     def take(self) -> None:
         now = self._clock()
@@ -125,7 +130,7 @@ class Pace:
         sent.append(now)
         while now - sent[0] > self.WINDOW:
             sent.popleft()
-        if self.rate != math.inf:
+        if self._base != math.inf:
             self._next_at = max(self._next_at, now) + 1.0 / self.rate
 
     def throttled(self, sent_at: float) -> None:
@@ -135,12 +140,8 @@ class Pace:
         now = self._clock()
         sent = self._sent
         measured = len(sent) / max(now - sent[0], 0.1) if sent else self.FLOOR
-        self.rate = max(self.FLOOR, min(self.rate, measured) * self.DECREASE)
+        self._base = max(self.FLOOR, min(self.rate, measured) * self.DECREASE)
         self._cut_at = now
-
-    def answered(self) -> None:
-        if self.rate != math.inf:
-            self.rate += self.INCREASE
 
 
 class Breaker:
