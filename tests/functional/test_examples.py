@@ -830,3 +830,20 @@ def test_eventbridge_shipment_event_without_its_ids_raises(example: Callable[...
         harness.handler(event)
 
     assert harness.appsync.requests == []
+
+
+def test_the_outages_example_rides_out_the_brown_out_and_fails_fast_when_down(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from examples import outages
+
+    # WHEN the example runs its three scenarios on virtual time
+    outages.main()
+    lines = capsys.readouterr().out.splitlines()
+    # THEN the brown-out and the throttled API publish every change, and the outage reports them all
+    report = dict(zip(lines[0::3], lines[1::3], strict=False))
+    assert "{'published': 2000}" in report["brown-out (429, 500, 503, reset, 502, then 30% faults):"]
+    assert "{'published': 2000}" in report["throttled to 50 requests/s, 5 changes a request:"]
+    assert "{'failed': 2000}" in report["down (every request 503):"]
+    assert "EndpointDownError" in lines[-1]
+    assert "batchItemFailures: 2000" in lines[-1]

@@ -12,10 +12,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from bench._virtual import VirtualTimeLoop
 
 from streambridge import ApiKeyAuth, Bridge, EndpointDownError, InvocationResult, RetryPolicy, Status
-from streambridge.testing import FakeAppSync, conditions, events, lambda_context
+from streambridge.testing import FakeAppSync, VirtualTimeLoop, conditions, events, lambda_context
 
 URL = "https://x.appsync-api.us-east-1.amazonaws.com/graphql"
 PUBLISH = "mutation P($input: OrderInput!) { publishOrder(input: $input) { id status } }"

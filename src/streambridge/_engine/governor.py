@@ -208,7 +208,7 @@ class Breaker:
     def verdict(self, last: StreambridgeError) -> EndpointDownError:
         down = EndpointDownError(
             f"AppSync failed every request for {self._clock() - self._since:.1f} s ({self._failures} in a "
-            f"row; last: {last}): not sent, reported failed for Lambda to re-deliver"
+            f"row; last: {last}): taken as down, reported failed for Lambda to re-deliver"
         )
         down.__cause__ = last
         return down

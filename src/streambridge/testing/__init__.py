@@ -3,7 +3,8 @@
 ``events`` builds Lambda events shaped exactly like AWS's; ``FakeAppSync`` answers like AppSync in memory
 (a transport, for fault injection: ``conditions`` has brown-outs, throttling and outages);
 ``LocalAppSync`` is a real HTTP and WebSocket endpoint running your schema in-process (also as the
-``local_appsync`` pytest fixture).
+``local_appsync`` pytest fixture); ``run_on_virtual_time`` runs an invocation on an event loop whose
+clock skips the waits, so minutes of backoff and outage take milliseconds.
 """
 
 from streambridge.testing import conditions, events
@@ -22,6 +23,7 @@ from streambridge.testing._local import (
     LocalSubscription,
     RecordedMutation,
 )
+from streambridge.testing._virtual_time import VirtualTimeLoop, run_on_virtual_time
 from streambridge.testing.events import lambda_context
 
 __all__ = [
@@ -35,8 +37,10 @@ __all__ = [
     "ReceivedRequest",
     "RecordedMutation",
     "RequestRejectedError",
+    "VirtualTimeLoop",
     "conditions",
     "events",
     "lambda_context",
     "pass_through",
+    "run_on_virtual_time",
 ]
