@@ -18,11 +18,16 @@ if TYPE_CHECKING:
     from streambridge._targets.base import Item, Target
 
 
+ENVELOPE = 64
+"""Bytes of a request body beyond its items' sizes: a target counts all the rest in its items' sizes."""
+
+
 class Limits(NamedTuple):
     """Bounds of one request."""
 
     max_mutations: int = 50
     max_bytes: int = 512 * 1024
+    """Bytes of a request body; only an item alone may be larger."""
     per_key: int = 1
     """Mutations of one key per request. 1 keeps "a failed change is never overtaken" strict."""
 
@@ -55,7 +60,7 @@ def take_batch(
     """
     batch: list[tuple[Lane, list[Step]]] = []
     count = 0
-    size = 64
+    size = ENVELOPE
     shares: Hashable | None = None
     while ready and count < limits.max_mutations:
         lane = ready[0]
@@ -69,7 +74,7 @@ def take_batch(
             letters.append((lane, ready.popleft().take(1)[0]))
             continue
         alone = lane.solo or head.shares is None
-        if batch and (alone or size + head.size > limits.max_bytes or head.shares != shares):
+        if batch and (alone or size + _cost(head, count) > limits.max_bytes or head.shares != shares):
             break
         shares = head.shares
         ready.popleft()
@@ -80,12 +85,25 @@ def take_batch(
             # A skip or a dead-letter step behind a pending step settles only once that step succeeded.
             if taken == per_key or count == limits.max_mutations or item is None:
                 break
-            if taken and (size + item.size > limits.max_bytes or item.shares != shares):
+            cost = item.size if count < 10 else _cost(item, count)
+            if taken and (size + cost > limits.max_bytes or item.shares != shares):
                 break
             taken += 1
             count += 1
-            size += item.size
+            size += cost
         batch.append((lane, lane.take(taken)))
         if alone:
             break
     return batch
+
+
+def _cost(item: Item, position: int) -> int:
+    """Bytes ``item`` adds at ``position`` in a request.
+
+    Sizes are counted at a one-digit position; an item that prints its position (a GraphQL alias,
+    ``m12: ...``) says how many times in ``numbered``, each a byte longer per further digit.
+    """
+    if position < 10:
+        return item.size
+    numbered: int = getattr(item, "numbered", 0)  # not every target numbers its items
+    return item.size + numbered * (len(str(position)) - 1)

@@ -61,7 +61,7 @@ class Variable(NamedTuple):
 class CompiledDocument(NamedTuple):
     """A user's mutation document, ready to be rendered under any alias prefix.
 
-    Built by ``compile_document`` only, which also derives the last four fields (read for every record).
+    Built by ``compile_document`` only, which also derives the last three fields (read for every record).
     """
 
     source: str
@@ -80,8 +80,6 @@ class CompiledDocument(NamedTuple):
     """The variable definitions joined as they are printed in a request (PREFIX placeholders)."""
     required_names: tuple[str, ...]
     """Names of the variables that must be given and not null, in definition order."""
-    fields_size: int
-    """Bytes the fields add to a request, an estimate good to a few bytes (see ``PlannedMutation``)."""
 
 
 class _Parser:
@@ -350,5 +348,4 @@ def compile_document(source: str) -> CompiledDocument:
         variable_names=frozenset(v.name for v in variables),
         definitions=", ".join(v.definition for v in variables),
         required_names=tuple(v.name for v in variables if v.required),
-        fields_size=sum(len(f) for f in fields) + 24 * len(fields),
     )

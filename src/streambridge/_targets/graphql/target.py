@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable, Mapping, Sequence
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -46,13 +47,18 @@ class PlannedMutation:
     NamedTuple takes ~1.6x as long, and the dataclasses module costs ~5 ms of import (it loads inspect).
     """
 
-    __slots__ = ("document", "size", "variables")
+    __slots__ = ("document", "numbered", "size", "variables")
 
-    def __init__(self, document: CompiledDocument, variables: tuple[tuple[str, str], ...], size: int) -> None:
+    def __init__(
+        self, document: CompiledDocument, variables: tuple[tuple[str, str], ...], size: int, numbered: int = 0
+    ) -> None:
         self.document = document
         self.variables = variables
         self.size = size
-        """Bytes this mutation adds to a request (fields plus variables), an estimate good to a few bytes."""
+        """Bytes this mutation adds to a request body at a one-digit position, at most (see ``_Sized``)."""
+        self.numbered = numbered
+        """How many times its position is printed in a request (aliases, renamed variables): each takes
+        a byte more per digit past the first (``m10_input`` against ``m9_input``)."""
 
     @property
     def shares(self) -> Hashable | None:
@@ -74,7 +80,7 @@ class GraphQLTarget:
     ) -> None:
         """Raises DocumentError for a ``document`` that cannot be published (compiled once, cached)."""
         if document is not None:
-            compile_document(document)
+            _sized(document)
         self.document = document
         """The decorator's mutation: a mapping function may then return just the variables."""
         self.max_payload_bytes = max_payload_bytes
@@ -102,7 +108,8 @@ class GraphQLTarget:
         return interpret(response, keys)
 
     def _planned(self, record: SourceRecord, document: str, variables: Mapping[str, Any]) -> PlannedMutation:
-        compiled = compile_document(document)  # a DocumentError: the engine attaches the record to it
+        sized = _sized(document)  # a DocumentError: the engine attaches the record to it
+        compiled = sized.document
         if type(variables) is not dict and not isinstance(variables, Mapping):
             raise MappingError(f"{record.describe()}: Mutation.variables must be a dict")
         defined = compiled.variable_names
@@ -119,10 +126,11 @@ class GraphQLTarget:
                     f"{record.describe()}: required mutation variables missing or null: {missing}"
                 )
         texts: list[tuple[str, str]] = []
-        payload = 0
+        payload = names = 0
         for name, value in variables.items():
             text = to_json(record, name, value)
             payload += len(text) if text.isascii() else len(text.encode())
+            names += len(name)  # a GraphQL name: ASCII
             texts.append((name, text))
         if payload > self.max_payload_bytes:
             raise PayloadTooLargeError(
@@ -130,7 +138,9 @@ class GraphQLTarget:
                 f"{self.max_payload_bytes}-byte limit; AppSync would drop the subscription message "
                 "silently, so the record is failed instead"
             )
-        return PlannedMutation(compiled, tuple(texts), payload + compiled.fields_size + 24 * len(texts))
+        # Each variable is written ``"m0_name":value,`` in a batch (``"name":value,`` alone: shorter)
+        size = sized.size + payload + names + _VARIABLE_OVERHEAD * len(texts)
+        return PlannedMutation(compiled, tuple(texts), size, sized.numbered + len(texts))
 
 
 def as_mutations(record: SourceRecord, result: Any, document: str | None) -> list[Mutation]:
@@ -152,6 +162,56 @@ def as_mutations(record: SourceRecord, result: Any, document: str | None) -> lis
         f"{record.describe()}: mapping function returned {type(result).__name__}; expected None (skip), "
         "a dict of variables, a Mutation, or a list of Mutations"
     )
+
+
+# Sizes: what a mutation adds to a body, in UTF-8 bytes, so that the batcher's sum bounds the body exactly.
+# Counted at a one-digit position (``m0``); the batcher adds ``numbered`` bytes per further digit.
+
+_ENVELOPE = 64
+"""Bytes of a body beyond its mutations' sizes that the batcher allows (``_engine.batch.ENVELOPE``).
+
+A batch's frame, ``{"query":"mutation Publish(){}","variables":{}}``, takes 47 of them; one mutation
+alone takes the rest of its body from its size (``_Sized``)."""
+_VARIABLE_OVERHEAD = len('"m0_":,')
+"""A variable's bytes in a batch beyond its name and JSON value (its separator counted, even the first)."""
+_ONE_FRAME = len('{"query":"","variables":{}}')
+"""A body of one mutation beyond its quoted source and its variables."""
+
+
+def _quoted_size(text: str) -> int:
+    """Bytes of ``text`` in the JSON body, quotes aside: escapes and UTF-8 (escaping is per character)."""
+    return len(_quote(text).encode()) - 2
+
+
+class _Sized(NamedTuple):
+    """A compiled document and what it adds to a body, its variables' names and values aside."""
+
+    document: CompiledDocument
+    size: int
+    """Bytes at a one-digit position, the larger of the two shapes: in a batch (its variable definitions,
+    aliased fields, fragments and their separators; fragments are printed once per request but counted by
+    each mutation, an overcount for the rare document that has them), or alone (its source as written,
+    beyond what the envelope leaves)."""
+    numbered: int
+    """Times the position is printed: an alias per field, a prefix per variable definition and reference."""
+
+
+@lru_cache(maxsize=512)
+def _sized(source: str) -> _Sized:
+    """Compile ``source`` (DocumentError if it cannot be published) and size it, once per document."""
+    document = compile_document(source)
+    prefix = "m0_"
+    batched = 0
+    if document.definitions:  # ``$m0_input:OrderInput!`` and ", " before the next mutation's
+        batched += _quoted_size(document.definitions.replace(PREFIX, prefix)) + 2
+    for number, text in enumerate(document.fields):  # ``m0: field`` (``m0_1: field``...) and " "
+        alias = "m0" if len(document.fields) == 1 else f"m0_{number}"
+        batched += len(alias) + 2 + _quoted_size(text.replace(PREFIX, prefix)) + 1
+    batched += sum(_quoted_size(text) for _, text in document.fragments)
+    alone = _ONE_FRAME + _quoted_size(document.source) - _ENVELOPE  # variables: fewer bytes than batched
+    numbered = len(document.fields) + document.definitions.count(PREFIX)
+    numbered += sum(text.count(PREFIX) for text in document.fields)
+    return _Sized(document, max(batched, alone), numbered)
 
 
 def _render_one(mutation: PlannedMutation) -> Rendered:
