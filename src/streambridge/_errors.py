@@ -48,6 +48,14 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, StreambridgeError) and error.retryable
 
 
+def said(error: BaseException) -> str:
+    """``Type: message`` of an exception from user code, even one whose message cannot be written."""
+    try:
+        return f"{type(error).__name__}: {error}"
+    except Exception:  # noqa: BLE001 - a broken __str__ must not turn one bad record into a crash
+        return f"{type(error).__name__} (its message could not be written)"
+
+
 def can_dead_letter(error: StreambridgeError) -> bool:
     """Only failures of the record itself, which no retry can cure, go to the dead-letter sink."""
     return error.dead_letterable

@@ -219,6 +219,7 @@ RAISES: dict[str, Any] = {
     "OrderMappingError": lambda: _raise(OrderMappingError("the order cannot be mapped")),
     "MappingError": lambda: _raise(MappingError("the user says: cannot map")),
     "StopIteration": lambda: next(iter(())),
+    "UnprintableError": lambda: _raise(UnprintableError()),
 }
 
 
@@ -428,12 +429,6 @@ def test_whatever_the_mapping_and_appsync_do_nothing_is_lost_run_twice_or_reorde
 # -- bugs the property found, each reduced to its smallest example ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="bug: a mapping exception whose str() raises escapes process_async and fails the whole invocation "
-    "(plan._items formats f'{error}' inside its except clause), so Lambda retries the batch forever",
-)
 def test_a_mapping_exception_whose_message_cannot_be_written_fails_only_its_record() -> None:
     # GIVEN two records of different keys; the mapping raises an exception whose str() raises for the first
     # (falsifying example: records=[(0, 'raise:UnprintableError')], fates=[], everything else the default)

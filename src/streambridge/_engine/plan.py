@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from streambridge._engine.lanes import Lane, Step, held_back
 from streambridge._engine.result import Ledger
-from streambridge._errors import MappingError, PayloadTooLargeError, StreambridgeError, can_dead_letter
+from streambridge._errors import MappingError, PayloadTooLargeError, StreambridgeError, can_dead_letter, said
 from streambridge._sources._base import SourceRecord
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def _partition_key(record: SourceRecord, chooser: Callable[[Any], Hashable] | No
             kind = getattr(record, "event_name", None)  # e.g. a REMOVE record has no new image
             raise MappingError(
                 f"{record.describe()}{f' ({kind} event)' if kind else ''}: partition_key function raised "
-                f"{type(error).__name__}: {error}"
+                f"{said(error)}"
             ) from error
     if key is None:
         return _Unordered(record.index)
@@ -178,17 +178,14 @@ def _items(record: SourceRecord, mapper: Callable[[Any], Any], target: Target) -
     except StreambridgeError as error:  # e.g. a RecordError from a lazy property: names the record
         raise error.about(record) from None
     except Exception as error:
-        raise MappingError(
-            f"{record.describe()}: mapping function raised {type(error).__name__}: {error}"
-        ) from error
+        raise MappingError(f"{record.describe()}: mapping function raised {said(error)}") from error
     try:
         return target.prepare(record, result)
     except StreambridgeError as error:
         raise error.about(record) from None
     except Exception as error:  # e.g. Decimal('Infinity'): one bad result must not fail the invocation
         raise MappingError(
-            f"{record.describe()}: the mapping function's result cannot be published: "
-            f"{type(error).__name__}: {error}"
+            f"{record.describe()}: the mapping function's result cannot be published: {said(error)}"
         ) from error
 
 

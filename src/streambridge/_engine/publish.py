@@ -35,6 +35,7 @@ from streambridge._errors import (
     RequestTimeoutError,
     StreambridgeError,
     can_dead_letter,
+    said,
 )
 from streambridge._io.transport import Auth, Transport
 from streambridge._targets.base import Answer
@@ -249,7 +250,7 @@ class _Run:
             await work(entries)
         except Exception as error:  # a bug must not lose records: fail what the work still holds, say why
             logger.exception("streambridge: internal error while publishing")
-            internal = Failure(FAILED, PublishError(f"internal error: {type(error).__name__}: {error}"))
+            internal = Failure(FAILED, PublishError(f"internal error: {said(error)}"))
             self._settle([(lane, step, internal) for lane, step in entries if lane.holds(step)])
 
     async def _send(self, entries: list[Entry]) -> None:
