@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 from unittest import mock
 
-import pytest
 from bench._virtual import VirtualTimeLoop
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -447,13 +446,6 @@ def test_a_mapping_exception_whose_message_cannot_be_written_fails_only_its_reco
     assert "UnprintableError" in str(result.outcomes[0].error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: response.interpret blames an error with path [alias, field] on the alias even when the "
-    "mutation returned data; a throttling errorType then makes the engine send the mutation again, so it "
-    "runs twice within one invocation",
-)
 def test_a_mutation_that_ran_is_not_sent_again_when_a_field_of_its_result_is_throttled() -> None:
     # GIVEN one record; AppSync runs its mutation, but a resolver of a field of the result is throttled:
     # {"data": {"publishOrder": {..., "status": null}},

@@ -51,9 +51,23 @@ def test_field_error_is_mapped_to_its_alias_only() -> None:
     assert not is_retryable(error)
 
 
-def test_nested_path_still_blames_the_top_level_alias() -> None:
+def test_an_error_on_a_field_of_a_result_that_came_back_is_a_note_not_a_failure() -> None:
+    # GIVEN m0 ran and returned data, but a field of its result failed (throttled, say)
     body = {
         "data": {"m0": {"id": "1", "owner": None}, "m1": {"id": "2"}, "m2": {"id": "3"}},
+        "errors": [
+            {"message": "Rate exceeded", "path": ["m0", "owner"], "errorType": "TooManyRequestsException"}
+        ],
+    }
+    result = interpret(answer(200, body), ALIASES)
+    # THEN it is not sent again (it would run twice): it succeeded, with a note saying what failed
+    assert result.errors == {}
+    assert "Rate exceeded" in result.notes[0]
+
+
+def test_an_error_on_a_field_of_a_null_result_blames_its_mutation() -> None:
+    body = {
+        "data": {"m0": None, "m1": {"id": "2"}, "m2": {"id": "3"}},
         "errors": [{"message": "boom", "path": ["m0", "owner"], "errorType": "X"}],
     }
     assert set(interpret(answer(200, body), ALIASES).errors) == {0}

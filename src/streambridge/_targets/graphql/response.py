@@ -37,17 +37,22 @@ def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
     if failed is not None:
         return Answer(failed)
     answer = Answer()
+    data = payload.get("data")
     pathless: PublishError | None = None  # the first error no alias can be blamed for
     for error in errors:
         if not isinstance(error, dict):
             continue
         path = error.get("path")
-        position = aliases.get(path[0]) if isinstance(path, list) and path else None
+        path = path if isinstance(path, list) else []
+        position = aliases.get(path[0]) if path else None
         if position is None:
             pathless = pathless or _classify(error)
+        elif len(path) > 1 and isinstance(data, dict) and data.get(path[0]) is not None:
+            # A field of a result that came back failed: the mutation ran, so sending it again (a throttled
+            # field is retryable) would run it twice. Its subscribers get that field null.
+            answer.notes.setdefault(position, f"it ran, but a field of its result failed: {_classify(error)}")
         elif position not in answer.errors:
             answer.errors[position] = _classify(error)
-    data = payload.get("data")
     if isinstance(data, dict):  # the mutations ran: each has its own outcome
         _read_results(data, aliases, answer, pathless)
     elif answer.errors:  # data null: a failed non-null field nulled the whole answer (null propagation)
@@ -70,7 +75,9 @@ def _read_results(
             continue
         if data.get(alias) is not None:
             if pathless is not None:  # it ran: sending it again would run it twice
-                answer.notes[position] = f"ran; AppSync also answered an error without a path: {pathless}"
+                answer.notes.setdefault(
+                    position, f"ran; AppSync also answered an error without a path: {pathless}"
+                )
         elif pathless is not None:  # no result, and an error no alias claims: it is this one's
             answer.errors[position] = pathless
         elif alias not in data:
