@@ -2,11 +2,13 @@
 
 Stream event source mappings report batch item failures and give up somewhere; single-event functions
 have an on-failure destination; each publisher runs the example's handler with the API's URL and may
-call exactly the mutation field its handler publishes; the deployed schema is the tested schema.
+call exactly the mutation field its handler publishes (GraphQL examples) or publish to exactly its channel
+namespace (Event API examples); the deployed schema is the tested schema.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
@@ -23,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 TEMPLATES = sorted(EXAMPLES.glob("*/template.yaml"))
 NAMES = [path.parent.name for path in TEMPLATES]
+# Examples publishing GraphQL mutations (a schema.graphql) and examples publishing to AppSync Events channels
+GRAPHQL_NAMES = [name for name in NAMES if (EXAMPLES / name / "schema.graphql").is_file()]
+CHANNEL_NAMES = [name for name in NAMES if name not in GRAPHQL_NAMES]
 URL = "https://example123.appsync-api.us-east-1.amazonaws.com/graphql"
 STREAM_TYPES = ("DynamoDB", "Kinesis")
 
@@ -107,11 +112,14 @@ def test_every_example_is_complete() -> None:
     # GIVEN the example folders (each with a handler.py)
     examples = sorted(path.parent.name for path in EXAMPLES.glob("*/handler.py"))
 
-    # THEN each one is a package with its schema, a SAM template and a README, and every template has one
+    # THEN each one is a package with a SAM template and a README, and every template has one; a GraphQL
+    # example has its schema, an Event API example its subscriber
     assert examples == NAMES
-    assert {"aurora", "cloudwatch_alarms", "eventbridge", "kinesis_telemetry", "orders"} <= set(examples)
+    assert {"aurora", "cloudwatch_alarms", "eventbridge", "kinesis_telemetry", "orders"} <= set(GRAPHQL_NAMES)
+    assert {"chat_rooms"} <= set(CHANNEL_NAMES)
     for name in examples:
-        for file in ("__init__.py", "handler.py", "schema.graphql", "template.yaml", "README.md"):
+        kind = "schema.graphql" if name in GRAPHQL_NAMES else "subscriber.py"
+        for file in ("__init__.py", "handler.py", kind, "template.yaml", "README.md"):
             assert (EXAMPLES / name / file).is_file(), f"examples/{name}/{file} is missing"
 
 
@@ -133,7 +141,12 @@ def test_templates_lint_clean() -> None:
 
 
 def test_the_stream_examples_are_the_ones_checked_below() -> None:
-    assert {name for name, _, _ in STREAM_EVENTS} == {"orders", "kinesis_telemetry"}
+    assert {name for name, _, _ in STREAM_EVENTS} == {"orders", "kinesis_telemetry", "chat_rooms"}
+
+
+# Examples whose handler keeps an order wider than Lambda's (chat_rooms: a room's messages, several items)
+# read one batch per shard at a time; the others let Lambda read a shard with 2 to 10 batches at once.
+ONE_BATCH_PER_SHARD = {"chat_rooms"}
 
 
 @pytest.mark.parametrize(("name", "function", "event"), STREAM_EVENTS)
@@ -152,7 +165,10 @@ def test_stream_event_source_mapping_is_set_right(name: str, function: str, even
     queue, attribute = get_att(on_failure["Destination"])
     assert (on_failure["Type"], attribute) == ("SQS", "Arn")
     assert queue in resources(template, "AWS::SQS::Queue")
-    assert 1 < mapping["ParallelizationFactor"] <= 10
+    if name in ONE_BATCH_PER_SHARD:
+        assert mapping["ParallelizationFactor"] == 1
+    else:
+        assert 1 < mapping["ParallelizationFactor"] <= 10
     assert mapping["StartingPosition"] == "LATEST"
     assert 0 < mapping["MaximumBatchingWindowInSeconds"] <= 5
     stream_source, _ = get_att(mapping["Stream"])
@@ -174,7 +190,7 @@ def test_a_single_event_publisher_has_an_on_failure_destination(name: str) -> No
     assert queue in resources(template, "AWS::SQS::Queue")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", GRAPHQL_NAMES)
 def test_the_publisher_runs_the_example_handler_against_the_stack_api(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -204,7 +220,7 @@ def test_the_publisher_runs_the_example_handler_against_the_stack_api(
     ]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", GRAPHQL_NAMES)
 def test_the_stack_api_serves_the_example_schema_and_resolves_the_mutation(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -346,3 +362,88 @@ def test_the_eventbridge_rule_matches_what_the_handler_publishes(monkeypatch: py
     assert permission["Principal"] == "events.amazonaws.com"
     assert get_att(permission["FunctionName"]) == (fid, "Arn")
     assert get_att(permission["SourceArn"]) == (rule_id, "Arn")
+
+
+# --------------------------------------------------------------------------------------------------
+# Event API examples (AppSync Events channels)
+
+
+def module_constant(name: str, constant: str) -> Any:
+    """A constant of the example's handler.py, read from its source (no import: no Bridge is built)."""
+    tree = ast.parse((EXAMPLES / name / "handler.py").read_text())
+    (value,) = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [constant]
+    ]
+    return ast.literal_eval(value)
+
+
+@pytest.mark.parametrize("name", CHANNEL_NAMES)
+def test_the_publisher_publishes_to_the_stack_event_api_namespace(name: str) -> None:
+    # GIVEN the example's publisher, its Event API and the channel namespace its handler publishes to
+    template = load(name)
+    _, props = publisher(template)
+    ((api_id, api),) = resources(template, "AWS::AppSync::Api").items()
+    namespaces = resources(template, "AWS::AppSync::ChannelNamespace")
+    published = module_constant(name, "NAMESPACE")
+    (namespace_id,) = [nid for nid, ns in namespaces.items() if ns["Name"] == published]
+
+    # THEN it runs handler.handler of the example folder on Python 3.12, with the API's HTTP endpoint
+    # (https://<Dns.Http>/event, where AppSync Events takes publish requests)
+    assert (props["Handler"], props["Runtime"]) == ("handler.handler", "python3.12")
+    assert props["Environment"]["Variables"]["STREAMBRIDGE_APPSYNC_URL"] == {
+        "Fn::Sub": f"https://${{{api_id}.Dns.Http}}/event"
+    }
+    assert get_att(namespaces[namespace_id]["ApiId"]) == (api_id, "ApiId")
+
+    # AND the API takes IAM (the publisher) and API keys (subscribers); the namespace lets only IAM publish
+    config = api["EventConfig"]
+    assert {p["AuthType"] for p in config["AuthProviders"]} == {"AWS_IAM", "API_KEY"}
+    assert {"AuthType": "API_KEY"} in config["ConnectionAuthModes"]
+    assert namespaces[namespace_id]["PublishAuthModes"] == [{"AuthType": "AWS_IAM"}]
+    assert namespaces[namespace_id]["SubscribeAuthModes"] == [{"AuthType": "API_KEY"}]
+    (key,) = resources(template, "AWS::AppSync::ApiKey").values()
+    assert get_att(key["ApiId"]) == (api_id, "ApiId")
+
+    # AND its role may publish to that one namespace, nothing wider (no connect, no subscribe, no GraphQL)
+    statements = [s for policy in props["Policies"] if "Statement" in policy for s in policy["Statement"]]
+    appsync = [s for s in statements if str(s["Action"]).startswith("appsync:")]
+    assert appsync == [
+        {
+            "Sid": appsync[0].get("Sid"),
+            "Effect": "Allow",
+            "Action": "appsync:EventPublish",
+            "Resource": {"Fn::GetAtt": [namespace_id, "ChannelNamespaceArn"]},
+        }
+    ]
+
+
+def test_chat_rooms_table_keys_messages_by_room_and_streams_both_images() -> None:
+    # GIVEN the messages table and the publisher
+    template = load("chat_rooms")
+    ((table_id, table),) = resources(template, "AWS::DynamoDB::Table").items()
+    _, props = publisher(template)
+
+    # THEN a room's messages share its roomId (the handler's channel and ordering key), sorted by messageId;
+    # the stream has both images (an edit is told by the old text); Time to Live reads expiresAt
+    assert table["KeySchema"] == [
+        {"AttributeName": "roomId", "KeyType": "HASH"},
+        {"AttributeName": "messageId", "KeyType": "RANGE"},
+    ]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    (event,) = props["Events"].values()
+    assert event["Type"] == "DynamoDB"
+    assert get_att(event["Properties"]["Stream"]) == (table_id, "StreamArn")
+
+
+def test_chat_rooms_outputs_what_the_subscribers_need() -> None:
+    # GIVEN the stack's outputs
+    outputs = load("chat_rooms")["Outputs"]
+
+    # THEN subscriber.py and subscriber.html find the HTTP domain (the auth header's host), the real-time
+    # domain and the API key there
+    assert outputs["HttpDomain"]["Value"] == {"Fn::GetAtt": ["ChatEventApi", "Dns.Http"]}
+    assert outputs["RealtimeDomain"]["Value"] == {"Fn::GetAtt": ["ChatEventApi", "Dns.Realtime"]}
+    assert outputs["ApiKey"]["Value"] == {"Fn::GetAtt": ["ChatApiKey", "ApiKey"]}

@@ -1,0 +1,1 @@
+"""Chat rooms: DynamoDB Streams -> AppSync Events channels /rooms/{roomId}."""
