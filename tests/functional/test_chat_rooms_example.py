@@ -241,15 +241,9 @@ def test_the_feed_drops_re_delivered_events_and_lists_a_room_by_message_id() -> 
 
     # GIVEN a feed
     feed = RoomFeed()
-    m2 = {"type": "message", "roomId": "lobby", "messageId": "m2", "author": "bo", "text": "two", "seq": "12"}
-    m1 = {
-        "type": "message",
-        "roomId": "lobby",
-        "messageId": "m1",
-        "author": "ada",
-        "text": "one",
-        "seq": "11",
-    }
+    lobby = {"type": "message", "roomId": "lobby"}
+    m2 = {**lobby, "messageId": "m2", "author": "bo", "text": "two", "seq": "12"}
+    m1 = {**lobby, "messageId": "m1", "author": "ada", "text": "one", "seq": "11"}
     m1_edit = {**m1, "type": "edited", "text": "one!", "seq": "13"}
 
     # WHEN events arrive out of order across messages, one twice (a re-delivery), one stale
