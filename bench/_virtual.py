@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 
 from streambridge import HttpResponse
-from streambridge.testing import VirtualTimeLoop, run_on_virtual_time
+from streambridge.testing._virtual_time import VirtualTimeLoop, run_on_virtual_time
 
 __all__ = ["InstantAppSync", "VirtualTimeLoop", "run_on_virtual_time"]
 

@@ -10,6 +10,7 @@ from streambridge._engine.result import InvocationResult, RecordOutcome, Status
 from streambridge._engine.retry import RetryPolicy
 from streambridge._errors import (
     AuthorizationError,
+    ChannelEventError,
     ConfigurationError,
     ConnectionFailedError,
     DeadlineExceededError,
@@ -39,6 +40,7 @@ from streambridge._sources.kinesis import KinesisRecord
 from streambridge._sources.sqs import SQSRecord
 from streambridge._stores.deadletter import DeadLetter, DeadLetterSink, SQSDeadLetterQueue
 from streambridge._stores.idempotency import DynamoDBIdempotencyStore, IdempotencyStore
+from streambridge._targets.channels import ChannelEvent
 from streambridge._targets.graphql.target import Mutation
 
 __all__ = [
@@ -48,6 +50,8 @@ __all__ = [
     "Auth",
     "AuthorizationError",
     "Bridge",
+    "ChannelEvent",
+    "ChannelEventError",
     "ConfigurationError",
     "ConnectionFailedError",
     "DeadLetter",

@@ -38,6 +38,7 @@ from streambridge._sources.kinesis import KinesisRecord
 from streambridge._sources.sqs import SQSRecord
 from streambridge._stores.deadletter import DeadLetter, DeadLetterSink
 from streambridge._stores.idempotency import IdempotencyStore, idempotency_key
+from streambridge._targets.channels import MAX_EVENT_BYTES, Channel, ChannelTarget
 from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, GraphQLTarget, as_mutations
 
 if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not at import (cold start)
@@ -186,13 +187,20 @@ class Bridge:
         mapper: Callable[[Any], Any],
         *,
         document: str | None = None,
+        channel: Channel | None = None,
         partition_key: Callable[[Any], Hashable] | None = None,
         context: LambdaContext | None = None,
     ) -> InvocationResult:
         """Publish one Lambda event of ``source`` through ``mapper``; return every record's outcome."""
         return self._run(
             lambda: self.process_async(
-                source, event, mapper, document=document, partition_key=partition_key, context=context
+                source,
+                event,
+                mapper,
+                document=document,
+                channel=channel,
+                partition_key=partition_key,
+                context=context,
             )
         )
 
@@ -203,6 +211,7 @@ class Bridge:
         mapper: Callable[[Any], Any],
         *,
         document: str | None = None,
+        channel: Channel | None = None,
         partition_key: Callable[[Any], Hashable] | None = None,
         context: LambdaContext | None = None,
     ) -> InvocationResult:
@@ -214,7 +223,13 @@ class Bridge:
             gc.freeze()
         try:
             return await self._process(
-                source, event, mapper, document=document, partition_key=partition_key, context=context
+                source,
+                event,
+                mapper,
+                document=document,
+                channel=channel,
+                partition_key=partition_key,
+                context=context,
             )
         finally:
             if frozen:
@@ -227,6 +242,7 @@ class Bridge:
         mapper: Callable[[Any], Any],
         *,
         document: str | None,
+        channel: Channel | None,
         partition_key: Callable[[Any], Hashable] | None,
         context: LambdaContext | None,
     ) -> InvocationResult:
@@ -239,8 +255,9 @@ class Bridge:
         except EventShapeError as error:
             logger.error("streambridge %s: %s", spec.name, error)  # noqa: TRY400 - the message says it all
             raise
+        target = self._target(document, channel)
         coalesce = self.coalesce
-        if not spec.batch and len(records) == 1:
+        if not spec.batch and len(records) == 1 and isinstance(target, GraphQLTarget):
             records, mapper, partition_key = _mutations_of(records[0], mapper, partition_key, document)
             coalesce = False  # one event: nothing to coalesce, and its mutations must all go
         ledger = Ledger(records, skip_poison=self.poison == "skip")
@@ -249,7 +266,7 @@ class Bridge:
         planner = Planner(
             fresh,
             mapper,
-            Planning(GraphQLTarget(document, self.max_payload_bytes), partition_key, coalesce),
+            Planning(target, partition_key, coalesce),
             ledger,
             dead_letter=send_dead_letters is not None,
         )
@@ -259,7 +276,7 @@ class Bridge:
             planner,
             connect=self._endpoint,
             concurrency=self.concurrency,
-            limits=self.limits,
+            limits=self._limits(target),
             retry=self.retry,
             deadline=deadline,
             dead_letter=send_dead_letters,
@@ -271,6 +288,31 @@ class Bridge:
         )
         _log(result)
         return result
+
+    def _target(self, document: str | None, channel: Channel | None) -> GraphQLTarget | ChannelTarget:
+        """Where the handler publishes: channels of an Event API, or mutations of a GraphQL API."""
+        url = self._url or os.environ.get(URL_ENV)
+        event_api = url is not None and _is_event_api(url)
+        if channel is None and not event_api:
+            return GraphQLTarget(document, self.max_payload_bytes)
+        if document is not None:
+            raise ConfigurationError(
+                f"{_shown(url)} is an AppSync Event API endpoint (.../event): it publishes events to "
+                "channels, not GraphQL mutations; give the decorator channel= instead of a document"
+            )
+        if url is not None and not event_api:
+            raise ConfigurationError(
+                f"channel= publishes to an AppSync Event API, whose HTTP endpoint ends in /event; "
+                f"{_shown(url)} is a GraphQL endpoint"
+            )
+        return ChannelTarget(channel, min(self.max_payload_bytes, MAX_EVENT_BYTES))
+
+    def _limits(self, target: GraphQLTarget | ChannelTarget) -> Limits:
+        """The bridge's request limits, within the target's own (an Event API publish takes 5 events)."""
+        most = target.max_items
+        if most is None or most >= self.limits.max_mutations:
+            return self.limits
+        return self.limits._replace(max_mutations=most)
 
     async def _skip_published(
         self, source: SourceName, records: Sequence[SourceRecord], ledger: Ledger, deadline: Deadline
@@ -404,14 +446,29 @@ class Bridge:
         source: SourceName,
         document: str | None = None,
         *,
+        channel: Channel | None = None,
         partition_key: Callable[[Any], Hashable] | None = None,
     ) -> Callable[[Callable[[Any], Any]], Handler[Any]]:
-        """Decorator for any source by name: ``@bridge.handler("dynamodb", PUBLISH)``."""
+        """Decorator for any source by name: ``@bridge.handler("dynamodb", PUBLISH)``.
+
+        ``document``: the GraphQL mutation the mapping function's variables go to. ``channel``: for an
+        AppSync Event API (a URL ending in ``/event``), the channel the mapping function's payloads go to:
+        ``"/namespace/name"``, or a function of the record. Without either, the mapping function returns
+        ``Mutation`` objects, or ``ChannelEvent`` objects for an Event API.
+        """
         spec = _source(source)
-        GraphQLTarget(document)  # a document that cannot work fails at cold start, clearly
+        if channel is None:
+            GraphQLTarget(document)  # a document that cannot work fails at cold start, clearly
+        elif document is not None:
+            raise ConfigurationError("a GraphQL document or an Event API channel, not both")
+        elif isinstance(channel, str):
+            try:
+                ChannelTarget(channel)
+            except ValueError as error:
+                raise ConfigurationError(str(error)) from None
 
         def decorate(mapper: Callable[[Any], Any]) -> Handler[Any]:
-            return Handler(self, spec, mapper, document, partition_key)
+            return Handler(self, spec, mapper, document, partition_key, channel=channel)
 
         return decorate
 
@@ -419,43 +476,61 @@ class Bridge:
         self,
         document: str | None = None,
         *,
+        channel: Channel | None = None,
         partition_key: Callable[[DynamoDBRecord], Hashable] | None = None,
     ) -> Callable[[Callable[[DynamoDBRecord], Any]], Handler[DynamoDBRecord]]:
         """DynamoDB Streams; ordered by the item's key attributes unless ``partition_key`` says otherwise."""
-        return self.handler("dynamodb", document, partition_key=partition_key)
+        return self.handler("dynamodb", document, channel=channel, partition_key=partition_key)
 
     def kinesis(
-        self, document: str | None = None, *, partition_key: Callable[[KinesisRecord], Hashable] | None = None
+        self,
+        document: str | None = None,
+        *,
+        channel: Channel | None = None,
+        partition_key: Callable[[KinesisRecord], Hashable] | None = None,
     ) -> Callable[[Callable[[KinesisRecord], Any]], Handler[KinesisRecord]]:
         """Kinesis Data Streams; ordered by the record's partition key."""
-        return self.handler("kinesis", document, partition_key=partition_key)
+        return self.handler("kinesis", document, channel=channel, partition_key=partition_key)
 
     def sqs(
-        self, document: str | None = None, *, partition_key: Callable[[SQSRecord], Hashable] | None = None
+        self,
+        document: str | None = None,
+        *,
+        channel: Channel | None = None,
+        partition_key: Callable[[SQSRecord], Hashable] | None = None,
     ) -> Callable[[Callable[[SQSRecord], Any]], Handler[SQSRecord]]:
         """SQS; FIFO queues are ordered by message group, standard queues are not ordered."""
-        return self.handler("sqs", document, partition_key=partition_key)
+        return self.handler("sqs", document, channel=channel, partition_key=partition_key)
 
     def aurora(
-        self, document: str | None = None, *, partition_key: Callable[[AuroraEvent], Hashable] | None = None
+        self,
+        document: str | None = None,
+        *,
+        channel: Channel | None = None,
+        partition_key: Callable[[AuroraEvent], Hashable] | None = None,
     ) -> Callable[[Callable[[AuroraEvent], Any]], Handler[AuroraEvent]]:
         """Aurora MySQL ``lambda_sync``/``lambda_async`` and PostgreSQL ``aws_lambda.invoke`` payloads."""
-        return self.handler("aurora", document, partition_key=partition_key)
+        return self.handler("aurora", document, channel=channel, partition_key=partition_key)
 
     def cloudwatch_alarm(
-        self, document: str | None = None, *, partition_key: Callable[[AlarmEvent], Hashable] | None = None
+        self,
+        document: str | None = None,
+        *,
+        channel: Channel | None = None,
+        partition_key: Callable[[AlarmEvent], Hashable] | None = None,
     ) -> Callable[[Callable[[AlarmEvent], Any]], Handler[AlarmEvent]]:
         """CloudWatch alarm actions, direct or through SNS."""
-        return self.handler("cloudwatch_alarm", document, partition_key=partition_key)
+        return self.handler("cloudwatch_alarm", document, channel=channel, partition_key=partition_key)
 
     def eventbridge(
         self,
         document: str | None = None,
         *,
+        channel: Channel | None = None,
         partition_key: Callable[[EventBridgeEvent], Hashable] | None = None,
     ) -> Callable[[Callable[[EventBridgeEvent], Any]], Handler[EventBridgeEvent]]:
         """EventBridge / CloudWatch Events."""
-        return self.handler("eventbridge", document, partition_key=partition_key)
+        return self.handler("eventbridge", document, channel=channel, partition_key=partition_key)
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -505,17 +580,22 @@ class Handler(Generic[R]):
         mapper: Callable[[R], Any],
         document: str | None,
         partition_key: Callable[[R], Hashable] | None,
+        *,
+        channel: Channel | None = None,
     ) -> None:
         self.bridge = bridge
         self.source = source
         self.mapper = mapper
         self.document = document
         self.partition_key = partition_key
+        self.channel = channel
         functools.update_wrapper(self, mapper)
 
     def with_bridge(self, bridge: Bridge) -> Handler[R]:
         """The same handler publishing through another bridge, e.g. ``bridge.replace(transport=fake)``."""
-        return Handler(bridge, self.source, self.mapper, self.document, self.partition_key)
+        return Handler(
+            bridge, self.source, self.mapper, self.document, self.partition_key, channel=self.channel
+        )
 
     def process(self, event: Mapping[str, Any], context: LambdaContext | None = None) -> InvocationResult:
         """Publish the event and return every record's outcome."""
@@ -524,6 +604,7 @@ class Handler(Generic[R]):
             event,
             self.mapper,
             document=self.document,
+            channel=self.channel,
             partition_key=self.partition_key,
             context=context,
         )
@@ -537,6 +618,7 @@ class Handler(Generic[R]):
             event,
             self.mapper,
             document=self.document,
+            channel=self.channel,
             partition_key=self.partition_key,
             context=context,
         )
@@ -659,6 +741,11 @@ def _check_url(url: str | None) -> str:
             "the GraphQL endpoint is https://xyz.appsync-api.<region>.amazonaws.com/graphql"
         )
     return url
+
+
+def _is_event_api(url: str) -> bool:
+    """True for an AppSync Event API's HTTP endpoint (``https://HTTP_DOMAIN/event``)."""
+    return urllib.parse.urlsplit(url).path.rstrip("/").endswith("/event")
 
 
 def _shown(url: str | None) -> str | None:

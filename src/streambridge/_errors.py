@@ -146,6 +146,15 @@ class GraphQLError(PublishError):
         self.raw = dict(raw or {})
 
 
+class ChannelEventError(PublishError):
+    """AppSync Events refused an event or a publish (its channel, its payload): no retry can cure it."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        """The error code AppSync gave, if any."""
+
+
 class PayloadTooLargeError(PublishError):
     """A mutation's payload is over what AppSync will deliver to subscribers (checked before sending)."""
 

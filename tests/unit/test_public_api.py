@@ -24,6 +24,8 @@ EXPECTED = {
     "ConnectionFailedError",
     "DeadlineExceededError",
     "EndpointDownError",
+    "ChannelEvent",
+    "ChannelEventError",
     "DeliveryFailedError",
     "DocumentError",
     "DynamoDBRecord",

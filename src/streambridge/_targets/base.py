@@ -7,9 +7,10 @@ three things, and nothing else in the engine knows them:
   its size in a request and what it may share a request with), or none (a skip); a result it cannot use
   raises a ``StreambridgeError`` (the engine attaches the record to it, so its message names the record);
 - ``render``: the body of one request carrying some items, in order;
-- ``interpret``: what an answer means for each item of the request (by position).
+- ``interpret``: what an answer means for each item of the request (by position);
 
-GraphQL mutations (``_targets.graphql``) are the first target.
+and ``max_items``, the most items a request may carry. GraphQL mutations (``_targets.graphql``) and AppSync
+Events channels (``_targets.channels``) are the two targets; ``answers`` holds what both read alike.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class Answer:
 
 class Target(Protocol):
     """Where records go, and how requests for it are made and read."""
+
+    max_items: int | None
+    """Most items one request may carry (an Event API publish takes 5 events); None: no limit of its own."""
 
     def prepare(self, record: SourceRecord, result: Any) -> Sequence[Item]:
         """The items for the mapping function's ``result`` on ``record`` ([] to skip it)."""

@@ -8,8 +8,6 @@ data is never sent again.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +19,7 @@ from streambridge._errors import (
     ThrottledError,
 )
 from streambridge._io.transport import HttpResponse
+from streambridge._targets.answers import body_hint, parse_json, redact, retry_after
 from streambridge._targets.base import Answer
 
 _THROTTLING = ("throttl", "toomanyrequests", "provisionedthroughputexceeded", "requestlimitexceeded")
@@ -30,7 +29,7 @@ _UNAUTHORIZED = ("unauthorized", "accessdenied", "forbidden")
 def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
     """Map a response to per-mutation outcomes, classifying each error as transient or not."""
     status = response.status
-    payload = _json(response.body)
+    payload = parse_json(response.body)
     errors = payload.get("errors") if isinstance(payload, dict) else None
     errors = errors if isinstance(errors, list) else []
     failed = _status_error(response, payload, errors)
@@ -61,7 +60,7 @@ def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
         answer.request_error = pathless
     if status != 200 and answer.request_error is None and not answer.errors:
         answer.request_error = GraphQLError(
-            f"AppSync rejected the request: HTTP {status}{_body_hint(response.body)}"
+            f"AppSync rejected the request: HTTP {status}{body_hint(response.body)}"
         )
     return answer
 
@@ -116,40 +115,24 @@ def _status_error(  # noqa: PLR0911 - one return per kind of failure
 ) -> PublishError | None:
     """The whole request's failure when the status or the body shape says it failed as a whole."""
     status = response.status
-    retry_after = _retry_after(response.headers)
+    wait = retry_after(response.headers)
     if status in (401, 403):
         return AuthorizationError(f"AppSync refused the credentials: HTTP {status}{_first(errors)}")
     if status == 429:
-        return ThrottledError(
-            f"AppSync throttled the request: HTTP 429{_first(errors)}", retry_after=retry_after
-        )
+        return ThrottledError(f"AppSync throttled the request: HTTP 429{_first(errors)}", retry_after=wait)
     if status >= 500:
-        detail = _first(errors) or _body_hint(response.body)
-        return ServerError(f"AppSync answered HTTP {status}{detail}", retry_after=retry_after)
+        detail = _first(errors) or body_hint(response.body)
+        return ServerError(f"AppSync answered HTTP {status}{detail}", retry_after=wait)
     if not isinstance(payload, dict):
         if status == 200:
             return ServerError(
-                f"AppSync answered HTTP 200 with a body that is not JSON{_body_hint(response.body)}"
+                f"AppSync answered HTTP 200 with a body that is not JSON{body_hint(response.body)}"
             )
-        return GraphQLError(f"AppSync rejected the request: HTTP {status}{_body_hint(response.body)}")
+        return GraphQLError(f"AppSync rejected the request: HTTP {status}{body_hint(response.body)}")
     if "data" not in payload and not errors:  # e.g. the simulator's {"errorMessage": "Syntax Error: ..."}
-        detail = payload.get("errorMessage") or payload.get("message") or _body_hint(response.body)
+        detail = payload.get("errorMessage") or payload.get("message") or body_hint(response.body)
         return GraphQLError(f"AppSync rejected the request: HTTP {status}: {detail}")
     return None
-
-
-# What a server may echo back that must never reach a log or an exception: AppSync's signature mismatch
-# answer prints the canonical request, session token included.
-_SECRETS = re.compile(
-    r"(?i)(x-amz-security-token|x-api-key|authorization)(\s*:\s*)[^\n'\"]+|(Signature=|Credential=)[^,\s'\"]+"
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with credentials, tokens, API keys and signatures replaced by ``***``."""
-    if "=" not in text and ":" not in text:
-        return text
-    return _SECRETS.sub(lambda m: f"{m.group(1)}{m.group(2)}***" if m.group(1) else f"{m.group(3)}***", text)
 
 
 def _classify(error: Mapping[str, Any]) -> PublishError:
@@ -167,13 +150,6 @@ def _classify(error: Mapping[str, Any]) -> PublishError:
     return GraphQLError(f"AppSync rejected the mutation: {text}", error_type=error_type, path=path, raw=error)
 
 
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
-
-
 def _first(errors: list[Any]) -> str:
     for error in errors:
         if isinstance(error, dict):
@@ -181,18 +157,3 @@ def _first(errors: list[Any]) -> str:
             message = redact(str(error.get("message")))
             return f" ({kind}: {message})" if kind else f" ({message})"
     return ""
-
-
-def _body_hint(body: bytes) -> str:
-    text = redact(" ".join(body[:120].decode("utf-8", "replace").split()))
-    return f": {text!r}" if text else ""
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                return None  # an HTTP date: fall back to our own backoff
-    return None

@@ -75,6 +75,8 @@ class GraphQLTarget:
 
     __slots__ = ("document", "max_payload_bytes")
 
+    max_items: int | None = None  # AppSync documents no limit on mutations per request (batch_size)
+
     def __init__(
         self, document: str | None = None, max_payload_bytes: int = MAX_SUBSCRIPTION_PAYLOAD
     ) -> None:

@@ -1,0 +1,46 @@
+"""What every target reads alike in an answer: JSON bodies, Retry-After, body hints, and redaction."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+# What a server may echo back that must never reach a log or an exception: AppSync's signature mismatch
+# answer prints the canonical request, session token included.
+_SECRETS = re.compile(
+    r"(?i)(x-amz-security-token|x-api-key|authorization)(\s*:\s*)[^\n'\"]+|(Signature=|Credential=)[^,\s'\"]+"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with credentials, tokens, API keys and signatures replaced by ``***``."""
+    if "=" not in text and ":" not in text:
+        return text
+    return _SECRETS.sub(lambda m: f"{m.group(1)}{m.group(2)}***" if m.group(1) else f"{m.group(3)}***", text)
+
+
+def parse_json(body: bytes) -> Any:
+    """The body's JSON value; None when it is not JSON."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def body_hint(body: bytes) -> str:
+    """``: '<the first 120 characters, redacted>'`` for an error message; empty for an empty body."""
+    text = redact(" ".join(body[:120].decode("utf-8", "replace").split()))
+    return f": {text!r}" if text else ""
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds an HTTP ``Retry-After`` asks to wait; None without one (or with an HTTP date)."""
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None  # an HTTP date: fall back to our own backoff
+    return None

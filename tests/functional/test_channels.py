@@ -1,0 +1,183 @@
+"""Publishing to AppSync Events channels through the whole handler: order, failures, limits, subscribers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.credentials import Credentials
+
+from streambridge import (
+    ApiKeyAuth,
+    Bridge,
+    ChannelEvent,
+    ChannelEventError,
+    ConfigurationError,
+    HttpResponse,
+    IAMAuth,
+    MappingError,
+    PayloadTooLargeError,
+    Status,
+)
+from streambridge.testing import (
+    DEFAULT_CREDENTIALS,
+    EventRejectedError,
+    FakeEventApi,
+    LocalEventApi,
+    events,
+    lambda_context,
+)
+
+URL = "https://abc.appsync-api.us-east-1.amazonaws.com/event"
+
+
+def messages(*rows: tuple[str, str]) -> dict[str, Any]:
+    """A DynamoDB stream batch of chat messages, (room, text) each."""
+    return events.dynamodb(
+        [
+            {"keys": {"roomId": room, "n": n}, "new_image": {"roomId": room, "n": n, "text": text}}
+            for n, (room, text) in enumerate(rows)
+        ]
+    )
+
+
+def room_handler(api: FakeEventApi, **settings: Any) -> Any:
+    bridge = Bridge(URL, ApiKeyAuth("da2-test"), transport=api, **settings)
+
+    @bridge.dynamodb(
+        channel=lambda record: f"/rooms/{record.new_image['roomId']}",
+        partition_key=lambda record: record.new_image["roomId"],
+    )
+    def handler(record: Any) -> Any:
+        return {"n": record.new_image["n"], "text": record.new_image["text"]}
+
+    return handler
+
+
+def test_events_go_to_their_channels_in_order_at_most_five_a_request() -> None:
+    # GIVEN 12 messages over two rooms, and a bridge that packs several changes of a key in a request
+    api = FakeEventApi(namespaces=("rooms",))
+    rows = [("r1", f"a{n}") for n in range(8)] + [("r2", f"b{n}") for n in range(4)]
+    handler = room_handler(api, per_key=50)
+    # WHEN handled
+    result = handler.process(messages(*rows), lambda_context())
+    handler.bridge.close()
+    # THEN every message reached its room's channel, in order, never more than 5 events to a publish and
+    # each publish to one channel
+    assert [o.status for o in result.outcomes] == [Status.PUBLISHED] * 12
+    assert [v["text"] for v in api.values("/rooms/r1")] == [f"a{n}" for n in range(8)]
+    assert [v["text"] for v in api.values("/rooms/r2")] == [f"b{n}" for n in range(4)]
+    assert all(len(request.body) and request.body.count(b'"events"') == 1 for request in api.requests)
+    assert max(len(_events(request.body)) for request in api.requests) == 5
+
+
+def test_a_rejected_event_fails_its_record_and_holds_back_its_key() -> None:
+    # GIVEN an onPublish rule that rejects one message of room r1
+    def on_publish(_channel: str, value: Any) -> None:
+        if value["text"] == "spam":
+            raise EventRejectedError("no spam", 400)
+
+    api = FakeEventApi(namespaces=("rooms",), on_publish=on_publish)
+    handler = room_handler(api)
+    # WHEN r1 sends hello, spam, bye and r2 sends hi
+    result = handler.process(
+        messages(("r1", "hello"), ("r1", "spam"), ("r1", "bye"), ("r2", "hi")), lambda_context()
+    )
+    handler.bridge.close()
+    # THEN spam fails, bye is held back behind it (reported for re-delivery), r2 goes on
+    statuses = [o.status for o in result.outcomes]
+    assert statuses == [Status.PUBLISHED, Status.FAILED, Status.FAILED, Status.PUBLISHED]
+    assert isinstance(result.outcomes[1].error, ChannelEventError)
+    assert "no spam" in str(result.outcomes[1].error)
+    assert [f["itemIdentifier"] for f in result.batch_item_failures()] == [
+        result.outcomes[1].record.item_identifier,
+        result.outcomes[2].record.item_identifier,
+    ]
+    assert [v["text"] for v in api.values()] == ["hello", "hi"]
+
+
+def test_throttling_and_server_errors_are_retried() -> None:
+    api = FakeEventApi(namespaces=("rooms",))
+    api.fail_next(HttpResponse(429, {}, b'{"errors":[{"errorType":"TooManyRequests","message":"slow"}]}'),
+                  HttpResponse(503, {}, b"<html>busy</html>"), ConnectionResetError("reset"))  # fmt: skip
+    handler = room_handler(api)
+    result = handler.process(messages(("r1", "hello"), ("r1", "bye")), lambda_context())
+    handler.bridge.close()
+    assert [o.status for o in result.outcomes] == [Status.PUBLISHED] * 2
+    assert [v["text"] for v in api.values()] == ["hello", "bye"]
+
+
+def test_bad_channels_and_oversize_events_fail_only_their_record() -> None:
+    api = FakeEventApi(namespaces=("rooms",))
+    bridge = Bridge(URL, ApiKeyAuth("da2-test"), transport=api)
+
+    @bridge.dynamodb()
+    def handler(record: Any) -> Any:
+        room = record.new_image["roomId"]
+        if room == "big":
+            return ChannelEvent("/rooms/big", "x" * 250_000)
+        return ChannelEvent(f"/rooms/{room}", record.new_image["text"])
+
+    result = handler.process(
+        messages(("ok", "1"), ("bad_room", "2"), ("big", "3"), ("ok2", "4")), lambda_context()
+    )
+    bridge.close()
+    assert [o.status for o in result.outcomes] == [
+        Status.PUBLISHED,
+        Status.FAILED,
+        Status.FAILED,
+        Status.PUBLISHED,
+    ]
+    assert isinstance(result.outcomes[1].error, MappingError)
+    assert "bad_room" in str(result.outcomes[1].error)
+    assert isinstance(result.outcomes[2].error, PayloadTooLargeError)
+
+
+def test_the_target_follows_the_url_and_the_decorator() -> None:
+    graphql = Bridge(
+        "https://abc.appsync-api.us-east-1.amazonaws.com/graphql", ApiKeyAuth("k"), transport=FakeEventApi()
+    )
+    with pytest.raises(ConfigurationError, match="Event API"):
+        graphql.process("dynamodb", messages(("r1", "a")), lambda r: 1, channel="/rooms/r1")
+    event_api = Bridge(URL, ApiKeyAuth("k"), transport=FakeEventApi())
+    with pytest.raises(ConfigurationError, match="channel="):
+        event_api.process("dynamodb", messages(("r1", "a")), lambda r: {}, document="mutation M { m }")
+    with pytest.raises(ConfigurationError, match="segment"):
+        event_api.dynamodb(channel="/rooms/not valid")
+    with pytest.raises(ConfigurationError, match="not both"):
+        event_api.dynamodb("mutation M { m }", channel="/rooms/r1")
+    graphql.close()
+    event_api.close()
+
+
+@pytest.mark.parametrize("auth", ["api_key", "iam"])
+def test_subscribers_of_a_local_event_api_receive_each_room_in_order(auth: str) -> None:
+    # GIVEN a local Event API with a subscriber on every room
+    with LocalEventApi(namespaces=("rooms",)) as api:
+        everything = api.subscribe("/rooms/*")
+        credentials = (
+            ApiKeyAuth(api.api_key or "")
+            if auth == "api_key"
+            else IAMAuth(region=api.region, credentials=Credentials(*DEFAULT_CREDENTIALS[0][:2]))
+        )
+        bridge = Bridge(api.url, credentials)
+
+        @bridge.dynamodb(channel=lambda record: f"/rooms/{record.new_image['roomId']}")
+        def handler(record: Any) -> Any:
+            return {"room": record.new_image["roomId"], "text": record.new_image["text"]}
+
+        rows = [("r1", "hello"), ("r2", "hi"), ("r1", "how are you"), ("r2", "bye")]
+        # WHEN the batch is handled
+        result = handler.process(messages(*rows), lambda_context())
+        bridge.close()
+        # THEN the subscriber received every message, each room's in order
+        assert result.ok
+        received = everything.wait_for(4)
+        for room in ("r1", "r2"):
+            assert [e["text"] for e in received if e["room"] == room] == [t for r, t in rows if r == room]
+
+
+def _events(body: bytes) -> list[str]:
+    import json
+
+    return list(json.loads(body)["events"])
