@@ -9,6 +9,11 @@ Fixtures:
   ini option (a path relative to the ini file). Resolvers come from an optional ``streambridge_resolvers``
   fixture (``{"Mutation.publishOrder": fn}``).
 
+- ``local_event_api_factory``: ``factory(**options)`` returns a started :class:`LocalEventApi` (an AppSync
+  Events API: ``POST /event`` and the real-time WebSocket); every one it made is stopped after the test.
+- ``local_event_api``: a started LocalEventApi with the namespaces of an optional
+  ``streambridge_event_namespaces`` fixture (default: ``("default",)``).
+
 ::
 
     # pyproject.toml
@@ -29,14 +34,23 @@ import pytest
 
 if TYPE_CHECKING:
     from streambridge.testing._local import LocalAppSync, Resolver
+    from streambridge.testing._local_events import LocalEventApi
 
-__all__ = ["local_appsync", "local_appsync_factory", "pytest_addoption"]
+__all__ = [
+    "local_appsync",
+    "local_appsync_factory",
+    "local_event_api",
+    "local_event_api_factory",
+    "pytest_addoption",
+]
 
 SCHEMA_OPTION = "streambridge_schema"
 SCHEMA_FIXTURE = "streambridge_schema"
 RESOLVERS_FIXTURE = "streambridge_resolvers"
+NAMESPACES_FIXTURE = "streambridge_event_namespaces"
 
 LocalAppSyncFactory = Callable[..., "LocalAppSync"]
+LocalEventApiFactory = Callable[..., "LocalEventApi"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,6 +87,33 @@ def local_appsync(request: pytest.FixtureRequest, local_appsync_factory: LocalAp
     schema = _schema(request)
     resolvers: Mapping[str, Resolver] | None = _optional_fixture(request, RESOLVERS_FIXTURE)
     return local_appsync_factory(schema, resolvers=resolvers)
+
+
+@pytest.fixture
+def local_event_api_factory() -> Iterator[LocalEventApiFactory]:
+    """``factory(**options)`` -> a started LocalEventApi (its arguments), stopped after the test."""
+    from streambridge.testing._local_events import LocalEventApi
+
+    started: list[LocalEventApi] = []
+
+    def factory(**options: Any) -> LocalEventApi:
+        api = LocalEventApi(**options)
+        api.start()
+        started.append(api)
+        return api
+
+    yield factory
+    for api in reversed(started):
+        api.stop()
+
+
+@pytest.fixture
+def local_event_api(
+    request: pytest.FixtureRequest, local_event_api_factory: LocalEventApiFactory
+) -> LocalEventApi:
+    """A started LocalEventApi with your namespaces (``streambridge_event_namespaces`` fixture) or default."""
+    namespaces = _optional_fixture(request, NAMESPACES_FIXTURE) or ("default",)
+    return local_event_api_factory(namespaces=tuple(namespaces))
 
 
 def _schema(request: pytest.FixtureRequest) -> str | Path:
