@@ -957,14 +957,18 @@ staging API, or probe a record whose key no client subscribes to (the built-in s
     )
     doctor.set_defaults(command=doctor.prog, run=_run_doctor)
     doctor.add_argument("handler", metavar="HANDLER", help="the decorated handler, as module:attribute")
-    doctor.add_argument("--url", required=True, help="the AppSync GraphQL endpoint")
+    doctor.add_argument(
+        "--url", required=True, help="the AppSync endpoint: GraphQL (.../graphql) or Event API (.../event)"
+    )
     doctor.add_argument(
         "--realtime-url",
         metavar="WSS_URL",
         help="the real-time endpoint (default: derived from --url as AppSync documents it)",
     )
     doctor.add_argument(
-        "--schema", metavar="FILE", help="the AppSync schema (SDL), to know which subscriptions to open"
+        "--schema",
+        metavar="FILE",
+        help="the AppSync schema (SDL), to know which subscriptions to open (not for an Event API)",
     )
     _add_auth(doctor, required=True)
     doctor.add_argument(
@@ -976,7 +980,10 @@ staging API, or probe a record whose key no client subscribes to (the built-in s
         "--event", metavar="FILE", help="probe with the first record of this event (- for stdin)"
     )
     doctor.add_argument(
-        "--count", type=_batch_count, default=3, metavar="N", help="probe copies per shape (at least 2)"
+        "--count",
+        type=_batch_count,
+        metavar="N",
+        help="probe copies per shape, at least 2 (default: 3; 5 for an Event API, one full publish)",
     )
     doctor.add_argument(
         "--wait", type=_seconds, default=5.0, metavar="SECONDS", help="how long to wait for messages"
@@ -1002,6 +1009,15 @@ def _seconds(text: str) -> float:
 
 
 def _run_doctor(args: argparse.Namespace) -> int:
+    from streambridge._bridge import _is_event_api
+
+    event_api = _is_event_api(args.url)
+    if args.count is None:
+        args.count = 5 if event_api else 3
+    if event_api:  # an Event API: channels, no schema
+        from streambridge._tools.doctor_events import run as run_events
+
+        return run_events(args)
     from streambridge._tools.doctor import run  # gql and graphql-core load for this verb only
 
     return run(args)

@@ -985,7 +985,8 @@ async def _probe_shape(
     )
     expected = [[s for s in answers if sub.listener.receives(s.field, s.answer)] for sub in subscribers]
     started = time.perf_counter()
-    deliveries = await _await_messages(subscribers, expected, since, live.changed, live.wait)
+    inboxes = [(sub.listener.label, sub.received) for sub in subscribers]
+    deliveries = await _await_messages(inboxes, expected, since, live.changed, live.wait)
     return ShapeReport(
         shape=shape,
         requests=recorder.requests(),
@@ -998,19 +999,19 @@ async def _probe_shape(
 
 
 async def _await_messages(
-    subscribers: Sequence[Subscriber],
+    inboxes: Sequence[tuple[str, Sequence[Received]]],
     expected: Sequence[Sequence[Sent]],
     since: Sequence[int],
     changed: asyncio.Event,
     wait: float,
 ) -> dict[str, Delivery]:
-    """Wait until every subscription has every expected message, or ``wait`` seconds passed."""
+    """Wait until every inbox ``(label, received)`` has every expected message, or ``wait`` seconds passed."""
     deadline = time.perf_counter() + wait
     while True:
         changed.clear()  # before looking: a message arriving after the look wakes the wait below
         deliveries = {
-            sub.listener.label: match(want, sub.received[start:])
-            for sub, want, start in zip(subscribers, expected, since, strict=True)
+            label: match(want, received[start:])
+            for (label, received), want, start in zip(inboxes, expected, since, strict=True)
         }
         remaining = deadline - time.perf_counter()
         if all(d.delivered >= d.expected for d in deliveries.values()) or remaining <= 0:
@@ -1148,21 +1149,27 @@ def _shape_summary(shape: dict[str, Any]) -> str:
 
 def _delivery_line(sub: dict[str, Any], *, by_field: bool, waited: float) -> str:
     name = sub["field"] if by_field else sub["subscription"]
-    text = f"{name}: {sub['delivered']}/{sub['expected']} messages"
-    if sub["delivered"]:
-        text += ", in order" if sub["in_order"] else ", OUT OF ORDER"
-        text += "" if sub["distinguishable"] else " (the copies are alike: order not told)"
-    if sub["latency_ms"] is not None:
-        text += f", latency median {sub['latency_ms']['median']} ms, max {sub['latency_ms']['max']} ms"
-    if sub["delivered"] < sub["expected"]:
+    return _delivery_text(name, {**sub, "others": sub["other_messages"]}, waited, noun="messages")
+
+
+def _delivery_text(name: str, counts: Mapping[str, Any], waited: float, *, noun: str) -> str:
+    """``onOrderChanged: 3/3 messages, in order, latency ...``: one subscriber's line of a shape."""
+    text = f"{name}: {counts['delivered']}/{counts['expected']} {noun}"
+    if counts["delivered"]:
+        text += ", in order" if counts["in_order"] else ", OUT OF ORDER"
+        text += "" if counts["distinguishable"] else " (the copies are alike: order not told)"
+    if counts["latency_ms"] is not None:
+        text += f", latency median {counts['latency_ms']['median']} ms, max {counts['latency_ms']['max']} ms"
+    if counts["delivered"] < counts["expected"]:
         text += f" (waited {waited:.1f} s)"
-    if sub["other_messages"]:
-        text += f"; {sub['other_messages']} other message(s) ignored"
+    if counts["others"]:
+        text += f"; {counts['others']} other {noun[:-1]}(s) ignored"
     return text
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` without the secrets, nor a real-time URL's ``header=`` (base64 of the auth headers)."""
+    """``text`` without the secrets, nor base64 auth headers (``header=`` in a URL, ``header-`` protocols)."""
     for secret in secrets:
         text = text.replace(secret, "***")
+    text = re.sub(r"header-[A-Za-z0-9_-]{16,}", "header-***", text)
     return re.sub(r"header=[^&\s'\"]+", "header=***", text)
