@@ -3,7 +3,9 @@
 ``POST /<latency_ms>/graphql`` answers every top-level mutation of the request (aliased ``m0: ...`` or a
 plain ``publishOrder(...)``) with ``{"id", "status"}`` after ``latency_ms`` milliseconds. It checks that a
 SigV4 ``Authorization`` header came with the request (the signature itself is not recomputed).
-``GET /stats`` returns ``{"requests", "mutations"}`` counted since the last ``GET /stats?reset=1``.
+``POST /<latency_ms>/event`` answers an AppSync Events publish the same way (every event successful).
+``GET /stats`` returns ``{"requests", "mutations"}`` (an event counts as a mutation) counted since the
+last ``GET /stats?reset=1``.
 
 Listens on 127.0.0.1 only. It stops by itself when its standard input closes (the benchmark that started
 it ended, whatever the way) or after ``--lifetime`` seconds.
@@ -49,6 +51,21 @@ async def _graphql(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/json")
 
 
+async def _event(request: web.Request) -> web.Response:
+    """An AppSync Events publish: every event of the request succeeds, after the latency."""
+    latency = int(request.match_info["latency"]) / 1000
+    payload = await request.json()
+    if not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
+        return web.json_response({"errors": [{"errorType": "UnauthorizedException"}]}, status=401)
+    count = len(payload["events"])
+    _STATS["requests"] += 1
+    _STATS["mutations"] += count
+    if latency:
+        await asyncio.sleep(latency)
+    successful = [{"identifier": f"e{index}", "index": index} for index in range(count)]
+    return web.json_response({"failed": [], "successful": successful})
+
+
 async def _stats(request: web.Request) -> web.Response:
     answer = web.json_response(dict(_STATS))
     if request.query.get("reset"):
@@ -59,6 +76,7 @@ async def _stats(request: web.Request) -> web.Response:
 async def _serve(lifetime: float) -> None:
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_post("/{latency:\\d+}/graphql", _graphql)
+    app.router.add_post("/{latency:\\d+}/event", _event)
     app.router.add_get("/stats", _stats)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

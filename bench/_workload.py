@@ -107,6 +107,23 @@ def streambridge_handler(
     return handler, bridge.close
 
 
+def channels_handler(
+    url: str, channel: str = "shared", **settings: Any
+) -> tuple[Callable[[dict[str, Any]], Any], Callable[[], None]]:
+    """The same job publishing events to AppSync Events channels: one channel for every order
+    (``/orders/all``: five events a publish), or a channel per order (``/orders/<id>``: one)."""
+    from streambridge import Bridge, IAMAuth
+
+    bridge = Bridge(url.removesuffix("/graphql") + "/event", IAMAuth(region=REGION), **settings)
+    route = (lambda _record: "/orders/all") if channel == "shared" else (lambda r: f"/orders/{r.keys['id']}")
+
+    @bridge.dynamodb(channel=route)
+    def handler(record: Any) -> Any:
+        return record.new_image
+
+    return handler, bridge.close
+
+
 def _decimal_default(value: Any) -> Any:
     """What a gql user writes so that boto3's Decimal numbers can be sent (Powertools decodes to Decimal)."""
     if isinstance(value, decimal.Decimal):
@@ -194,6 +211,8 @@ def build(implementation: str, url: str, **settings: Any) -> tuple[Callable[...,
     if implementation == "streambridge":
         handler, close = streambridge_handler(url, **settings)
         return handler, close
+    if implementation == "streambridge-channels":
+        return channels_handler(url, **settings)
     if settings:
         raise ValueError(f"{implementation} takes no settings")
     if implementation == "per-record":

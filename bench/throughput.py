@@ -40,6 +40,22 @@ CASES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     *((name, name, {}) for name in _workload.IMPLEMENTATIONS if name != "streambridge"),
 )
 ROOT = Path(__file__).resolve().parent.parent
+PER_KEY_5 = {"channel": "per-key", "per_key": 5}
+TARGETS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    # The same job on both targets (``--targets``): GraphQL mutations, and AppSync Events channels
+    ("GraphQL mutations (batches of 50)", "streambridge", {}),
+    (
+        "Event API, one channel /orders/all (5 events a publish)",
+        "streambridge-channels",
+        {"channel": "shared"},
+    ),
+    ("Event API, a channel per order /orders/<id>", "streambridge-channels", {"channel": "per-key"}),
+    (
+        "Event API, a channel per order, per_key=5",
+        "streambridge-channels",
+        {"channel": "per-key", "per_key": 5},
+    ),
+)
 
 
 def case(spec: dict[str, Any]) -> dict[str, Any]:
@@ -118,6 +134,43 @@ def run(quick: bool = False) -> dict[str, Any]:
     return {"records": records, "slice": part, "rows": rows}
 
 
+def targets(keys: int = 1000, latency: int = 20) -> str:
+    """The same 10,000 records published to a GraphQL API and to an Event API, side by side."""
+    rows = []
+    with _server.endpoint() as base, tempfile.TemporaryDirectory() as tmp:
+        event_file = str(Path(tmp, "event.json"))
+        Path(event_file).write_text(json.dumps(_workload.dynamodb_event(RECORDS, keys)))
+        for label, implementation, settings in TARGETS:
+            print(f"  targets: {label}...", file=sys.stderr)
+            spec = {
+                "implementation": implementation,
+                "settings": settings,
+                "url": _server.url_for(base, latency),
+                "base": base,
+                "event_file": event_file,
+                "memory": False,
+            }
+            figures = case(spec)
+            if figures["failed"] != 0 or figures["mutations"] != figures["records"]:
+                raise RuntimeError(f"{label} did not publish every record: {figures}")
+            rows.append(
+                [
+                    label,
+                    f"{figures['wall_s']:.2f}",
+                    figures["records"] / figures["wall_s"],
+                    figures["requests"] / figures["records"],
+                    figures["cpu_s"] / figures["records"] * 1e6,
+                ]
+            )
+    return _report.table(
+        f"Targets: {RECORDS:,} DynamoDB records of ~1 KB, {keys:,} keys, {latency} ms a request",
+        ["target", "time s", "records/s", "requests/record", "CPU µs/record"],
+        rows,
+        "An Event API publish takes at most 5 events, of one channel: a channel per key sends one event a "
+        "request unless per_key packs a key's changes.",
+    )
+
+
 def report(results: dict[str, Any]) -> str:
     rows = results["rows"]
     by = {(r["implementation"], r["keys"], r["latency_ms"]): r for r in rows}
@@ -171,7 +224,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="streambridge throughput benchmark")
     parser.add_argument("--quick", action="store_true", help="1,000 records, 100-record slices")
-    print(report(run(parser.parse_args().quick)))
+    parser.add_argument("--targets", action="store_true", help="only GraphQL against Event API channels")
+    arguments = parser.parse_args()
+    print(targets() if arguments.targets else report(run(arguments.quick)))
 
 
 if __name__ == "__main__":
