@@ -1,9 +1,11 @@
 """`streambridge demo`: the main job end to end on local defaults, with no AWS account and no Node.
 
-A LocalAppSync serves the orders schema; a subscriber listens like a web client; a DynamoDB stream batch of
-orders moving NEW -> PAID -> SHIPPED (one of them with a negative amount, which the resolver rejects) goes
-through a decorated handler that signs its requests with IAM; the terminal shows what the subscriber
-receives, live, then the invocation summary and the batchItemFailures Lambda would get.
+A DynamoDB stream batch of orders moving NEW -> PAID -> SHIPPED (one of them with a negative amount, which
+the API rejects) goes through a decorated handler that signs its requests with IAM; the terminal shows what
+a subscriber receives, live, then the invocation summary and the batchItemFailures Lambda would get. Two
+targets: ``graphql`` (LocalAppSync serves the orders schema, the resolver rejects the bad change, the
+subscriber listens to onOrderChanged) and ``channels`` (LocalEventApi, an on_publish rule rejects it, the
+subscriber listens to ``/orders/*``; each customer's orders go to its channel, so orders share publishes).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ mutation PublishOrder($input: OrderInput!) {
 
 SUBSCRIBE = "subscription OnOrderChanged { onOrderChanged { id status amount seq } }"
 STATUSES = ("NEW", "PAID", "SHIPPED")
+TARGETS = ("graphql", "channels")
 LIVE_LINES = 60  # beyond this many messages, show progress instead of every message
 
 
@@ -87,13 +90,9 @@ def order_stream(orders: int, bad_order: str) -> dict[str, Any]:
 
 def handler_for(url: str) -> Any:
     """The orders handler (as in examples/orders), signing with LocalAppSync's test IAM credentials."""
-    from botocore.credentials import Credentials
-
     from streambridge import Bridge, DynamoDBRecord, IAMAuth
-    from streambridge.testing import DEFAULT_CREDENTIALS
 
-    access_key, secret_key, _ = DEFAULT_CREDENTIALS[0]
-    bridge = Bridge(url, IAMAuth(region="us-east-1", credentials=Credentials(access_key, secret_key)))
+    bridge = Bridge(url, IAMAuth(region="us-east-1", credentials=_credentials()))
 
     @bridge.dynamodb(PUBLISH_ORDER)
     def handler(record: DynamoDBRecord) -> dict[str, Any] | None:
@@ -105,32 +104,67 @@ def handler_for(url: str) -> Any:
     return handler
 
 
-def run(orders: int = 12, out: Callable[[str], None] = print) -> int:
+def _credentials() -> Any:
+    from botocore.credentials import Credentials
+
+    from streambridge.testing import DEFAULT_CREDENTIALS
+
+    access_key, secret_key, _ = DEFAULT_CREDENTIALS[0]
+    return Credentials(access_key, secret_key)
+
+
+def channels_handler_for(url: str) -> Any:
+    """The orders handler for an Event API: each order's changes on its customer's channel."""
+    from streambridge import Bridge, DynamoDBRecord, IAMAuth
+
+    bridge = Bridge(url, IAMAuth(region="us-east-1", credentials=_credentials()))
+
+    @bridge.dynamodb(channel=lambda record: f"/orders/{record.new_image['customer']}")
+    def handler(record: DynamoDBRecord) -> dict[str, Any] | None:
+        if record.event_name == "REMOVE":
+            return None
+        order = record.new_image or {}
+        return {**order, "seq": record.sequence_number}
+
+    return handler
+
+
+def reject_negative(_channel: str, order: Any) -> None:
+    """The Event API's on_publish rule: like an onPublish handler refusing a negative amount."""
+    from streambridge.testing import EventRejectedError
+
+    if (order.get("amount") or 0) < 0:
+        raise EventRejectedError("amount must not be negative")
+
+
+def run(orders: int = 12, out: Callable[[str], None] = print, target: str = "graphql") -> int:
     """Run the demo; 0 when every order but the bad one arrived complete and the bad one was reported."""
-    from streambridge.testing import LocalAppSync, events
+    from streambridge.testing import LocalAppSync, LocalEventApi
 
     bad_order = f"order-{min(7, orders):03d}"
     event = order_stream(orders, bad_order)
     total = len(event["Records"])
-    out("streambridge demo: DynamoDB stream -> streambridge -> AppSync (LocalAppSync) -> subscriber\n")
-    with LocalAppSync(SCHEMA, resolvers={"Mutation.publishOrder": publish_order}) as appsync:
-        out(f"LocalAppSync serving the orders schema on {appsync.url}")
-        handler = handler_for(appsync.url)
-        with appsync.subscribe(SUBSCRIBE) as subscription:
-            out(f"subscribed to onOrderChanged; publishing {total} stream records of {orders} orders")
-            out(f"({bad_order}'s PAID change has a negative amount: the resolver rejects it)\n")
-            outcome: list[InvocationResult] = []
-            started = time.monotonic()
-            worker = threading.Thread(
-                target=lambda: outcome.append(
-                    handler.process(event, events.lambda_context(timeout_ms=60_000))
-                )
-            )
-            worker.start()
-            shown = _follow(subscription, worker, total, started, out)
-            result = outcome[0]
-            _show(subscription.wait_for(result.published, timeout=10)[shown:], started, shown, total, out)
-        handler.bridge.close()
+    if target == "channels":
+        out(
+            "streambridge demo: DynamoDB stream -> streambridge -> AppSync Events (LocalEventApi) -> "
+            "subscriber\n"
+        )
+        with LocalEventApi(namespaces=("orders",), on_publish=reject_negative) as api:
+            out(f"LocalEventApi serving the orders namespace on {api.url}")
+            handler = channels_handler_for(api.url)
+            with api.subscribe("/orders/*") as subscription:
+                out(f"subscribed to /orders/*; publishing {total} stream records of {orders} orders")
+                out(f"({bad_order}'s PAID change has a negative amount: an on_publish rule rejects it)\n")
+                result = _publish(handler, event, lambda: subscription.events, _event_line, out)
+    else:
+        out("streambridge demo: DynamoDB stream -> streambridge -> AppSync (LocalAppSync) -> subscriber\n")
+        with LocalAppSync(SCHEMA, resolvers={"Mutation.publishOrder": publish_order}) as appsync:
+            out(f"LocalAppSync serving the orders schema on {appsync.url}")
+            handler = handler_for(appsync.url)
+            with appsync.subscribe(SUBSCRIBE) as subscription:
+                out(f"subscribed to onOrderChanged; publishing {total} stream records of {orders} orders")
+                out(f"({bad_order}'s PAID change has a negative amount: the resolver rejects it)\n")
+                result = _publish(handler, event, lambda: subscription.messages, _message_line, out)
     out("\ninvocation summary: " + json.dumps(result.summary()))
     out("batchItemFailures: " + json.dumps(handler.answer(result)["batchItemFailures"]))
     for failure in result.failures:
@@ -138,23 +172,61 @@ def run(orders: int = 12, out: Callable[[str], None] = print) -> int:
     return 0 if result.failed == 2 and result.published == total - 2 else 1  # bad PAID + held-back SHIPPED
 
 
-def _follow(subscription: Any, worker: threading.Thread, total: int, started: float, out: Any) -> int:
+def _publish(
+    handler: Any,
+    event: dict[str, Any],
+    received: Callable[[], list[Any]],
+    line: Callable[[Any], str],
+    out: Callable[[str], None],
+) -> InvocationResult:
+    """Process the event in a thread while showing what the subscriber receives, live; close the bridge."""
+    from streambridge.testing import events
+
+    total = len(event["Records"])
+    outcome: list[InvocationResult] = []
+    started = time.monotonic()
+    worker = threading.Thread(
+        target=lambda: outcome.append(handler.process(event, events.lambda_context(timeout_ms=60_000)))
+    )
+    worker.start()
     shown = 0
     while worker.is_alive():
-        messages = subscription.messages
-        _show(messages[shown:], started, shown, total, out)
+        messages = received()
+        _show(messages[shown:], started=started, shown=shown, total=total, line=line, out=out)
         shown = len(messages)
         time.sleep(0.01)
     worker.join()
-    return shown
+    handler.bridge.close()
+    result = outcome[0]
+    deadline = time.monotonic() + 10  # the last messages may still be on their way
+    while len(messages := received()) < result.published and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _show(messages[shown:], started=started, shown=shown, total=total, line=line, out=out)
+    return result
 
 
-def _show(messages: list[dict[str, Any]], started: float, shown: int, total: int, out: Any) -> None:
+def _message_line(message: dict[str, Any]) -> str:
+    order = message["onOrderChanged"]
+    return f"{order['id']}  {order['status']:<8} amount={order['amount']:<7} seq={order['seq']}"
+
+
+def _event_line(order: dict[str, Any]) -> str:
+    channel = f"/orders/{order['customer']}"
+    return f"{channel:<19} {order['id']}  {order['status']:<8} amount={order['amount']:<7} seq={order['seq']}"
+
+
+def _show(
+    messages: list[Any],
+    *,
+    started: float,
+    shown: int,
+    total: int,
+    line: Callable[[Any], str],
+    out: Callable[[str], None],
+) -> None:
     for number, message in enumerate(messages, shown + 1):
         elapsed = (time.monotonic() - started) * 1000
         if total <= LIVE_LINES:
-            order = message["onOrderChanged"]
-            line = f"{order['id']}  {order['status']:<8} amount={order['amount']:<7} seq={order['seq']}"
-            out(f"  {elapsed:7.1f} ms  {line}")
+            out(f"  {elapsed:7.1f} ms  {line(message)}")
         elif number % max(1, total // 10) == 0:
             out(f"  {elapsed:7.1f} ms  received {number}/{total} messages")
