@@ -621,7 +621,8 @@ def _add_invoke(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
         help="run a decorated handler locally on an event file and show each record's outcome",
         description="Import HANDLER (module:attribute, with the current directory on the Python path), "
         "run it on the event with a fake Lambda context, against the handler's own AppSync endpoint "
-        f"(env {URL_ENV}) or --url, and print every record's outcome and the Lambda response. "
+        f"(env {URL_ENV}) or --url: a GraphQL API (.../graphql) or an Event API (.../event, for a handler "
+        "with channel= or ChannelEvent results), and print every record's outcome and the Lambda response. "
         "Exit status 1 when a record failed.",
         epilog="""\
 examples:
@@ -631,6 +632,8 @@ examples:
       --url https://abc123.appsync-api.eu-west-1.amazonaws.com/graphql
   streambridge events dynamodb --new-image '{"id": "1", "status": "NEW"}' \\
       | streambridge invoke examples.orders.handler:handler --event - --url http://127.0.0.1:20002/graphql
+  streambridge invoke examples.chat_rooms.handler:handler --event event.json \\
+      --url https://abc123.appsync-api.eu-west-1.amazonaws.com/event --iam
 
 Without --url, --api-key, --token or --iam the handler's own Bridge is used as configured. With any of
 them, the handler runs on a new Bridge with the same tuning and the given endpoint and auth; --url is
@@ -640,7 +643,11 @@ also exported as STREAMBRIDGE_APPSYNC_URL while the module is imported.""",
     invoke.set_defaults(command=invoke.prog, run=_run_invoke)
     invoke.add_argument("handler", metavar="HANDLER", help="the decorated handler, as module:attribute")
     invoke.add_argument("--event", required=True, metavar="FILE", help="the event JSON file, or - for stdin")
-    invoke.add_argument("--url", help="the AppSync GraphQL endpoint (default: the handler's bridge's URL)")
+    invoke.add_argument(
+        "--url",
+        help="the AppSync GraphQL (.../graphql) or Event API (.../event) endpoint (default: the handler's "
+        "bridge's URL)",
+    )
     _add_auth(invoke, required=False)
     invoke.add_argument(
         "--timeout-ms",
@@ -745,12 +752,16 @@ def _outcome_line(outcome: RecordOutcome) -> str:
 
 
 def _endpoint_text(bridge: Bridge) -> str:
+    """``URL (ApiKeyAuth)``, or ``URL (Event API, ApiKeyAuth)`` for an Event API."""
+    from streambridge._bridge import _is_event_api
     from streambridge._errors import ConfigurationError
 
+    auth = type(bridge.auth).__name__
     try:
-        return bridge.url
+        url = bridge.url
     except ConfigurationError:  # nothing needed sending, so no URL was needed
-        return f"(none: {URL_ENV} is not set)"
+        return f"(none: {URL_ENV} is not set) ({auth})"
+    return f"{url} (Event API, {auth})" if _is_event_api(url) else f"{url} ({auth})"
 
 
 def _report(
@@ -765,7 +776,7 @@ def _report(
     summary = result.summary()
     _out(f"{PROG} invoke {label}")
     _out(f"  source    {handler.source.name} ({handler.source.title}), {summary['records']} record(s)")
-    _out(f"  endpoint  {_endpoint_text(bridge)} ({type(bridge.auth).__name__})")
+    _out(f"  endpoint  {_endpoint_text(bridge)}")
     _out()
     _out("records")
     for outcome in result.outcomes:
