@@ -39,7 +39,7 @@ from streambridge._sources.sqs import SQSRecord
 from streambridge._stores.deadletter import DeadLetter, DeadLetterSink
 from streambridge._stores.idempotency import IdempotencyStore, idempotency_key
 from streambridge._targets.channels import MAX_EVENT_BYTES, Channel, ChannelTarget
-from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, GraphQLTarget, as_mutations
+from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, GraphQLTarget
 
 if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not at import (cold start)
     import asyncio
@@ -257,8 +257,8 @@ class Bridge:
             raise
         target = self._target(document, channel)
         coalesce = self.coalesce
-        if not spec.batch and len(records) == 1 and isinstance(target, GraphQLTarget):
-            records, mapper, partition_key = _mutations_of(records[0], mapper, partition_key, document)
+        if not spec.batch and len(records) == 1:
+            records, mapper, partition_key = _mutations_of(records[0], mapper, partition_key, target)
             coalesce = False  # one event: nothing to coalesce, and its mutations must all go
         ledger = Ledger(records, skip_poison=self.poison == "skip")
         fresh = await self._skip_published(spec.name, records, ledger, deadline)
@@ -652,9 +652,9 @@ def _mutations_of(
     event: SourceRecord,
     mapper: Callable[[Any], Any],
     partition_key: Callable[[Any], Hashable] | None,
-    document: str | None,
+    target: GraphQLTarget | ChannelTarget,
 ) -> tuple[Sequence[SourceRecord], Callable[[Any], Any], Callable[[Any], Hashable] | None]:
-    """A single event's records, mapping and key: one record per mutation when it maps to several.
+    """A single event's records, mapping and key: one record per mutation (or event) when it maps to several.
 
     Lambda retries a single event whole, so its outcome must say which of its mutations ran. The
     mapping function runs here, once; the planner gets its result (or its exception) replayed, and reports
@@ -674,7 +674,7 @@ def _mutations_of(
 
         return [event], replay, lambda _: key
     try:
-        mutations = as_mutations(event, result, document)
+        mutations = target.split(event, result)
     except Exception:  # noqa: BLE001 - the planner meets it again and reports it
         mutations = []
     if len(mutations) < 2:  # one mutation or none: the event is its own record

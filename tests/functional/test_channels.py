@@ -13,6 +13,7 @@ from streambridge import (
     ChannelEvent,
     ChannelEventError,
     ConfigurationError,
+    DeliveryFailedError,
     HttpResponse,
     IAMAuth,
     MappingError,
@@ -181,3 +182,26 @@ def _events(body: bytes) -> list[str]:
     import json
 
     return list(json.loads(body)["events"])
+
+
+def test_a_single_event_that_maps_to_several_events_gets_an_outcome_per_event() -> None:
+    # GIVEN an EventBridge event mapped to two channel events, the second rejected by the API
+    def on_publish(_channel: str, value: Any) -> None:
+        if value == "second":
+            raise EventRejectedError("rejected", 400)
+
+    api = FakeEventApi(namespaces=("shipments",), on_publish=on_publish)
+    bridge = Bridge(URL, ApiKeyAuth("da2-test"), transport=api)
+
+    @bridge.eventbridge(channel=lambda event: f"/shipments/{event.detail['id']}")
+    def handler(_event: Any) -> Any:
+        return ["first", "second"]
+
+    event = events.eventbridge({"id": "s-1"}, source="com.example", detail_type="Shipped")
+    # WHEN Lambda calls the entry point THEN it raises, saying which of the event's two events ran
+    with pytest.raises(DeliveryFailedError, match="1 of 2") as raised:
+        handler(event)
+    bridge.close()
+    result = raised.value.result
+    assert [o.status for o in result.outcomes] == [Status.PUBLISHED, Status.FAILED]
+    assert api.values("/shipments/s-1") == ["first"]

@@ -7,6 +7,7 @@ three things, and nothing else in the engine knows them:
   its size in a request and what it may share a request with), or none (a skip); a result it cannot use
   raises a ``StreambridgeError`` (the engine attaches the record to it, so its message names the record);
 - ``render``: the body of one request carrying some items, in order;
+- ``split``: the parts of a mapping result (mutations, events), each publishable alone;
 - ``interpret``: what an answer means for each item of the request (by position);
 
 and ``max_items``, the most items a request may carry. GraphQL mutations (``_targets.graphql``) and AppSync
@@ -80,6 +81,13 @@ class Target(Protocol):
 
     def render(self, items: Sequence[Item]) -> Rendered:
         """The request carrying ``items``, in this order."""
+        ...
+
+    def split(self, record: SourceRecord, result: Any) -> list[Any]:
+        """The parts of a mapping result, each a result ``prepare`` takes alone.
+
+        A single event whose mapping returns several parts gets an outcome per part.
+        """
         ...
 
     def interpret(self, response: HttpResponse, keys: Any) -> Answer:

@@ -119,12 +119,16 @@ class ChannelTarget:
 
     def prepare(self, record: SourceRecord, result: Any) -> list[PlannedEvent]:
         """The events for a mapping result: None (skip), a payload, a ChannelEvent, or a list of them."""
+        return [self._planned(record, event.channel, event.payload) for event in self.split(record, result)]
+
+    def split(self, record: SourceRecord, result: Any) -> list[Any]:
+        """The events of a mapping result, each a ``ChannelEvent`` (its channel resolved for ``record``)."""
         if result is None:
             return []
         if isinstance(result, ChannelEvent):
-            return [self._planned(record, result.channel, result.payload)]
+            return [result]
         if isinstance(result, (list, tuple)):
-            return [event for item in result for event in self.prepare(record, item)]
+            return [event for item in result for event in self.split(record, item)]
         channel = self.channel
         if channel is None:
             raise MappingError(
@@ -136,7 +140,7 @@ class ChannelTarget:
                 channel = channel(record)
             except Exception as error:
                 raise MappingError(f"{record.describe()}: channel function raised {said(error)}") from error
-        return [self._planned(record, channel, result)]
+        return [ChannelEvent(channel, result)]
 
     def render(self, items: Sequence[Item]) -> Rendered:
         """``{"channel": ..., "events": ["<JSON text>", ...]}``; the answer is read by index."""

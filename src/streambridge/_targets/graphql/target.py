@@ -55,10 +55,10 @@ class PlannedMutation:
         self.document = document
         self.variables = variables
         self.size = size
-        """Bytes this mutation adds to a request body at a one-digit position, at most (see ``_Sized``)."""
+        """Bytes this mutation adds to a request body at positions up to 99, at most (see ``_Sized``)."""
         self.numbered = numbered
         """How many times its position is printed in a request (aliases, renamed variables): each takes
-        a byte more per digit past the first (``m10_input`` against ``m9_input``)."""
+        a byte more per digit past the second (``m100_input`` against ``m99_input``)."""
 
     @property
     def shares(self) -> Hashable | None:
@@ -95,6 +95,10 @@ class GraphQLTarget:
             self._planned(record, m.document, m.variables)
             for m in as_mutations(record, result, self.document)
         ]
+
+    def split(self, record: SourceRecord, result: Any) -> list[Any]:
+        """The mutations of a mapping result, each a ``Mutation``."""
+        return list(as_mutations(record, result, self.document))
 
     def render(self, items: Sequence[Item]) -> Rendered:
         """The request body: one mutation as the user wrote it, several as aliased top-level fields."""
@@ -140,7 +144,7 @@ class GraphQLTarget:
                 f"{self.max_payload_bytes}-byte limit; AppSync would drop the subscription message "
                 "silently, so the record is failed instead"
             )
-        # Each variable is written ``"m0_name":value,`` in a batch (``"name":value,`` alone: shorter)
+        # Each variable is written ``"m10_name":value,`` in a batch (``"name":value,`` alone: shorter)
         size = sized.size + payload + names + _VARIABLE_OVERHEAD * len(texts)
         return PlannedMutation(compiled, tuple(texts), size, sized.numbered + len(texts))
 
@@ -167,14 +171,15 @@ def as_mutations(record: SourceRecord, result: Any, document: str | None) -> lis
 
 
 # Sizes: what a mutation adds to a body, in UTF-8 bytes, so that the batcher's sum bounds the body exactly.
-# Counted at a one-digit position (``m0``); the batcher adds ``numbered`` bytes per further digit.
+# Counted at a two-digit position (``m10``), exact for the default 50 per request and a few bytes over for
+# the first ten: the batcher then adds nothing below position 100, and ``numbered`` per further digit.
 
 _ENVELOPE = 64
 """Bytes of a body beyond its mutations' sizes that the batcher allows (``_engine.batch.ENVELOPE``).
 
 A batch's frame, ``{"query":"mutation Publish(){}","variables":{}}``, takes 47 of them; one mutation
 alone takes the rest of its body from its size (``_Sized``)."""
-_VARIABLE_OVERHEAD = len('"m0_":,')
+_VARIABLE_OVERHEAD = len('"m10_":,')
 """A variable's bytes in a batch beyond its name and JSON value (its separator counted, even the first)."""
 _ONE_FRAME = len('{"query":"","variables":{}}')
 """A body of one mutation beyond its quoted source and its variables."""
@@ -190,7 +195,7 @@ class _Sized(NamedTuple):
 
     document: CompiledDocument
     size: int
-    """Bytes at a one-digit position, the larger of the two shapes: in a batch (its variable definitions,
+    """Bytes at a two-digit position, the larger of the two shapes: in a batch (its variable definitions,
     aliased fields, fragments and their separators; fragments are printed once per request but counted by
     each mutation, an overcount for the rare document that has them), or alone (its source as written,
     beyond what the envelope leaves)."""
@@ -202,12 +207,12 @@ class _Sized(NamedTuple):
 def _sized(source: str) -> _Sized:
     """Compile ``source`` (DocumentError if it cannot be published) and size it, once per document."""
     document = compile_document(source)
-    prefix = "m0_"
+    prefix = "m10_"
     batched = 0
-    if document.definitions:  # ``$m0_input:OrderInput!`` and ", " before the next mutation's
+    if document.definitions:  # ``$m10_input:OrderInput!`` and ", " before the next mutation's
         batched += _quoted_size(document.definitions.replace(PREFIX, prefix)) + 2
-    for number, text in enumerate(document.fields):  # ``m0: field`` (``m0_1: field``...) and " "
-        alias = "m0" if len(document.fields) == 1 else f"m0_{number}"
+    for number, text in enumerate(document.fields):  # ``m10: field`` (``m10_1: field``...) and " "
+        alias = "m10" if len(document.fields) == 1 else f"m10_{number}"
         batched += len(alias) + 2 + _quoted_size(text.replace(PREFIX, prefix)) + 1
     batched += sum(_quoted_size(text) for _, text in document.fragments)
     alone = _ONE_FRAME + _quoted_size(document.source) - _ENVELOPE  # variables: fewer bytes than batched
