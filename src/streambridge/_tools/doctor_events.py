@@ -230,8 +230,9 @@ class EventSocket:
         encoded = base64.urlsafe_b64encode(header).decode().rstrip("=")
         self._session = aiohttp.ClientSession()
         try:
-            self._ws = await self._session.ws_connect(
-                self.realtime_url, protocols=(SUBPROTOCOL, f"header-{encoded}"), timeout=timeout
+            self._ws = await asyncio.wait_for(
+                self._session.ws_connect(self.realtime_url, protocols=(SUBPROTOCOL, f"header-{encoded}")),
+                timeout,
             )
         except aiohttp.WSServerHandshakeError as error:
             raise ProbeError(
