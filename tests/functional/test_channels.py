@@ -205,3 +205,57 @@ def test_a_single_event_that_maps_to_several_events_gets_an_outcome_per_event() 
     result = raised.value.result
     assert [o.status for o in result.outcomes] == [Status.PUBLISHED, Status.FAILED]
     assert api.values("/shipments/s-1") == ["first"]
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.letters: list[Any] = []
+
+    def send(self, letters: Any) -> set[int]:
+        self.letters.extend(letters)
+        return set()
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def published(self, keys: Any) -> set[str]:
+        return self.keys & set(keys)
+
+    def remember(self, keys: Any) -> None:
+        self.keys.update(keys)
+
+
+def test_the_dead_letter_sink_and_the_idempotency_store_work_for_channels() -> None:
+    # GIVEN a sink for rejected events and an idempotency store
+    def on_publish(_channel: str, value: Any) -> None:
+        if value["text"] == "spam":
+            raise EventRejectedError("no spam", 400)
+
+    api = FakeEventApi(namespaces=("rooms",), on_publish=on_publish)
+    sink, store = MemorySink(), MemoryStore()
+    handler = room_handler(api, dead_letter=sink, idempotency=store)
+    batch = messages(("r1", "hello"), ("r1", "spam"), ("r1", "bye"))
+    # WHEN the batch is handled twice (a re-delivery)
+    first = handler.process(batch, lambda_context())
+    second = handler.process(batch, lambda_context())
+    handler.bridge.close()
+    # THEN spam went to the sink and its key went on; the re-delivery published nothing again
+    assert [o.status for o in first.outcomes] == [Status.PUBLISHED, Status.DEAD_LETTERED, Status.PUBLISHED]
+    assert [letter.error.code for letter in sink.letters] == ["400"]
+    assert [o.status for o in second.outcomes] == [Status.SKIPPED] * 3
+    assert [v["text"] for v in api.values()] == ["hello", "bye"]
+
+
+def test_credentials_an_event_api_echoes_never_reach_an_error() -> None:
+    api = FakeEventApi(namespaces=("rooms",))
+    echoed = (
+        b'{"errors":[{"errorType":"InvalidSignatureException","message":"x-amz-security-token:SECRETTOKEN"}]}'
+    )
+    api.fail_next(HttpResponse(403, {}, echoed))
+    handler = room_handler(api)
+    result = handler.process(messages(("r1", "hello")), lambda_context())
+    handler.bridge.close()
+    assert [o.status for o in result.outcomes] == [Status.FAILED]
+    assert "SECRETTOKEN" not in str(result.outcomes[0].error)
