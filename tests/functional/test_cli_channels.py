@@ -236,8 +236,9 @@ def test_doctor_reports_events_the_api_rejects(
     code, out, _err = doctor(capsys, api, "--api-key", str(api.api_key), "--event", "event.json")
 
     assert code == 1
-    assert "AppSync rejected the probe's batches of up to 5: " in out
-    assert "amount must not be negative" in out
+    assert out.rstrip().endswith(
+        "FAIL: batches of up to 5: AppSync rejected the event: 400: amount must not be negative"
+    )
 
 
 def test_doctor_refuses_a_graphql_handler_on_an_event_api(

@@ -131,7 +131,7 @@ class ShapeReport:
         if self.not_applicable is not None:
             return f"{name} were not probed: {self.not_applicable}"
         if self.failed:
-            return f"AppSync rejected the probe's {name}: {self.failed[0]}"
+            return f"{name}: {self.failed[0]}"
         for channel, delivery in self.deliveries.items():
             if delivery.delivered < delivery.expected:
                 return (
@@ -152,6 +152,8 @@ def judge(configured: Shape, single: ShapeReport, batch: ShapeReport) -> tuple[i
         if configured is Shape.SINGLE and other.works:
             also = "; batches work too, so a larger batch_size is safe on this API"
         return 0, f"{name} reach every subscriber: all probe events arrived, in order{also}"
+    if chosen.failed:  # the API refused the probe's events (an onPublish handler, say): no shape helps
+        return 1, chosen.problem()
     if other.works:
         advice = "use Bridge(batch_size=1)" if configured is Shape.BATCH else "yet batches did reach them"
         return 1, f"{chosen.problem()}; {advice}"
@@ -357,7 +359,7 @@ def _prepare(args: argparse.Namespace) -> _Probe:
         )
     bridge = _bridge_for(handler.bridge, args)
     spec = handler.source
-    origin = args.event or "the built-in sample"
+    origin = {None: "the built-in sample", "-": "stdin"}.get(args.event, args.event)
     event = (
         _json_option("--event", "@" + args.event)
         if args.event
@@ -574,7 +576,7 @@ def _print_report(report: dict[str, Any]) -> None:
         if not observed["probed"]:
             _out(f"{_NAMES[shape]}{chosen}: not probed: {observed['not_applicable']}")
             continue
-        rejected = f"; AppSync rejected: {observed['failed'][0]}" if observed["failed"] else ""
+        rejected = f"; {observed['failed'][0]}" if observed["failed"] else ""
         _out(f"{_NAMES[shape]}{chosen}: {observed['shape']}{rejected}")
         for channel in observed["channels"]:
             counts = {**channel, "others": channel["other_events"]}
