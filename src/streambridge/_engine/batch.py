@@ -74,7 +74,8 @@ def take_batch(
             letters.append((lane, ready.popleft().take(1)[0]))
             continue
         alone = lane.solo or head.shares is None
-        if batch and (alone or size + _cost(head, count) > limits.max_bytes or head.shares != shares):
+        cost = head.size if count < 100 else _cost(head, count)
+        if batch and (alone or size + cost > limits.max_bytes or head.shares != shares):
             break
         shares = head.shares
         ready.popleft()
@@ -85,7 +86,7 @@ def take_batch(
             # A skip or a dead-letter step behind a pending step settles only once that step succeeded.
             if taken == per_key or count == limits.max_mutations or item is None:
                 break
-            cost = item.size if count < 10 else _cost(item, count)
+            cost = item.size if count < 100 else _cost(item, count)
             if taken and (size + cost > limits.max_bytes or item.shares != shares):
                 break
             taken += 1
@@ -98,12 +99,10 @@ def take_batch(
 
 
 def _cost(item: Item, position: int) -> int:
-    """Bytes ``item`` adds at ``position`` in a request.
+    """Bytes ``item`` adds at ``position`` (100 or more) in a request.
 
-    Sizes are counted at a one-digit position; an item that prints its position (a GraphQL alias,
-    ``m12: ...``) says how many times in ``numbered``, each a byte longer per further digit.
+    Sizes hold for positions up to 99; an item that prints its position (a GraphQL alias, ``m120: ...``)
+    says how many times in ``numbered``, each a byte longer per digit past the second.
     """
-    if position < 10:
-        return item.size
     numbered: int = getattr(item, "numbered", 0)  # not every target numbers its items
-    return item.size + numbered * (len(str(position)) - 1)
+    return item.size + numbered * (len(str(position)) - 2)
