@@ -259,3 +259,21 @@ def test_credentials_an_event_api_echoes_never_reach_an_error() -> None:
     handler.bridge.close()
     assert [o.status for o in result.outcomes] == [Status.FAILED]
     assert "SECRETTOKEN" not in str(result.outcomes[0].error)
+
+
+def test_events_of_different_keys_on_one_channel_share_publishes_even_when_channels_interleave() -> None:
+    # GIVEN 140 messages, each its own key, over 7 rooms in turn (r0, r1, ..., r6, r0, ...)
+    api = FakeEventApi(namespaces=("rooms",))
+    bridge = Bridge(URL, ApiKeyAuth("da2-test"), transport=api)
+
+    @bridge.dynamodb(channel=lambda record: f"/rooms/{record.new_image['roomId']}")
+    def handler(record: Any) -> Any:
+        return {"n": record.new_image["n"]}
+
+    result = handler.process(messages(*[(f"r{n % 7}", str(n)) for n in range(140)]), lambda_context())
+    bridge.close()
+    # THEN each publish carries 5 events of one room: 28 publishes, not one per message
+    assert result.ok
+    assert len(api.requests) == 140 // 5
+    for room in range(7):
+        assert [v["n"] for v in api.values(f"/rooms/r{room}")] == list(range(room, 140, 7))

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from streambridge._targets.base import Item, Target
 
 
+LOOKAHEAD = 64
+"""Ready lanes a request may pass over to find heads that share it (events of its channel): enough to group
+a few dozen interleaved channels, bounded so that a request costs O(1) however many keys wait."""
+
 ENVELOPE = 64
 """Bytes of a request body beyond its items' sizes: a target counts all the rest in its items' sizes."""
 
@@ -55,14 +59,16 @@ def take_batch(
 
     Leading skip steps are settled on the way; a lane left empty leaves the queue and rests. A head bound
     for the dead-letter sink is taken into ``letters`` instead. A solo lane, or an item that cannot share
-    a request, goes alone; items share a request only when their ``shares`` agree. Lanes left in
-    ``ready`` keep their order.
+    a request, goes alone; items share a request only when their ``shares`` agree: lanes whose heads do
+    not (another Event API channel) are passed over, up to ``LOOKAHEAD`` of them, and keep their place.
+    Lanes left in ``ready`` keep their order.
     """
     batch: list[tuple[Lane, list[Step]]] = []
+    passed: list[Lane] = []
     count = 0
     size = ENVELOPE
     shares: Hashable | None = None
-    while ready and count < limits.max_mutations:
+    while ready and count < limits.max_mutations and len(passed) < LOOKAHEAD:
         lane = ready[0]
         lane.settle_skips(ledger)
         if not lane.steps:
@@ -75,8 +81,11 @@ def take_batch(
             continue
         alone = lane.solo or head.shares is None
         cost = head.size if count < 100 else _cost(head, count)
-        if batch and (alone or size + cost > limits.max_bytes or head.shares != shares):
+        if batch and size + cost > limits.max_bytes:
             break
+        if batch and (alone or head.shares != shares):  # for a later request: the next may share
+            passed.append(ready.popleft())
+            continue
         shares = head.shares
         ready.popleft()
         taken = 0
@@ -95,7 +104,34 @@ def take_batch(
         batch.append((lane, lane.take(taken)))
         if alone:
             break
+    ready.extendleft(reversed(passed))
     return batch
+
+
+def would_fill(ready: deque[Lane], limits: Limits) -> bool:
+    """True when the ready lanes' heads would fill a request: enough of them share the first one's.
+
+    While records are still being planned, a request waits until it can be full; for a target whose
+    requests group by ``shares`` (an Event API channel), counting ready lanes is not enough.
+    """
+    wanted = -(-limits.max_mutations // limits.per_key)  # lanes a full request takes, at most
+    if len(ready) < wanted:
+        return False
+    first: Hashable | None = None
+    sharing = 0
+    for position, lane in enumerate(ready):
+        if position == LOOKAHEAD + wanted:
+            return False
+        head = lane.steps[0].item if lane.steps else None
+        if head is not None:  # (a skip or a letter counts as before: take_batch settles it)
+            if first is None:
+                first = head.shares
+            if head.shares != first:
+                continue
+        sharing += 1
+        if sharing == wanted:
+            return True
+    return False
 
 
 def _cost(item: Item, position: int) -> int:

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import NamedTuple
 
-from streambridge._engine.batch import Limits, render, take_batch
+from streambridge._engine.batch import Limits, render, take_batch, would_fill
 from streambridge._engine.governor import Governor
 from streambridge._engine.lanes import IN_FLIGHT, Lane, Step, held_back
 from streambridge._engine.plan import Planner
@@ -222,7 +222,7 @@ class _Run:
         """Start requests for the ready lanes while the governor lets them start and time is left."""
         limits, planning_on = self.limits, not self.planner.done
         while self.ready and self.governor.may_start() and self.deadline.budget() is not None:
-            if planning_on and len(self.ready) * limits.per_key < limits.max_mutations:
+            if planning_on and not would_fill(self.ready, limits):
                 return  # more records are coming: wait until they fill a request
             letters: list[Entry] = []
             batch = take_batch(self.ready, self.ledger, limits, letters)
