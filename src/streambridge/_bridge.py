@@ -105,7 +105,7 @@ class Bridge:
             batch_size: most mutations in one request, as aliased top-level fields. 1 sends every
                 mutation as written (no alias, your variable names): the fallback if aliased mutations do
                 not fire your subscriptions (check with ``streambridge doctor``).
-            batch_bytes: most bytes of variables and fields in one request.
+            batch_bytes: most bytes of a request body (a single mutation larger than this goes alone).
             per_key: mutations of the same partition key in one request. 1 (default) never lets a change
                 run after a failed earlier change of its key; more is faster for hot keys (see docs).
             coalesce: publish only the latest change of each key in an invocation.

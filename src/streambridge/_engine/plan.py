@@ -148,7 +148,7 @@ class _Unordered:
 def _partition_key(record: SourceRecord, chooser: Callable[[Any], Hashable] | None) -> Hashable:
     # A record that names its own ordering group (an SQS FIFO message group) is ordered by it: the source
     # guarantees order per group only, so ``partition_key=`` applies to records without one.
-    group: Hashable | None = getattr(record, "ordering_group", None)
+    group = record.ordering_group
     if group is not None:
         return group
     if chooser is None:

@@ -41,6 +41,14 @@ class SourceRecord(ABC):
     def default_partition_key(self) -> Hashable | None:
         """The ordering key used when the decorator has no ``partition_key=``; None means unordered."""
 
+    @property
+    def ordering_group(self) -> Hashable | None:
+        """A group the source keeps in order, which ``partition_key=`` cannot override; usually None.
+
+        SQS FIFO's message group: Lambda's FIFO contract needs a group's later messages held back.
+        """
+        return None
+
     def describe(self) -> str:
         """Name the record for logs and error messages, e.g. ``DynamoDB record #3 (seq 1200)``."""
         return f"{self.source_title} record #{self._index} ({self.item_identifier})"
