@@ -32,12 +32,13 @@ class RetryPolicy(NamedTuple):
     """
 
     attempts: int | None = None
-    budget: float = 20.0
     backoff: float = 0.05
     max_backoff: float = 2.0
-    outage: float = 10.0
     stop: Any = None
     wait: Any = None
+    # Added after the fields above, so that positional arguments keep their meaning.
+    budget: float = 20.0
+    outage: float = 10.0
 
 
 class Backoff:
