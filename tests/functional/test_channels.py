@@ -19,6 +19,7 @@ from streambridge import (
     MappingError,
     PayloadTooLargeError,
     Status,
+    TokenAuth,
 )
 from streambridge.testing import (
     DEFAULT_CREDENTIALS,
@@ -151,16 +152,16 @@ def test_the_target_follows_the_url_and_the_decorator() -> None:
     event_api.close()
 
 
-@pytest.mark.parametrize("auth", ["api_key", "iam"])
+@pytest.mark.parametrize("auth", ["api_key", "iam", "token"])
 def test_subscribers_of_a_local_event_api_receive_each_room_in_order(auth: str) -> None:
-    # GIVEN a local Event API with a subscriber on every room
-    with LocalEventApi(namespaces=("rooms",)) as api:
+    # GIVEN a local Event API with a subscriber on every room (a Lambda authorizer's token accepted too)
+    with LocalEventApi(namespaces=("rooms",), tokens=["secret-token"]) as api:
         everything = api.subscribe("/rooms/*")
-        credentials = (
-            ApiKeyAuth(api.api_key or "")
-            if auth == "api_key"
-            else IAMAuth(region=api.region, credentials=Credentials(*DEFAULT_CREDENTIALS[0][:2]))
-        )
+        credentials = {
+            "api_key": ApiKeyAuth(api.api_key or ""),
+            "iam": IAMAuth(region=api.region, credentials=Credentials(*DEFAULT_CREDENTIALS[0][:2])),
+            "token": TokenAuth("secret-token"),
+        }[auth]
         bridge = Bridge(api.url, credentials)
 
         @bridge.dynamodb(channel=lambda record: f"/rooms/{record.new_image['roomId']}")
