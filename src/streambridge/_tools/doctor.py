@@ -82,7 +82,7 @@ from streambridge._tools.check import (
     appsync_schema,
     check_document,
 )
-from streambridge._tools.cli import (
+from streambridge._tools.common import (
     CommandError,
     _bridge_for,
     _importable_cwd,

@@ -44,7 +44,7 @@ from streambridge._io.auth import ApiKeyAuth, IAMAuth
 from streambridge._io.transport import Auth
 from streambridge._sources import SOURCES
 from streambridge._targets.channels import MAX_EVENT_BYTES, MAX_EVENTS, ChannelTarget
-from streambridge._tools.cli import CommandError, _bridge_for, _json_option, _library_logs, _out
+from streambridge._tools.common import CommandError, _bridge_for, _json_option, _library_logs, _out
 from streambridge._tools.doctor import (
     Delivery,
     ProbeError,
