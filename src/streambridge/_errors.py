@@ -9,6 +9,7 @@ only ever handle these classes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,16 +32,36 @@ class StreambridgeError(Exception):
 
     def __str__(self) -> str:
         text = super().__str__()
-        if self.record is None:
-            return text
-        name = self.record.describe()
-        return text if text.startswith(name) else f"{name}: {text}"
+        if self.record is not None:
+            name = self.record.describe()
+            text = text if text.startswith(name) else f"{name}: {text}"
+        return _named_once(text)
 
     def about(self, record: SourceRecord) -> Self:
         """Attach ``record`` (the first one attached stays) and return the same error, to raise."""
         if self.record is None:
             self.record = record
         return self
+
+
+_LEADING_NAME = re.compile(
+    r"(?P<name>[A-Z][\w ]* (?:record|event) #\d+ \([^)]*\)(?:, mutation \d+ of \d+)?): "
+)
+"""A record's name (``SourceRecord.describe``) at the head of a message, with its colon."""
+
+
+def _named_once(text: str) -> str:
+    """``NAME: ... raised RecordError: NAME: cause`` -> ``NAME: ... raised RecordError: cause``.
+
+    An error about a record that wraps another error about the same record (a partition key function
+    whose ``record.json()`` failed) would otherwise name the record twice.
+    """
+    match = _LEADING_NAME.match(text)
+    if match is None:
+        return text
+    head = match.group(0)
+    rest = text[len(head) :]
+    return head + rest.replace(head, "") if head in rest else text
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -8,6 +8,7 @@ data is never sent again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,8 @@ from streambridge._targets.base import Answer
 
 _THROTTLING = ("throttl", "toomanyrequests", "provisionedthroughputexceeded", "requestlimitexceeded")
 _UNAUTHORIZED = ("unauthorized", "accessdenied", "forbidden")
+_RENAMED = re.compile(r"(?<![\w$])(\$?)m(\d+)_(?!\d+\b)([_A-Za-z]\w*)")
+"""A variable as a batch renames it (``$m0_input``; graphql-js also writes ``"m0_input.amount"``)."""
 
 
 def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
@@ -45,13 +48,15 @@ def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
         path = path if isinstance(path, list) else []
         position = aliases.get(path[0]) if path else None
         if position is None:
-            pathless = pathless or _classify(error)
+            pathless = pathless or _classify(error, aliases)
         elif len(path) > 1 and isinstance(data, dict) and data.get(path[0]) is not None:
             # A field of a result that came back failed: the mutation ran, so sending it again (a throttled
             # field is retryable) would run it twice. Its subscribers get that field null.
-            answer.notes.setdefault(position, f"it ran, but a field of its result failed: {_classify(error)}")
+            answer.notes.setdefault(
+                position, f"it ran, but a field of its result failed: {_classify(error, aliases)}"
+            )
         elif position not in answer.errors:
-            answer.errors[position] = _classify(error)
+            answer.errors[position] = _classify(error, aliases)
     if isinstance(data, dict):  # the mutations ran: each has its own outcome
         _read_results(data, aliases, answer, pathless)
     elif answer.errors:  # data null: a failed non-null field nulled the whole answer (null propagation)
@@ -135,8 +140,38 @@ def _status_error(  # noqa: PLR0911 - one return per kind of failure
     return None
 
 
-def _classify(error: Mapping[str, Any]) -> PublishError:
+def _user_names(message: str, aliases: Mapping[str, int], blamed: int | None) -> str:
+    """``$m1_input`` -> ``$input``: a batch renames each mutation's variables ``m<position>_<name>``.
+
+    The user wrote ``$input``; the position says whose it is. An error blamed on a mutation by its path is
+    reported on that mutation's record, so the name alone is enough; an error of the whole request says
+    which of its mutations the variable belongs to (the request is then split, each record sent alone).
+    """
+    if len(set(aliases.values())) < 2:  # one mutation: sent as the user wrote it, nothing renamed
+        return message
+    positions = set(aliases.values())
+    owners: dict[str, None] = {}
+
+    def rename(match: re.Match[str]) -> str:
+        position = int(match.group(2))
+        if position not in positions:
+            return match.group(0)
+        if position != blamed:
+            owners[f"mutation m{position} sent it as ${match.group(0).lstrip('$')}"] = None
+        return f"{match.group(1)}{match.group(3)}"
+
+    renamed = _RENAMED.sub(rename, message)
+    if owners:
+        renamed += f" (in the batched request, {'; '.join(owners)})"
+    return renamed
+
+
+def _classify(error: Mapping[str, Any], aliases: Mapping[str, int] | None = None) -> PublishError:
     message = redact(str(error.get("message", "no message")))
+    if aliases:
+        raw_path = error.get("path")
+        head = raw_path[0] if isinstance(raw_path, list) and raw_path else None
+        message = _user_names(message, aliases, aliases.get(head) if isinstance(head, str) else None)
     error = {**error, "message": message} if "message" in error else error
     error_type = error.get("errorType")
     kind = str(error_type or "").lower()
