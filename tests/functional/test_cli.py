@@ -149,6 +149,92 @@ def test_dynamodb_events_take_key_names_event_name_and_a_file(
     assert ":table/T/" in event["Records"][0]["eventSourceARN"]
 
 
+@pytest.mark.parametrize(
+    "source", ["dynamodb", "kinesis", "sqs", "aurora", "cloudwatch-alarm", "eventbridge"]
+)
+def test_every_source_prints_a_valid_sample_event_without_options(
+    capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    # GIVEN no option at all, as `sam local generate-event SOURCE ...` takes none
+    event = events_json(capsys, source)
+    # THEN the sample parses as that source's event, one record
+    assert len(SOURCES[source.replace("-", "_")].parse(event)) == 1
+
+
+def test_the_dynamodb_sample_is_an_order_the_orders_example_publishes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (record,) = SOURCES["dynamodb"].parse(events_json(capsys, "dynamodb"))
+    assert record.event_name == "INSERT"  # type: ignore[attr-defined]
+    assert record.new_image == {"id": "o-1", "status": "NEW", "amount": 10}  # type: ignore[attr-defined]
+
+
+def test_dynamodb_events_over_several_keys_interleave_the_items(capsys: pytest.CaptureFixture[str]) -> None:
+    event = events_json(
+        capsys, "dynamodb", "--new-image", '{"id": "o-1", "status": "NEW"}', "--keys", "3", "--count", "2"
+    )
+    records = SOURCES["dynamodb"].parse(event)
+    assert [r.keys["id"] for r in records] == ["o-1", "o-2", "o-3"] * 2  # type: ignore[attr-defined]
+    sequence = [int(r.sequence_number) for r in records]  # type: ignore[attr-defined]
+    assert sequence == sorted(set(sequence))
+    # a key without a number gets one; a number counts up; the sort key stays
+    event = events_json(
+        capsys, "dynamodb", "--new-image", '{"pk": "tenant", "sk": 7}', "--key-names", "pk,sk", "--keys", "2"
+    )
+    keys = [r.keys for r in SOURCES["dynamodb"].parse(event)]  # type: ignore[attr-defined]
+    assert keys == [{"pk": "tenant-1", "sk": 7}, {"pk": "tenant-2", "sk": 7}]
+
+
+def test_dynamodb_events_from_json_lines_insert_then_modify_each_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_text(
+        '{"id": "o-1", "status": "NEW"}\n{"id": "o-2", "status": "NEW"}\n\n'
+        '{"id": "o-1", "status": "PAID"}\n{"id": "o-1", "status": "SHIPPED"}\n'
+    )
+    records = SOURCES["dynamodb"].parse(events_json(capsys, "dynamodb", "--items", str(items)))
+    assert [(r.event_name, r.keys["id"]) for r in records] == [  # type: ignore[attr-defined]
+        ("INSERT", "o-1"), ("INSERT", "o-2"), ("MODIFY", "o-1"), ("MODIFY", "o-1")
+    ]  # fmt: skip
+    assert records[3].old_image == {"id": "o-1", "status": "PAID"}  # type: ignore[attr-defined]
+    removed = SOURCES["dynamodb"].parse(
+        events_json(capsys, "dynamodb", "--items", str(items), "--event-name", "REMOVE")
+    )
+    assert {r.event_name for r in removed} == {"REMOVE"}  # type: ignore[attr-defined]
+    # a line without the key, or not JSON, is refused with its line number
+    items.write_text('{"id": "o-1"}\n{"sk": 1}\n')
+    code, _, err = run(capsys, "events", "dynamodb", "--items", str(items))
+    assert code == 2
+    assert "--items line 2: key attribute(s) id not in the item" in err
+    items.write_text("{nope\n")
+    code, _, err = run(capsys, "events", "dynamodb", "--items", str(items))
+    assert (code, "argument --items line 1: not valid JSON" in err) == (2, True)
+
+
+def test_kinesis_and_sqs_events_over_several_keys_and_from_json_lines(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    kinesis = SOURCES["kinesis"].parse(
+        events_json(capsys, "kinesis", "--partition-key", "dev-1", "--keys", "2")
+    )
+    assert [r.partition_key for r in kinesis] == ["dev-1", "dev-2"]  # type: ignore[attr-defined]
+    fifo = SOURCES["sqs"].parse(events_json(capsys, "sqs", "--fifo", "--keys", "2", "--count", "2"))
+    assert [r.message_group_id for r in fifo] == ["default-1", "default-2"] * 2  # type: ignore[attr-defined]
+    lines = tmp_path / "readings.jsonl"
+    lines.write_text('{"deviceId": "d-1", "value": 1}\n{"deviceId": "d-2", "value": 2}\n')
+    kinesis = SOURCES["kinesis"].parse(
+        events_json(capsys, "kinesis", "--items", str(lines), "--key-field", "deviceId")
+    )
+    assert [(r.partition_key, r.json()["value"]) for r in kinesis] == [("d-1", 1), ("d-2", 2)]  # type: ignore[attr-defined]
+    fifo = SOURCES["sqs"].parse(
+        events_json(capsys, "sqs", "--items", str(lines), "--fifo", "--key-field", "deviceId")
+    )
+    assert [r.message_group_id for r in fifo] == ["d-1", "d-2"]  # type: ignore[attr-defined]
+    standard = SOURCES["sqs"].parse(events_json(capsys, "sqs", "--items", str(lines)))
+    assert [json.loads(r.body)["value"] for r in standard] == [1, 2]  # type: ignore[attr-defined]
+
+
 def test_kinesis_events(capsys: pytest.CaptureFixture[str]) -> None:
     event = events_json(
         capsys, "kinesis", "--data", '{"temp": 21.5}', "--partition-key", "dev-1", "--count", "2"
@@ -220,7 +306,19 @@ def test_compact_events_are_one_line(capsys: pytest.CaptureFixture[str]) -> None
             ["dynamodb", "--new-image", '{"pk": 1}'],
             "key attribute(s) id not in the image; name the table's keys",
         ),
-        (["dynamodb"], "give the item: --new-image (INSERT), --old-image (REMOVE), or both (MODIFY)"),
+        (["dynamodb", "--keys", "0"], "argument --keys: must be at least 1"),
+        (
+            ["dynamodb", "--keys", "id", "--key-names", "id"],
+            "give the key attribute names once, with --key-names",
+        ),
+        (["dynamodb", "--items", "x.jsonl", "--count", "2"], "--items gives every change: leave out"),
+        (["dynamodb", "--items", "missing.jsonl"], "--items: cannot read missing.jsonl"),
+        (["sqs", "--keys", "2"], "--keys spreads the messages over message groups: add --fifo"),
+        (["kinesis", "--key-field", "deviceId"], "--key-field goes with --items"),
+        (
+            ["dynamodb", "--new-image", '{"id": 1.5}', "--keys", "2"],
+            "--keys: cannot count up the key attribute",
+        ),
         (
             ["dynamodb", "--new-image", '{"id": "1"}', "--event-name", "REMOVE"],
             "the record is a REMOVE with a --new-image; DynamoDB never sends that",
@@ -466,7 +564,25 @@ def test_invoke_with_iam_on_a_local_url_says_which_region_to_give(
     code, _, err = run(capsys, "invoke", HANDLER, "--event", str(event), "--url", endpoint.url)
     assert code == 2
     assert "cannot tell the AWS region" in err
-    assert "IAMAuth(region=...)" in err
+    # the handler's own Bridge signs with IAM: the fix on the command line is --iam --region, not Python
+    assert "pass --iam --region REGION (or set AWS_REGION)" in err
+    assert "IAMAuth(region=...)" not in err
+
+
+def test_invoke_iam_without_a_region_on_a_local_url_says_pass_region(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    endpoint: Endpoint,
+    fake_credentials: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    event = orders_event(capsys, tmp_path / "event.json", {"id": "o-1", "status": "NEW"})
+    code, out, err = run(capsys, "invoke", HANDLER, "--event", str(event), "--url", endpoint.url, "--iam")
+    assert (code, out) == (2, "")
+    assert "cannot tell the AWS region of the AppSync endpoint" in err
+    assert err.rstrip().endswith("pass --region REGION (or set AWS_REGION)")
 
 
 @pytest.mark.parametrize(
@@ -740,6 +856,7 @@ def test_help_of_the_command_and_every_verb_has_examples(
         ["check"],
         ["demo"],
         ["doctor"],
+        ["local"],
     ],
 )
 def test_help_shows_each_default_once(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:

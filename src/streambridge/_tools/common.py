@@ -235,4 +235,13 @@ def _bridge_for(template: Bridge, args: argparse.Namespace) -> Bridge:
             auth = IAMAuth(region=args.region)
         return template.replace(url=args.url, auth=auth) if args.url else template.replace(auth=auth)
     except ConfigurationError as error:
-        raise CommandError(str(error)) from None
+        raise CommandError(_region_in_command_words(str(error), iam=args.iam)) from None
+
+
+_PYTHON_REGION_FIX = "pass IAMAuth(region=...) or set AWS_REGION"
+
+
+def _region_in_command_words(message: str, *, iam: bool) -> str:
+    """The library says ``IAMAuth(region=...)``; on the command line the fix is ``--region``."""
+    option = "--region REGION" if iam else "--iam --region REGION"
+    return message.replace(_PYTHON_REGION_FIX, f"pass {option} (or set AWS_REGION)")

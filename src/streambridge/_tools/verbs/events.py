@@ -11,12 +11,29 @@ from typing import Any
 from streambridge._tools.common import (
     CommandError,
     _Formatter,
+    _json_kind,
     _json_option,
     _non_negative_int,
     _out,
     _positive_int,
+    _read_text,
     _Subparsers,
 )
+
+SAMPLE_ITEM: dict[str, Any] = {"id": "o-1", "status": "NEW", "amount": 10}
+"""The item of ``events dynamodb`` without an image (the orders example's shape)."""
+SAMPLE_READING: dict[str, Any] = {
+    "deviceId": "dev-1",
+    "metric": "temperature",
+    "value": 21.5,
+    "unit": "C",
+    "recordedAt": "2026-01-01T00:00:00Z",
+}
+"""The data of ``events kinesis`` without --data (the telemetry example's shape)."""
+SAMPLE_MESSAGE: dict[str, Any] = {"orderId": "o-1", "status": "NEW"}
+"""The body of ``events sqs`` without --body."""
+SAMPLE_PAYLOAD: dict[str, Any] = {"sku": "sku-1", "warehouse": "w-1", "quantity": 5, "version": 1}
+"""The payload of ``events aurora`` without --payload (the Aurora example's shape)."""
 
 
 def add(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
@@ -81,10 +98,15 @@ def _events_dynamodb(sources: _Subparsers[argparse.ArgumentParser], prog: str) -
         sources,
         prog,
         "dynamodb",
-        "a DynamoDB Streams batch: one item change, repeated --count times with increasing sequence numbers",
-        """streambridge events dynamodb --new-image '{"id": "o-1", "status": "NEW"}' --count 3""",
+        "a DynamoDB Streams batch: one item change (a sample order without options), repeated --count "
+        "times with increasing sequence numbers, over --keys N items; or the changes of --items FILE",
+        """streambridge events dynamodb --new-image '{"id": "o-1", "status": "NEW"}' --count 3 --keys 2""",
     )
-    dynamodb.add_argument("--new-image", metavar="JSON", help="the item after the change (a JSON object)")
+    dynamodb.add_argument(
+        "--new-image",
+        metavar="JSON",
+        help=f"the item after the change (a JSON object; without any image: {json.dumps(SAMPLE_ITEM)})",
+    )
     dynamodb.add_argument("--old-image", metavar="JSON", help="the item before the change (a JSON object)")
     dynamodb.add_argument(
         "--event-name",
@@ -92,7 +114,19 @@ def _events_dynamodb(sources: _Subparsers[argparse.ArgumentParser], prog: str) -
         help="default: INSERT with only a new image, MODIFY with both, REMOVE with only an old image",
     )
     dynamodb.add_argument(
-        "--keys", metavar="NAMES", default="id", help="the table's key attribute names, comma-separated"
+        "--keys",
+        metavar="N|NAMES",
+        help="a whole number N: the change for N items, the first key attribute's value counted up "
+        "(o-1, o-2, ...), interleaved; otherwise the key attribute names, as --key-names",
+    )
+    dynamodb.add_argument(
+        "--key-names", metavar="NAMES", help="the table's key attribute names, comma-separated (default: id)"
+    )
+    dynamodb.add_argument(
+        "--items",
+        metavar="FILE",
+        help="JSON Lines, one item state per line, in stream order (- for stdin): a key's first line is an "
+        "INSERT, its next lines MODIFY from the line before (REMOVE with --event-name REMOVE)",
     )
     dynamodb.add_argument("--ttl", action="store_true", help="a REMOVE done by DynamoDB's Time to Live")
     dynamodb.add_argument("--table", default="Orders", help="table name, in the stream ARN")
@@ -111,14 +145,18 @@ def _events_kinesis(sources: _Subparsers[argparse.ArgumentParser], prog: str) ->
         sources,
         prog,
         "kinesis",
-        "a Kinesis Data Streams batch (one shard): one record, repeated --count times",
+        "a Kinesis Data Streams batch (one shard): one record (a sample reading without options), "
+        "repeated --count times, over --keys N partition keys; or one record per line of --items FILE",
         """streambridge events kinesis --data '{"temp": 21.5}' --partition-key dev-1 --count 10""",
     )
     kinesis.add_argument(
-        "--data", metavar="JSON", required=True, help="the record's data (JSON, or text with --raw)"
+        "--data",
+        metavar="JSON",
+        help=f"the record's data (JSON, or text with --raw; default: {json.dumps(SAMPLE_READING)})",
     )
     kinesis.add_argument("--raw", action="store_true", help="send --data as text, not as JSON")
     kinesis.add_argument("--partition-key", default="partitionKey-1", help="the record's partition key")
+    _add_keys_and_items(kinesis, "partition keys", "data", "--partition-key")
     kinesis.add_argument("--stream", default="telemetry", help="stream name, in the ARN")
     kinesis.add_argument("--shard-id", default="shardId-000000000000", help="the shard the records come from")
     _add_count_and_start(kinesis)
@@ -130,11 +168,14 @@ def _events_sqs(sources: _Subparsers[argparse.ArgumentParser], prog: str) -> Non
         sources,
         prog,
         "sqs",
-        "an SQS batch (standard or FIFO queue): one message, repeated --count times",
+        "an SQS batch (standard or FIFO queue): one message (a sample order without options), repeated "
+        "--count times, over --keys N message groups (FIFO); or one message per line of --items FILE",
         """streambridge events sqs --body '{"orderId": "o-1"}' --fifo --group-id o-1 --count 2""",
     )
     sqs.add_argument(
-        "--body", metavar="JSON", required=True, help="the message body (JSON, or text with --raw)"
+        "--body",
+        metavar="JSON",
+        help=f"the message body (JSON, or text with --raw; default: {json.dumps(SAMPLE_MESSAGE)})",
     )
     sqs.add_argument("--raw", action="store_true", help="send --body as text, not as JSON")
     sqs.add_argument("--fifo", action="store_true", help="a FIFO queue (the queue name gets .fifo)")
@@ -142,6 +183,7 @@ def _events_sqs(sources: _Subparsers[argparse.ArgumentParser], prog: str) -> Non
     sqs.add_argument("--deduplication-id", help="MessageDeduplicationId (FIFO default: SHA-256 of the body)")
     sqs.add_argument("--queue", default="orders", help="queue name, in the ARN")
     sqs.add_argument("--count", type=_positive_int, default=1, metavar="N", help="how many messages")
+    _add_keys_and_items(sqs, "message groups (with --fifo)", "body", "--group-id")
     _add_region(sqs)
 
 
@@ -153,7 +195,11 @@ def _events_aurora(sources: _Subparsers[argparse.ArgumentParser], prog: str) -> 
         "an Aurora/RDS invocation: the JSON payload lambda_sync, lambda_async or aws_lambda.invoke sends",
         """streambridge events aurora --payload '{"id": "o-1", "status": "PAID"}'""",
     )
-    aurora.add_argument("--payload", metavar="JSON", required=True, help="the payload the SQL builds")
+    aurora.add_argument(
+        "--payload",
+        metavar="JSON",
+        help=f"the payload the SQL builds (default: {json.dumps(SAMPLE_PAYLOAD)})",
+    )
 
 
 def _events_alarm(sources: _Subparsers[argparse.ArgumentParser], prog: str) -> None:
@@ -199,6 +245,27 @@ def _events_eventbridge(sources: _Subparsers[argparse.ArgumentParser], prog: str
     _add_region(eventbridge)
 
 
+def _add_keys_and_items(parser: argparse.ArgumentParser, keys: str, what: str, key_option: str) -> None:
+    parser.add_argument(
+        "--keys",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help=f"spread the records over N {keys}, {key_option}'s value counted up (x-1, x-2, ...), "
+        "interleaved",
+    )
+    parser.add_argument(
+        "--items",
+        metavar="FILE",
+        help=f"JSON Lines, one record's {what} per line (- for stdin), instead of --{what} and --count",
+    )
+    parser.add_argument(
+        "--key-field",
+        metavar="NAME",
+        help=f"with --items: take each record's {key_option} from this field of its line",
+    )
+
+
 def _add_count_and_start(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=_positive_int, default=1, metavar="N", help="how many records")
     parser.add_argument(
@@ -227,28 +294,136 @@ def _run_events(args: argparse.Namespace) -> int:
 
 
 def _dynamodb_event(args: argparse.Namespace, events: Any) -> Any:
-    new = None if args.new_image is None else _json_option("--new-image", args.new_image, object_only=True)
-    old = None if args.old_image is None else _json_option("--old-image", args.old_image, object_only=True)
-    if new is None and old is None:
-        raise CommandError("give the item: --new-image (INSERT), --old-image (REMOVE), or both (MODIFY)")
-    keys = tuple(name.strip() for name in args.keys.split(",") if name.strip())
-    if not keys:
-        raise CommandError("argument --keys: name at least one key attribute")
-    image: Any = new if new is not None else old
-    missing = [key for key in keys if key not in image]
-    if missing:
-        raise CommandError(
-            f"key attribute(s) {', '.join(missing)} not in the image; name the table's keys with --keys"
+    key_names, key_count = _dynamodb_keys(args)
+    if args.items is not None:
+        if args.new_image is not None or args.old_image is not None or args.count != 1 or key_count != 1:
+            raise CommandError(
+                "--items gives every change: leave out --new-image, --old-image, --count, --keys N"
+            )
+        changes = _dynamodb_changes(args, key_names)
+    else:
+        new = (
+            None if args.new_image is None else _json_option("--new-image", args.new_image, object_only=True)
         )
-    change = {"new_image": new, "old_image": old, "event_name": args.event_name, "ttl": args.ttl}
+        old = (
+            None if args.old_image is None else _json_option("--old-image", args.old_image, object_only=True)
+        )
+        if new is None and old is None:  # a sample, as `sam local generate-event` prints one
+            new = dict(SAMPLE_ITEM) if key_names == ("id",) else {name: f"{name}-1" for name in key_names}
+        image: Any = new if new is not None else old
+        missing = [key for key in key_names if key not in image]
+        if missing:
+            raise CommandError(
+                f"key attribute(s) {', '.join(missing)} not in the image; "
+                "name the table's keys with --key-names"
+            )
+        first = key_names[0]
+        changes = [
+            {
+                "new_image": _with_key(new, first, index, key_count),
+                "old_image": _with_key(old, first, index, key_count),
+                "event_name": args.event_name,
+                "ttl": args.ttl,
+            }
+            for _ in range(args.count)
+            for index in range(key_count)
+        ]
     return events.dynamodb(
-        [change] * args.count,
+        changes,
         table=args.table,
         region=args.region,
         stream_view_type=args.stream_view_type,
         start_sequence=args.start_sequence,
-        key_names=keys,
+        key_names=key_names,
     )
+
+
+def _dynamodb_keys(args: argparse.Namespace) -> tuple[tuple[str, ...], int]:
+    """``(key attribute names, how many items)`` from ``--keys N|NAMES`` and ``--key-names``."""
+    names_text: str | None = args.key_names
+    count = 1
+    if args.keys is not None:
+        if args.keys.strip().isdigit():
+            count = _positive_int(args.keys.strip()) if int(args.keys) >= 1 else 0
+            if count < 1:
+                raise CommandError("argument --keys: must be at least 1")
+        elif names_text is not None:
+            raise CommandError("argument --keys: give the key attribute names once, with --key-names")
+        else:
+            names_text = args.keys
+    names = tuple(name.strip() for name in (names_text or "id").split(",") if name.strip())
+    if not names:
+        raise CommandError("argument --key-names: name at least one key attribute")
+    return names, count
+
+
+def _with_key(image: dict[str, Any] | None, name: str, index: int, count: int) -> dict[str, Any] | None:
+    """``image`` with its ``name`` attribute made the ``index``-th of ``count`` distinct values."""
+    if image is None or count == 1 or name not in image:
+        return image
+    return {**image, name: _nth_key(image[name], index, count, f"the key attribute {name!r}")}
+
+
+def _nth_key(value: Any, index: int, count: int, what: str) -> Any:
+    """The ``index``-th of ``count`` keys made from ``value``.
+
+    ``o-1`` gives ``o-1, o-2, ...``; ``orders`` gives ``orders-1, orders-2, ...``; ``7`` gives ``7, 8, ...``.
+    """
+    if count == 1:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value + index
+    if isinstance(value, str):
+        match = re.search(r"\d+$", value)
+        if match is None:
+            return f"{value}-{index + 1}"
+        digits = match.group()
+        return value[: match.start()] + str(int(digits) + index).zfill(len(digits))
+    raise CommandError(f"--keys: cannot count up {what} ({_json_kind(value)}); give --items instead")
+
+
+def _lines(path: str) -> list[tuple[int, str]]:
+    """The non-blank lines of a JSON Lines file (``-``: stdin), with their line numbers."""
+    text = _read_text(path, "--items")
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not lines:
+        raise CommandError(f"--items: {path} has no line")
+    return lines
+
+
+def _item_lines(path: str, *, raw: bool = False, objects: bool = False) -> list[tuple[int, Any]]:
+    """Each line's JSON value (or its text, with ``raw``), with its line number."""
+    values = []
+    for number, line in _lines(path):
+        if raw:
+            values.append((number, line))
+            continue
+        value = _json_option(
+            f"--items line {number}", line, object_only=objects, hint=_RAW_HINT if not objects else ""
+        )
+        values.append((number, value))
+    return values
+
+
+def _dynamodb_changes(args: argparse.Namespace, key_names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One change per line: a key's first state an INSERT, its next ones MODIFY from the state before."""
+    remove = args.event_name == "REMOVE"
+    latest: dict[str, Any] = {}
+    changes: list[dict[str, Any]] = []
+    for number, item in _item_lines(args.items, objects=True):
+        missing = [name for name in key_names if name not in item]
+        if missing:
+            raise CommandError(
+                f"--items line {number}: key attribute(s) {', '.join(missing)} not in the item; "
+                "name the table's keys with --key-names"
+            )
+        key = json.dumps([item[name] for name in key_names])
+        if remove:
+            changes.append({"old_image": item, "event_name": "REMOVE", "ttl": args.ttl})
+        else:
+            changes.append({"new_image": item, "old_image": latest.get(key), "event_name": args.event_name})
+        latest[key] = item
+    return changes
 
 
 def _in_command_words(message: str) -> str:
@@ -273,10 +448,25 @@ _RAW_HINT = "; pass --raw to send the text as it is"
 
 
 def _kinesis_event(args: argparse.Namespace, events: Any) -> Any:
-    data = args.data if args.raw else _json_option("--data", args.data, hint=_RAW_HINT)
-    record = events.KinesisInput(data, args.partition_key)
+    if args.items is not None:
+        _refuse_with_items(args, "--data", args.data)
+        records = [
+            events.KinesisInput(data, _line_key(args, number, data, args.partition_key, "--partition-key"))
+            for number, data in _item_lines(args.items, raw=args.raw)
+        ]
+    else:
+        _refuse_key_field(args)
+        if args.data is None:  # a sample, as `sam local generate-event` prints one
+            data: Any = json.dumps(SAMPLE_READING) if args.raw else dict(SAMPLE_READING)
+        else:
+            data = args.data if args.raw else _json_option("--data", args.data, hint=_RAW_HINT)
+        records = [
+            events.KinesisInput(data, _nth_key(args.partition_key, index, args.keys, "--partition-key"))
+            for _ in range(args.count)
+            for index in range(args.keys)
+        ]
     return events.kinesis(
-        [record] * args.count,
+        records,
         stream=args.stream,
         shard_id=args.shard_id,
         region=args.region,
@@ -284,23 +474,71 @@ def _kinesis_event(args: argparse.Namespace, events: Any) -> Any:
     )
 
 
+def _refuse_with_items(args: argparse.Namespace, option: str, value: Any) -> None:
+    if value is not None or args.count != 1 or args.keys != 1:
+        raise CommandError(f"--items gives every record: leave out {option}, --count and --keys")
+
+
+def _refuse_key_field(args: argparse.Namespace) -> None:
+    if args.key_field is not None:
+        raise CommandError("--key-field goes with --items")
+
+
+def _line_key(args: argparse.Namespace, number: int, value: Any, default: Any, option: str) -> Any:
+    """The record's key: the ``--key-field`` of its line, else ``default``."""
+    if args.key_field is None:
+        return default
+    if not isinstance(value, dict) or args.key_field not in value:
+        raise CommandError(f"--items line {number}: no field {args.key_field!r} for {option} (--key-field)")
+    key = value[args.key_field]
+    return key if isinstance(key, str) else json.dumps(key)
+
+
 def _sqs_event(args: argparse.Namespace, events: Any) -> Any:
-    body = args.body if args.raw else _json_option("--body", args.body, hint=_RAW_HINT)
+    if args.items is not None:
+        _refuse_with_items(args, "--body", args.body)
+        if args.key_field is not None and not args.fifo:
+            raise CommandError(
+                "--key-field sets each message's group: add --fifo (a standard queue has none)"
+            )
+        lines = _item_lines(args.items, raw=args.raw)
+        bodies = [
+            (body, _line_key(args, number, body, args.group_id, "--group-id")) for number, body in lines
+        ]
+    else:
+        _refuse_key_field(args)
+        if args.keys != 1 and not args.fifo:
+            raise CommandError(
+                "--keys spreads the messages over message groups: add --fifo (a standard queue has none; "
+                "give --items with the key in each body)"
+            )
+        if args.body is None:  # a sample, as `sam local generate-event` prints one
+            body: Any = json.dumps(SAMPLE_MESSAGE) if args.raw else dict(SAMPLE_MESSAGE)
+        else:
+            body = args.body if args.raw else _json_option("--body", args.body, hint=_RAW_HINT)
+        group = args.group_id if args.keys == 1 else args.group_id or "default"
+        bodies = [
+            (body, _nth_key(group, index, args.keys, "--group-id"))
+            for _ in range(args.count)
+            for index in range(args.keys)
+        ]
     messages = [
-        events.SQSInput(body, group_id=args.group_id, deduplication_id=_deduplication_id(args, body, index))
-        for index in range(args.count)
+        events.SQSInput(
+            body, group_id=group, deduplication_id=_deduplication_id(args, body, index, len(bodies))
+        )
+        for index, (body, group) in enumerate(bodies)
     ]
     return events.sqs(messages, queue=args.queue, fifo=args.fifo, region=args.region)
 
 
-def _deduplication_id(args: argparse.Namespace, body: Any, index: int) -> str | None:
-    """The message's deduplication id: the repeats of ``--count`` in a FIFO queue get distinct ones.
+def _deduplication_id(args: argparse.Namespace, body: Any, index: int, total: int) -> str | None:
+    """The message's deduplication id: the messages of a FIFO batch get distinct ones.
 
     A FIFO queue drops a message whose deduplication id it saw in the last 5 minutes, so repeats are
     ``<id>-<n>``; a single message keeps the given id (or the builder's default, the body's SHA-256).
     """
     given: str | None = args.deduplication_id
-    if not args.fifo or args.count == 1:
+    if not args.fifo or total == 1:
         return given
     import hashlib
 
@@ -309,7 +547,8 @@ def _deduplication_id(args: argparse.Namespace, body: Any, index: int) -> str | 
 
 
 def _aurora_event(args: argparse.Namespace, events: Any) -> Any:
-    return events.aurora(_json_option("--payload", args.payload))
+    payload = SAMPLE_PAYLOAD if args.payload is None else _json_option("--payload", args.payload)
+    return events.aurora(payload)
 
 
 def _alarm_event(args: argparse.Namespace, events: Any) -> Any:

@@ -19,6 +19,7 @@ from streambridge._tools.common import (
     _library_logs,
     _out,
     _positive_int,
+    _region_in_command_words,
     _Subparsers,
     load_handlers,
 )
@@ -116,7 +117,7 @@ def _invoke(handler: Handler[Any], bridge: Bridge, event: Any, args: argparse.Na
         raise CommandError(f"the event is not a {handler.source.title} event: {error}") from None
     except ConfigurationError as error:
         hint = "; or pass --url URL" if URL_ENV in str(error) and not args.url else ""
-        raise CommandError(f"{error}{hint}") from None
+        raise CommandError(f"{_region_in_command_words(str(error), iam=args.iam)}{hint}") from None
 
 
 def _lambda_answer(handler: Handler[Any], result: InvocationResult) -> tuple[Any, str | None]:
