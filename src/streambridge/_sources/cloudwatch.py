@@ -7,6 +7,10 @@ The two deliveries carry the same facts under different names; ``AlarmEvent`` re
 - SNS: ``{"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId", "Message": "<JSON text>"}}]}``
   whose message holds ``AlarmName``, ``NewStateValue``, ``OldStateValue``, ``NewStateReason``,
   ``StateChangeTime``, ``Region`` (a display name such as ``US East (N. Virginia)``), ``AlarmArn``...
+
+A composite alarm's rule is ``alarmData.configuration.alarmRule`` in the Lambda action event and
+``AlarmRule`` in the SNS message (which then has no ``Trigger``): ``alarm_rule`` and ``is_composite`` read
+either.
 """
 
 from __future__ import annotations
@@ -159,6 +163,22 @@ class AlarmEvent(SourceRecord):
         if self._delivery == "sns":
             return self._sns("AWSAccountId")
         return field(self._raw, "accountId", str, self, "accountId")
+
+    @property
+    def alarm_rule(self) -> str | None:
+        """A composite alarm's rule, e.g. ``ALARM(HighCpu) OR ALARM(HighMemory)``; None for a metric alarm.
+
+        The Lambda action carries it as ``alarmData.configuration.alarmRule``; SNS notifications as
+        ``AlarmRule`` in the message (their ``configuration`` is ``{}``).
+        """
+        if self._delivery == "sns":
+            return optional_field(self.sns_message, "AlarmRule", str, self, "Sns.Message.AlarmRule")
+        return optional_field(self.configuration, "alarmRule", str, self, "alarmData.configuration.alarmRule")
+
+    @property
+    def is_composite(self) -> bool:
+        """True for a composite alarm (its state follows a rule over other alarms); False for a metric one."""
+        return self.alarm_rule is not None
 
     @property
     def configuration(self) -> dict[str, Any]:

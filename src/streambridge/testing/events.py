@@ -26,13 +26,14 @@ import base64
 import hashlib
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from time import monotonic
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 __all__ = [
     "ACCOUNT",
@@ -637,8 +638,14 @@ def cloudwatch_alarm(
     dimensions: Mapping[str, str] | None = None,
     threshold: float = 80.0,
     topic: str = "alarms",
+    alarm_rule: str | None = None,
 ) -> dict[str, Any]:
     """Build a CloudWatch alarm state change, delivered by the alarm's Lambda action or through SNS.
+
+    ``alarm_rule="ALARM(HighCpu) OR ALARM(HighMemory)"`` makes it a composite alarm: the Lambda action's
+    ``configuration`` holds ``alarmRule`` (and no metrics), its ``reasonData`` lists ``triggeringAlarms``;
+    the SNS message holds ``AlarmRule`` and no ``Trigger``. ``metric``, ``namespace``, ``dimensions`` and
+    ``threshold`` then do not apply.
 
     ``via="lambda"``: the event of an alarm action that invokes the function directly (CloudWatch user
     guide, "Invoke a Lambda function from an alarm"): ``source``, ``alarmArn``, ``accountId``, ``time``,
@@ -660,6 +667,10 @@ def cloudwatch_alarm(
             raise ValueError(f"{label} must be one of {', '.join(_ALARM_STATES)}, got {value!r}")
     if via not in ("lambda", "sns"):
         raise ValueError(f"via must be 'lambda' or 'sns', got {via!r}")
+    if alarm_rule is not None and (not isinstance(alarm_rule, str) or not alarm_rule.strip()):
+        raise ValueError(f"alarm_rule must be a non-empty rule expression, got {alarm_rule!r}")
+    if reason is None and alarm_rule is not None:
+        reason = _composite_reason(state, region, account, alarm_rule, time)
     alarm = _Alarm(
         name=name,
         arn=f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
@@ -672,6 +683,7 @@ def cloudwatch_alarm(
         namespace=namespace,
         dimensions=dict(dimensions) if dimensions is not None else {"InstanceId": "i-0123456789abcdef0"},
         threshold=float(threshold),
+        rule=alarm_rule,
     )
     if via == "lambda":
         return _alarm_action_event(alarm, region, account)
@@ -691,6 +703,7 @@ class _Alarm:
     namespace: str
     dimensions: dict[str, str]
     threshold: float
+    rule: str | None = None
 
 
 _PERIOD_SECONDS: Final = 300
@@ -705,6 +718,28 @@ def _threshold_reason(state: str, previous: str, threshold: float, moment: datet
         f"Threshold Crossed: 1 out of the last 1 datapoints [{value} ({at})] {relation} greater than the "
         f"threshold ({threshold}) (minimum 1 datapoint for {previous} -> {state} transition)."
     )
+
+
+_RULE_ALARM = re.compile(r"\b(?:ALARM|OK|INSUFFICIENT_DATA)\(\s*\"?([^\")]+)\"?\s*\)")
+
+
+def _rule_children(rule: str, region: str, account: str) -> list[str]:
+    """The ARNs of the alarms a rule names (by name or ARN), in the rule's order."""
+    arns = []
+    for found in _RULE_ALARM.findall(rule):
+        name = found.strip()
+        arns.append(
+            name if name.startswith("arn:") else f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}"
+        )
+    return list(dict.fromkeys(arns))
+
+
+def _composite_reason(state: str, region: str, account: str, rule: str, moment: datetime) -> str:
+    children = _rule_children(rule, region, account)
+    if state == "INSUFFICIENT_DATA" or not children:
+        return "Insufficient Data: the alarm was just created."
+    at = _as_utc(moment).strftime("%A %d %B, %Y %H:%M:%S UTC")
+    return f"{children[0]} transitioned to {state} at {at}"
 
 
 def _reason_data(alarm: _Alarm, moment: datetime, value: float) -> str:
@@ -729,6 +764,8 @@ def _alarm_action_event(alarm: _Alarm, region: str, account: str) -> dict[str, A
     now = _iso_millis(alarm.time, "+0000")
     before = alarm.time - timedelta(hours=1)
     breaching = alarm.state == "ALARM"
+    if alarm.rule is not None:
+        return _composite_action_event(alarm, region, account)
     return {
         "source": "aws.cloudwatch",
         "alarmArn": alarm.arn,
@@ -773,10 +810,41 @@ def _alarm_action_event(alarm: _Alarm, region: str, account: str) -> dict[str, A
     }
 
 
+def _composite_action_event(alarm: _Alarm, region: str, account: str) -> dict[str, Any]:
+    """A composite alarm's action event, as in the CloudWatch user guide's composite example."""
+    now = _iso_millis(alarm.time, "+0000")
+    before = _iso_millis(alarm.time - timedelta(hours=1), "+0000")
+    children = _rule_children(cast("str", alarm.rule), region, account)
+    triggering = [{"arn": arn, "state": {"value": alarm.state, "timestamp": now}} for arn in children[:1]]
+    return {
+        "source": "aws.cloudwatch",
+        "alarmArn": alarm.arn,
+        "accountId": account,
+        "time": now,
+        "region": region,
+        "alarmData": {
+            "alarmName": alarm.name,
+            "state": {
+                "value": alarm.state,
+                "reason": alarm.reason,
+                "reasonData": _json_text({"triggeringAlarms": triggering}),
+                "timestamp": now,
+            },
+            "previousState": {
+                "value": alarm.previous_state,
+                "reason": f"Alarm {alarm.name} was {alarm.previous_state} before this change.",
+                "reasonData": _json_text({"triggeringAlarms": []}),
+                "timestamp": before,
+            },
+            "configuration": {"description": alarm.description, "alarmRule": alarm.rule},
+        },
+    }
+
+
 def _alarm_sns_event(alarm: _Alarm, region: str, account: str, topic: str) -> dict[str, Any]:
     topic_arn = f"arn:aws:sns:{region}:{account}:{topic}"
     display_region = _REGION_NAMES.get(region, region)
-    message = {
+    message: dict[str, Any] = {
         "AlarmName": alarm.name,
         "AlarmDescription": alarm.description,
         "AWSAccountId": account,
@@ -790,7 +858,11 @@ def _alarm_sns_event(alarm: _Alarm, region: str, account: str, topic: str) -> di
         "OKActions": [topic_arn],
         "AlarmActions": [topic_arn],
         "InsufficientDataActions": [],
-        "Trigger": {
+    }
+    if alarm.rule is not None:  # a composite alarm: its rule instead of a metric trigger
+        message["AlarmRule"] = alarm.rule
+    else:
+        message["Trigger"] = {
             "MetricName": alarm.metric,
             "Namespace": alarm.namespace,
             "StatisticType": "Statistic",
@@ -803,8 +875,7 @@ def _alarm_sns_event(alarm: _Alarm, region: str, account: str, topic: str) -> di
             "Threshold": alarm.threshold,
             "TreatMissingData": "missing",
             "EvaluateLowSampleCountPercentile": "",
-        },
-    }
+        }
     message_id = _fake_uuid("sns", topic_arn, alarm.arn, alarm.state, alarm.time.isoformat())
     subscription_arn = f"{topic_arn}:{_fake_uuid('subscription', topic_arn)}"
     return {
