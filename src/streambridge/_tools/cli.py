@@ -92,3 +92,7 @@ class _Version(argparse.Action):
             installed = "(not installed)"
         _out(f"{parser.prog} {installed}")
         parser.exit()
+
+
+if __name__ == "__main__":  # python -m streambridge._tools.cli, as the console script runs main()
+    sys.exit(main())

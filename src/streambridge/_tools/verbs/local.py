@@ -268,7 +268,6 @@ def _banner(args: argparse.Namespace, appsync: LocalAppSync | None, events: Loca
         _out(f"  (a handler publishing to channels: --url {events.url})")
     _out()
     _out("Ctrl-C stops the server.")
-    _out()
     sys.stdout.flush()
 
 
