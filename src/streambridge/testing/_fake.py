@@ -82,12 +82,27 @@ class FakeAppSync:
         self.published: list[Published] = []
         self.requests: list[ReceivedRequest] = []
         self._faults: deque[HttpResponse | BaseException] = deque()
+        self._window: tuple[float, HttpResponse | BaseException, float | None] | None = None
         self.in_flight = 0
         self.max_in_flight = 0
 
     def fail_next(self, *faults: HttpResponse | BaseException) -> None:
         """The next requests get these answers instead (an HttpResponse, or an exception to raise)."""
         self._faults.extend(faults)
+
+    def fail_for(self, seconds: float, outcome: HttpResponse | BaseException | None = None) -> None:
+        """Every request for ``seconds`` gets ``outcome`` (default: a 429 ``TooManyRequestsException``).
+
+        The window opens at the first request after this call and is measured on the event loop's clock
+        (virtual time under ``run_on_virtual_time``); ``fail_next`` faults come first, ``conditions`` after
+        the window closes. "Throttle for 2 seconds": ``appsync.fail_for(2)``; "down for a minute":
+        ``appsync.fail_for(60, conditions.UNAVAILABLE)``.
+        """
+        from streambridge.testing.conditions import THROTTLED
+
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0, got {seconds!r}")
+        self._window = (seconds, THROTTLED if outcome is None else outcome, None)
 
     def published_values(self, key: str = "id") -> list[Any]:
         """``key`` of each published result, in publish order."""
@@ -105,6 +120,8 @@ class FakeAppSync:
                 if self.latency > timeout:
                     raise RequestTimeoutError(f"no answer within {timeout:.3f} s")
             fault = self._faults.popleft() if self._faults else None
+            if fault is None and self._window is not None:
+                fault = self._in_window(asyncio.get_running_loop().time())
             if fault is None and self.conditions is not None:
                 fault = self.conditions(asyncio.get_running_loop().time())
                 if isinstance(fault, asyncio.TimeoutError):  # a silent endpoint: the client waits it out
@@ -123,6 +140,17 @@ class FakeAppSync:
 
     async def close(self) -> None:
         """Nothing to release."""
+
+    def _in_window(self, now: float) -> HttpResponse | BaseException | None:
+        assert self._window is not None  # noqa: S101 - checked by the caller
+        seconds, outcome, opened = self._window
+        if opened is None:
+            self._window = (seconds, outcome, now)
+            opened = now
+        if now - opened < seconds:
+            return outcome
+        self._window = None
+        return None
 
     def _execute(self, received: ReceivedRequest) -> HttpResponse:
         from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse, value_from_ast_untyped

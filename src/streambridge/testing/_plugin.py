@@ -9,6 +9,11 @@ Fixtures:
   ini option (a path relative to the ini file). Resolvers come from an optional ``streambridge_resolvers``
   fixture (``{"Mutation.publishOrder": fn}``).
 
+- ``local_handler``: ``local_handler(handler, appsync=None, *, schema=None, auth="iam")`` returns your
+  decorated handler (same mapping, mutation, key and settings) publishing to a LocalAppSync: ``appsync``,
+  else a new one serving ``schema``, else the ``local_appsync`` fixture's. It signs with IAM like the
+  deployed function (``auth="api_key"`` uses the API key); its bridges are closed after the test.
+
 - ``local_event_api_factory``: ``factory(**options)`` returns a started :class:`LocalEventApi` (an AppSync
   Events API: ``POST /event`` and the real-time WebSocket); every one it made is stopped after the test.
 - ``local_event_api``: a started LocalEventApi with the namespaces of an optional
@@ -33,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from streambridge._bridge import Bridge, Handler
     from streambridge.testing._local import LocalAppSync, Resolver
     from streambridge.testing._local_events import LocalEventApi
 
@@ -41,6 +47,7 @@ __all__ = [
     "local_appsync_factory",
     "local_event_api",
     "local_event_api_factory",
+    "local_handler",
     "pytest_addoption",
 ]
 
@@ -50,6 +57,7 @@ RESOLVERS_FIXTURE = "streambridge_resolvers"
 NAMESPACES_FIXTURE = "streambridge_event_namespaces"
 
 LocalAppSyncFactory = Callable[..., "LocalAppSync"]
+LocalHandlerFactory = Callable[..., "Handler[Any]"]
 LocalEventApiFactory = Callable[..., "LocalEventApi"]
 
 
@@ -87,6 +95,49 @@ def local_appsync(request: pytest.FixtureRequest, local_appsync_factory: LocalAp
     schema = _schema(request)
     resolvers: Mapping[str, Resolver] | None = _optional_fixture(request, RESOLVERS_FIXTURE)
     return local_appsync_factory(schema, resolvers=resolvers)
+
+
+@pytest.fixture
+def local_handler(
+    request: pytest.FixtureRequest, local_appsync_factory: LocalAppSyncFactory
+) -> Iterator[LocalHandlerFactory]:
+    """``local_handler(handler, appsync=None, *, schema=None, auth="iam")``: the handler on LocalAppSync."""
+    bridges: list[Bridge] = []
+
+    def bind(
+        handler: Handler[Any],
+        appsync: LocalAppSync | None = None,
+        *,
+        schema: str | Path | None = None,
+        auth: str = "iam",
+    ) -> Handler[Any]:
+        from streambridge import ApiKeyAuth, IAMAuth
+
+        if appsync is not None and schema is not None:
+            raise TypeError("local_handler: pass appsync or schema, not both")
+        if appsync is None:
+            appsync = (
+                local_appsync_factory(schema)
+                if schema is not None
+                else request.getfixturevalue("local_appsync")
+            )
+        if auth == "iam":
+            from botocore.credentials import Credentials
+
+            credentials = Credentials(*appsync.credentials[0])
+            signer: Any = IAMAuth(region=appsync.region, credentials=credentials)
+        elif auth == "api_key":
+            if appsync.api_key is None:
+                raise ValueError("local_handler(auth='api_key'): this LocalAppSync has API_KEY mode off")
+            signer = ApiKeyAuth(appsync.api_key)
+        else:
+            raise ValueError(f"local_handler: auth must be 'iam' or 'api_key', got {auth!r}")
+        bridges.append(handler.bridge.replace(url=appsync.url, auth=signer))
+        return handler.with_bridge(bridges[-1])
+
+    yield bind
+    for bridge in reversed(bridges):
+        bridge.close()
 
 
 @pytest.fixture
