@@ -2,9 +2,10 @@
 
 An alarm reaches the function in one of two ways, and ``AlarmEvent`` reads both the same way:
 its Lambda alarm action invokes the function directly, or the alarm notifies an SNS topic that the
-function subscribes to. Each invocation carries one state change, ordered by the alarm name (the
-default key); separate invocations run concurrently, so each change carries ``changedAt`` and a
-dashboard keeps the latest one per alarm.
+function subscribes to. Each invocation carries one state change, so nothing orders two changes of
+one alarm: invocations run concurrently and a retry comes minutes later, and an OK can arrive before an
+older ALARM. Each change therefore carries ``changedAt`` (when CloudWatch changed the state), and the
+dashboard keeps the newest one per alarm name, dropping a change that is not newer.
 
 A change that cannot be published raises ``DeliveryFailedError``: Lambda retries the asynchronous
 invocation, then hands it to the function's on-failure destination (see template.yaml).
@@ -31,7 +32,7 @@ def aws_datetime(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@bridge.cloudwatch_alarm(PUBLISH_ALARM)  # ordered by the alarm name
+@bridge.cloudwatch_alarm(PUBLISH_ALARM)  # one change per invocation: changedAt orders them
 def handler(alarm: AlarmEvent) -> dict[str, Any]:
     """Publish one alarm state change."""
     return {
