@@ -6,6 +6,7 @@ Importing this package is cheap: botocore, aiohttp and tenacity load on first us
 import types as _types
 
 from streambridge._bridge import Bridge, Handler, LambdaContext
+from streambridge._engine.observe import Metrics, RequestTrace
 from streambridge._engine.result import InvocationResult, RecordOutcome, Status
 from streambridge._engine.retry import RetryPolicy
 from streambridge._errors import (
@@ -74,12 +75,14 @@ __all__ = [
     "KinesisRecord",
     "LambdaContext",
     "MappingError",
+    "Metrics",
     "Mutation",
     "PayloadTooLargeError",
     "PublishError",
     "RecordError",
     "RecordOutcome",
     "RequestTimeoutError",
+    "RequestTrace",
     "RetryPolicy",
     "SQSDeadLetterQueue",
     "SQSRecord",

@@ -16,6 +16,13 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from streambridge._engine.batch import Limits
+from streambridge._engine.observe import (
+    Metrics,
+    RequestTracer,
+    metrics_setting,
+    request_tracer,
+    tracing_setting,
+)
 from streambridge._engine.plan import Planner, Planning
 from streambridge._engine.result import InvocationResult, Ledger, RecordOutcome, Status
 from streambridge._engine.retry import Deadline, RetryPolicy
@@ -96,6 +103,8 @@ class Bridge:
         dead_letter: DeadLetterSink | None = None,
         poison: Poison | None = None,
         pause_gc: bool = True,
+        metrics: bool | Metrics = False,
+        tracing: bool | RequestTracer = True,
     ) -> None:
         """Configure the bridge.
 
@@ -130,12 +139,20 @@ class Bridge:
                 invocation's objects are released; ``process`` and ``process_async`` only freeze the
                 objects that existed before (the event) for their duration. An application that
                 disables or freezes the collector itself is left alone.
+            metrics: True (or ``Metrics(namespace=..., dimensions=..., default_dimensions=...)``) prints
+                each invocation's counters as one CloudWatch Embedded Metric Format line to stdout:
+                CloudWatch metrics without an API call or Powertools (see docs/observability.md).
+            tracing: True (default): one X-Ray subsegment or OpenTelemetry span per request to AppSync,
+                with its mutation count and outcome, when the X-Ray SDK or OpenTelemetry is present and
+                tracing the invocation (looked up at the first invocation, nothing imported otherwise);
+                False: none; a callable: called with each request's ``RequestTrace``.
         """
         self._settings: dict[str, Any] = dict(  # noqa: C408 - reads like the signature; for replace()
             url=url, auth=auth, batch_size=batch_size, batch_bytes=batch_bytes, per_key=per_key,
             coalesce=coalesce, concurrency=concurrency, retry=retry, request_timeout=request_timeout,
             deadline_margin=deadline_margin, max_payload_bytes=max_payload_bytes, transport=transport,
             idempotency=idempotency, dead_letter=dead_letter, poison=poison, pause_gc=pause_gc,
+            metrics=metrics, tracing=tracing,
         )  # fmt: skip
         url = url if url is not None else os.environ.get(URL_ENV)
         # A wrong URL fails at cold start; a missing one only when first needed, so that tools and tests
@@ -160,6 +177,8 @@ class Bridge:
         self.dead_letter = dead_letter
         self.poison: Poison = _poison(poison, dead_letter)
         self.pause_gc = pause_gc
+        self.metrics: Metrics | None = metrics_setting(metrics)
+        self.tracing: bool | RequestTracer = tracing_setting(tracing)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._auth_checked = False
@@ -280,13 +299,21 @@ class Bridge:
             retry=self.retry,
             deadline=deadline,
             dead_letter=send_dead_letters,
+            trace=request_tracer(self.tracing),
         )
         outcomes = ledger.close(PublishError("internal error: record left unsettled"))
         await self._remember_published(spec.name, outcomes, deadline)
         result = InvocationResult(
-            spec.name, outcomes, counters.requests, counters.retries, time.perf_counter() - started
+            spec.name,
+            outcomes,
+            counters.requests,
+            counters.retries,
+            time.perf_counter() - started,
+            counters.throttled,
         )
         _log(result)
+        if self.metrics is not None:
+            self.metrics.emit(result, context)
         return result
 
     def _target(self, document: str | None, channel: Channel | None) -> GraphQLTarget | ChannelTarget:
@@ -552,14 +579,23 @@ class Bridge:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
+            running = False
+        else:
+            running = True
+        # Outside the except block: an error of the invocation (no credentials...) must not show
+        # "RuntimeError: no running event loop" as the exception it happened while handling.
+        if not running:
             if self._loop is None or self._loop.is_closed():
                 self._loop = asyncio.new_event_loop()
             return self._loop.run_until_complete(start())
-        # Called from inside a running loop (an async test, a notebook): run on a thread of its own.
+        # Called from inside a running loop (an async test, a notebook): run on a thread of its own, in a
+        # copy of the caller's context (an OpenTelemetry span that is current there stays the parent).
         import concurrent.futures
+        import contextvars
 
+        context = contextvars.copy_context()
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(lambda: asyncio.run(_awaited(start))).result()
+            return pool.submit(context.run, lambda: asyncio.run(_awaited(start))).result()
 
 
 async def _awaited(start: Callable[[], Awaitable[InvocationResult]]) -> InvocationResult:

@@ -27,6 +27,7 @@ from typing import NamedTuple
 from streambridge._engine.batch import Limits, render, take_batch, would_fill
 from streambridge._engine.governor import Governor
 from streambridge._engine.lanes import IN_FLIGHT, Lane, Step, held_back
+from streambridge._engine.observe import THROTTLED, RequestTrace, RequestTracer, outcome_of
 from streambridge._engine.plan import Planner
 from streambridge._engine.retry import Backoff, Deadline, RetryPolicy, Tries
 from streambridge._errors import (
@@ -67,13 +68,15 @@ class Endpoint(NamedTuple):
 class Counters:
     """What the publisher did, for the summary line."""
 
-    __slots__ = ("requests", "retries")
+    __slots__ = ("requests", "retries", "throttled")
 
     def __init__(self) -> None:
         self.requests = 0
         """HTTP requests sent, retries included."""
         self.retries = 0
         """Attempts that were retries of an earlier one."""
+        self.throttled = 0
+        """Answers that said the request was throttled (429, or a throttling error in the answer)."""
 
 
 async def publish(
@@ -86,11 +89,13 @@ async def publish(
     deadline: Deadline,
     dead_letter: SendDeadLetters | None = None,
     sleep: Sleep = asyncio.sleep,
+    trace: RequestTracer | None = None,
 ) -> Counters:
     """Plan and publish every record of ``planner``; on return each one is settled in the ledger.
 
     ``connect`` is called before the first request (not at all when every record is skipped); what it
     raises, such as a missing URL, propagates. ``sleep`` waits between attempts (a test's fake clock).
+    ``trace`` is told of every request sent, once its answer is read (X-Ray, OpenTelemetry: ``_observe``).
     """
     run = _Run(
         planner,
@@ -102,6 +107,7 @@ async def publish(
         dead_letter=dead_letter,
         sleep=sleep,
     )
+    run.trace = trace
     await run.go()
     return run.counters
 
@@ -169,6 +175,7 @@ class _Run:
         self.tasks: set[asyncio.Task[None]] = set()
         self.wakeup = asyncio.Event()
         self.counters = Counters()
+        self.trace: RequestTracer | None = None
         self.notes: dict[int, str] = {}
         """Record index -> what an answer said about a step that succeeded (see ``_note``)."""
 
@@ -280,9 +287,11 @@ class _Run:
         assert endpoint is not None  # noqa: S101 - connected before the first request starts
         sent_at = self.governor.sending()
         answer: Answer | StreambridgeError
+        started: float | None = None  # wall-clock time the request went out, for the trace
         try:
             headers = endpoint.auth.headers(endpoint.url, request.body)
             self.counters.requests += 1
+            started = time.time()
             response = await endpoint.transport.post(
                 endpoint.url, request.body, headers, min(endpoint.request_timeout, budget)
             )
@@ -298,7 +307,17 @@ class _Run:
         else:
             answer = self.target.interpret(response, request.keys)
         self.governor.observe(answer, sent_at)
+        if started is not None:
+            self._observe(len(entries), answer, started)
         return answer
+
+    def _observe(self, count: int, answer: Answer | StreambridgeError, started: float) -> None:
+        """Count a throttled answer; tell the tracer of the request."""
+        outcome, error = outcome_of(answer)
+        if outcome == THROTTLED:
+            self.counters.throttled += 1
+        if self.trace is not None:
+            self.trace(RequestTrace(count, started, time.time(), outcome, error))
 
     async def _cleared(self) -> StreambridgeError | None:
         """Wait until the governor lets an attempt go out (pace, breaker); the error that ends it instead."""

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from streambridge._errors import StreambridgeError
+from streambridge._errors import HeldBackError, StreambridgeError
 from streambridge._sources._base import SourceName, SourceRecord
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class InvocationResult(NamedTuple):
     """Requests that were retries of an earlier attempt."""
     duration: float
     """Seconds spent in the invocation."""
+    throttled: int = 0
+    """Answers that said AppSync throttled the request (HTTP 429 or a throttling error in the answer)."""
 
     def _count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status is status)
@@ -77,6 +79,13 @@ class InvocationResult(NamedTuple):
         return self._count(Status.FAILED)
 
     @property
+    def held_back(self) -> int:
+        """Records failed only because an earlier record of their key failed (among ``failed``)."""
+        return sum(
+            1 for o in self.outcomes if o.status is Status.FAILED and isinstance(o.error, HeldBackError)
+        )
+
+    @property
     def dead_lettered(self) -> int:
         """Records handed to the dead-letter sink (only with ``Bridge(dead_letter=...)``)."""
         return self._count(Status.DEAD_LETTERED)
@@ -100,7 +109,7 @@ class InvocationResult(NamedTuple):
         return {"batchItemFailures": self.batch_item_failures()}
 
     def summary(self) -> dict[str, Any]:
-        """Counters for the structured log line; ``poison_skipped`` only when some were."""
+        """Counters for the structured log line; ``poison_skipped``, ``held_back``, ``throttled`` if any."""
         summary: dict[str, Any] = {
             "source": self.source,
             "records": len(self.outcomes),
@@ -115,6 +124,11 @@ class InvocationResult(NamedTuple):
         poison = self.poison_skipped
         if poison:  # a metric to alarm on; absent otherwise, so the usual line stays as it was
             summary["poison_skipped"] = poison
+        held_back = self.held_back
+        if held_back:
+            summary["held_back"] = held_back
+        if self.throttled:
+            summary["throttled"] = self.throttled
         return summary
 
 
