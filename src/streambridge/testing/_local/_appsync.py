@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from streambridge.testing._fake import Resolver
+from streambridge.testing._fake import ReceivedRequest, Resolver
 from streambridge.testing._local._auth import (
     ALL_MODES,
     DEFAULT_API_KEY,
@@ -203,7 +203,7 @@ class LocalAppSync:
         self._service: Service | None = None
         self._lock = threading.Condition()
         self._mutations: list[RecordedMutation] = []
-        self._requests = 0
+        self._requests: list[ReceivedRequest] = []
         self._active_subscriptions = 0
 
     def __repr__(self) -> str:
@@ -272,10 +272,10 @@ class LocalAppSync:
         return [m.result for m in self.mutations if m.ok and (field is None or m.field == field)]
 
     @property
-    def requests(self) -> int:
-        """How many HTTP GraphQL requests arrived (rejected ones included)."""
+    def requests(self) -> list[ReceivedRequest]:
+        """The HTTP GraphQL requests that arrived (rejected ones included), in order, as ``FakeAppSync``'s."""
         with self._lock:
-            return self._requests
+            return list(self._requests)
 
     @property
     def active_subscriptions(self) -> int:
@@ -296,7 +296,7 @@ class LocalAppSync:
         """Forget the recorded mutations and the request count (subscriptions stay)."""
         with self._lock:
             self._mutations.clear()
-            self._requests = 0
+            self._requests.clear()
 
     def subscribe(
         self,
@@ -423,9 +423,9 @@ class LocalAppSync:
 
     # -- called from the server thread -----------------------------------------------------------------
 
-    def _count_request(self) -> None:
+    def _count_request(self, body: bytes, headers: Mapping[str, str]) -> None:
         with self._lock:
-            self._requests += 1
+            self._requests.append(ReceivedRequest(body, dict(headers), 0.0))
 
     def _record(self, executed: list[Executed], auth_mode: str) -> None:
         now = self._clock()

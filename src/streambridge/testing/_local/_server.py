@@ -62,8 +62,8 @@ class Service:
         from aiohttp import web
 
         body = await request.read()
-        self.owner._count_request()
         headers = {name.lower(): ",".join(request.headers.getall(name)) for name in request.headers}
+        self.owner._count_request(body, headers)
         try:
             mode = self.authorizer.authorize(
                 headers, url=f"http://{headers.get('host', '')}{request.raw_path}", body=body
