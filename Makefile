@@ -1,25 +1,58 @@
 # The project's two commands: `make demo` and `make test`. Each works alone on a fresh clone.
+# Packaging: `make dist` (sdist + wheel in dist/) and `make layer PYTHON=3.12 ARCH=x86_64|arm64` (Lambda layers).
 SHELL := /bin/bash
 PYTHON ?= python3
+# `make layer PYTHON=3.12`: a bare version names the layer's Python; the virtual environment keeps python3
+ifneq ($(filter 3.%,$(PYTHON)),)
+LAYER_PYTHON := $(PYTHON)
+override PYTHON := python3
+endif
+LAYER_PYTHON ?= 3.12
+ARCH ?= x86_64
 VENV := .venv
 BIN := $(VENV)/bin
+DIST := dist
+PACKAGING_TOOLS := 'build>=1.2' 'twine>=5' 'hatchling>=1.25'
 SAM_CLI_VERSION := 1.170.0
 SAM_EVENTS := .cache/sam-events
 
-.PHONY: test demo lint typecheck pytest docs install node bench clean
+.PHONY: test demo lint typecheck pytest docs install install-demo node bench dist layer clean
 
 test: install node $(SAM_EVENTS)/.stamp lint typecheck docs pytest
 
-demo: install
+demo: install-demo
 	$(BIN)/streambridge demo
 
+# The demo needs the package and its `testing` extra (LocalAppSync) only; the tests need the dev tools too.
 install: $(VENV)/.installed
+install-demo: $(VENV)/.installed-demo
 
-$(VENV)/.installed: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed-demo
+
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[testing]'
 	touch $@
+
+$(VENV)/.installed-packaging: | $(BIN)/python
+	$(BIN)/python -m pip install -q $(PACKAGING_TOOLS)
+	touch $@
+
+# sdist and wheel, checked as an index would. Built again every time (it takes seconds): never stale.
+dist: $(VENV)/.installed-packaging
+	rm -f $(DIST)/streambridge-*.tar.gz $(DIST)/streambridge-*.whl
+	$(BIN)/python -m build --no-isolation --sdist --wheel --outdir $(DIST) .
+	$(BIN)/twine check --strict $(DIST)/streambridge-*.tar.gz $(DIST)/streambridge-*.whl
+	@ls -l $(DIST)/streambridge-*.tar.gz $(DIST)/streambridge-*.whl
+
+# Lambda layers (full, and slim without boto3/botocore) for one Python version and architecture.
+layer: dist
+	$(BIN)/python packaging/build_layer.py --python $(LAYER_PYTHON) --arch $(ARCH) --dist $(DIST)
 
 node: node_modules/.installed
 
@@ -54,4 +87,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) node_modules .cache .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .cache .mypy_cache .pytest_cache .ruff_cache $(DIST)
