@@ -199,9 +199,15 @@ def test_opentelemetry_without_a_current_span_is_left_alone(otel_spans: Any) -> 
     assert [s for s in otel_spans.get_finished_spans() if s.name == "streambridge request"] == []
 
 
-def test_xray_subsegment_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_xray_subsegment_per_request(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     pytest.importorskip("aws_xray_sdk", reason="aws-xray-sdk is not installed")
+    from aws_xray_sdk import global_sdk_config
     from aws_xray_sdk.core import xray_recorder
+
+    # Powertools' Tracer disabled the SDK for the whole process if a test ran it with tracing off
+    enabled = global_sdk_config.sdk_enabled()
+    global_sdk_config.set_sdk_enabled(True)
+    request.addfinalizer(lambda: global_sdk_config.set_sdk_enabled(enabled))
 
     # No daemon here: segments go nowhere, and the UDP socket the SDK opened at import is closed, not
     # left for a ResourceWarning at exit.

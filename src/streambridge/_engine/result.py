@@ -109,7 +109,7 @@ class InvocationResult(NamedTuple):
         return {"batchItemFailures": self.batch_item_failures()}
 
     def summary(self) -> dict[str, Any]:
-        """Counters for the structured log line; ``poison_skipped``, ``held_back``, ``throttled`` if any."""
+        """Counters for the structured log line; ``poison_skipped`` and ``throttled`` only if any."""
         summary: dict[str, Any] = {
             "source": self.source,
             "records": len(self.outcomes),
@@ -124,9 +124,6 @@ class InvocationResult(NamedTuple):
         poison = self.poison_skipped
         if poison:  # a metric to alarm on; absent otherwise, so the usual line stays as it was
             summary["poison_skipped"] = poison
-        held_back = self.held_back
-        if held_back:
-            summary["held_back"] = held_back
         if self.throttled:
             summary["throttled"] = self.throttled
         return summary
