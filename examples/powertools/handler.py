@@ -6,10 +6,13 @@
   request id) beside them.
 - **Metrics**: streambridge's own counters go out as one CloudWatch EMF line per invocation
   (``Bridge(metrics=True)``, namespace ``streambridge``); the business metrics of this function go through
-  Powertools ``Metrics``, from the ``InvocationResult``.
+  Powertools ``Metrics`` (your namespace), from the ``InvocationResult``.
 - **Tracer**: ``capture_lambda_handler`` opens the ``## handler`` subsegment; streambridge adds one
   ``streambridge request`` subsegment per request to AppSync under it (mutation count and outcome as
   annotations), because the X-Ray SDK is installed and Lambda traces the invocation.
+
+``lambda_handler`` is the Lambda entry point (``Handler: handler.lambda_handler``); ``handler`` is the
+streambridge handler it runs, for unit tests and ``streambridge invoke``.
 
 Configuration comes from the environment: STREAMBRIDGE_APPSYNC_URL, POWERTOOLS_SERVICE_NAME and
 POWERTOOLS_METRICS_NAMESPACE; the Lambda role's credentials sign the requests (IAM).
@@ -26,7 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from streambridge import Bridge, DynamoDBRecord
 
-__all__ = ["PUBLISH", "bridge", "handler", "logger", "metrics", "publish_order", "tracer"]
+__all__ = ["PUBLISH", "bridge", "handler", "lambda_handler", "logger", "metrics", "tracer"]
 
 PUBLISH = "mutation Publish($input: OrderInput!) { publishOrder(input: $input) { id status } }"
 
@@ -41,7 +44,7 @@ bridge = Bridge(metrics=True)  # URL from STREAMBRIDGE_APPSYNC_URL, IAM auth: no
 
 
 @bridge.dynamodb(PUBLISH)
-def publish_order(record: DynamoDBRecord) -> dict[str, Any] | None:
+def handler(record: DynamoDBRecord) -> dict[str, Any] | None:
     """One order change -> ``publishOrder``; a deleted order is not published."""
     if record.event_name == "REMOVE":
         return None
@@ -50,11 +53,11 @@ def publish_order(record: DynamoDBRecord) -> dict[str, Any] | None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """The Lambda entry point: publish, count what matters to the business, answer batchItemFailures."""
-    result = publish_order.process(event, context)
+    result = handler.process(event, context)
     metrics.add_metric(name="OrdersPublished", unit=MetricUnit.Count, value=result.published)
     metrics.add_metric(name="OrdersNotPublished", unit=MetricUnit.Count, value=result.failed)
-    tracer.put_annotation("orders_failed", result.failed)
-    return dict(publish_order.answer(result))
+    tracer.put_annotation("orders_not_published", result.failed)
+    return dict(handler.answer(result))

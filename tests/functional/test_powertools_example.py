@@ -1,7 +1,7 @@
 """examples/powertools: a streambridge handler with Powertools Logger, Metrics and Tracer, on FakeAppSync.
 
-Powertools' JSON logs carry streambridge's summary; streambridge's EMF line and Powertools' own metrics
-both reach stdout; batchItemFailures come back through Powertools' decorators.
+Powertools' JSON logs carry streambridge's summary; streambridge's EMF line and the function's own
+Powertools metrics both reach stdout; batchItemFailures come back through Powertools' decorators.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def example(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     module = importlib.import_module(name)
     fake = FakeAppSync(poison_resolver)
     bridge = module.bridge.replace(auth=ApiKeyAuth("da2-test"), transport=fake)
-    monkeypatch.setattr(module, "publish_order", module.publish_order.with_bridge(bridge))
+    monkeypatch.setattr(module, "handler", module.handler.with_bridge(bridge))
     module.appsync = fake
     yield module
     bridge.close()
@@ -80,7 +80,7 @@ def test_powertools_logs_metrics_and_answer(example: ModuleType, capsys: pytest.
     example.logger.registered_handler.setStream(sys.stdout)
     assert example.logger.registered_handler in logging.getLogger("streambridge").handlers
     # WHEN Lambda invokes the Powertools-decorated handler
-    answer = example.handler(event, Context())
+    answer = example.lambda_handler(event, Context())
     # THEN the answer names the failed record and the one held back behind it
     failed = [r["dynamodb"]["SequenceNumber"] for r in event["Records"][1:]]
     assert answer == {"batchItemFailures": [{"itemIdentifier": n} for n in failed]}
