@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", default="x86_64", choices=sorted(ARCHES), help="the function's architecture")
     parser.add_argument("--dist", default="dist", type=Path, help="where the wheel is and the zips go")
     parser.add_argument("--top", default=12, type=int, help="rows of the space table")
+    parser.add_argument("--variants", default="full,slim", help="which layers: full, slim or both")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"3\.\d+", args.python):
         parser.error(f"--python takes a version such as 3.12, not {args.python!r}")
@@ -68,10 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     built = []
-    for variant, requirements in (
-        ("full", runtime),
-        ("slim", [r for r in runtime if _name(r) not in BOTO]),
-    ):
+    variants = {"full": runtime, "slim": [r for r in runtime if _name(r) not in BOTO]}
+    for variant in args.variants.split(","):
+        requirements = variants[variant]
         name = f"streambridge-{version}-layer-{variant}-py{args.python}-{arch}.zip"
         with tempfile.TemporaryDirectory(prefix="streambridge-layer-") as tmp:
             site = Path(tmp) / "python"
