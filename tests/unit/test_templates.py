@@ -108,13 +108,22 @@ SINGLE_EVENT_NAMES = [name for name in NAMES if name not in {n for n, _, _ in ST
 # --------------------------------------------------------------------------------------------------
 
 
+INTEGRATIONS = {"powertools"}
+"""Examples of streambridge with another library (a handler deployed like the orders example's): no
+template of their own."""
+
+
 def test_every_example_is_complete() -> None:
     # GIVEN the example folders (each with a handler.py)
     examples = sorted(path.parent.name for path in EXAMPLES.glob("*/handler.py"))
 
     # THEN each one is a package with a SAM template and a README, and every template has one; a GraphQL
-    # example has its schema, an Event API example its subscriber
-    assert examples == NAMES
+    # example has its schema, an Event API example its subscriber; an integration example its README
+    assert [name for name in examples if name not in INTEGRATIONS] == NAMES
+    for name in INTEGRATIONS:
+        for file in ("__init__.py", "handler.py", "README.md", "requirements.txt"):
+            assert (EXAMPLES / name / file).is_file(), f"examples/{name}/{file} is missing"
+    examples = NAMES
     assert {"aurora", "cloudwatch_alarms", "eventbridge", "kinesis_telemetry", "orders"} <= set(GRAPHQL_NAMES)
     assert {"chat_rooms"} <= set(CHANNEL_NAMES)
     for name in examples:
