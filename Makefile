@@ -70,8 +70,8 @@ $(SAM_EVENTS)/.stamp: | install
 	touch $@
 
 lint: install
-	$(BIN)/ruff check src tests examples bench
-	$(BIN)/ruff format --check src tests examples bench
+	$(BIN)/ruff check src tests examples bench packaging
+	$(BIN)/ruff format --check src tests examples bench packaging
 
 typecheck: install
 	$(BIN)/mypy

@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     """Build the full and the slim layer; print their sizes and what takes the space."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default="3.12", help="the Lambda runtime's Python version, e.g. 3.12")
-    parser.add_argument("--arch", default="x86_64", choices=sorted(ARCHES), help="the function's architecture")
+    parser.add_argument(
+        "--arch", default="x86_64", choices=sorted(ARCHES), help="the function's architecture"
+    )
     parser.add_argument("--dist", default="dist", type=Path, help="where the wheel is and the zips go")
     parser.add_argument("--top", default=12, type=int, help="rows of the space table")
     parser.add_argument("--variants", default="full,slim", help="which layers: full, slim or both")
@@ -55,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
     wheels = sorted(args.dist.glob("streambridge-*-py3-none-any.whl"))
     if len(wheels) != 1:
-        parser.error(f"expected one streambridge wheel in {args.dist}/ (run `make dist`), found {len(wheels)}")
+        parser.error(
+            f"expected one streambridge wheel in {args.dist}/ (run `make dist`), found {len(wheels)}"
+        )
     wheel = wheels[0]
     version = wheel.name.split("-")[1]
     runtime = _runtime_requirements(wheel)
@@ -131,8 +135,7 @@ def _platforms(python: str, machine: str) -> list[str]:
 
 def _pip_install(site: Path, python: str, machine: str, wheel: Path, requirements: list[str]) -> None:
     target = [f"--python-version={python}", "--implementation=cp", "--only-binary=:all:", "--no-compile"]
-    for platform in _platforms(python, machine):
-        target.append(f"--platform={platform}")
+    target.extend(f"--platform={platform}" for platform in _platforms(python, machine))
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"]
     # The dependencies resolved for the target; streambridge itself without its own (the slim layer's
     # requirements leave boto3 and botocore out, and pip has no option to drop one dependency)

@@ -917,3 +917,21 @@ def test_demo_refuses_a_non_positive_order_count(capsys: pytest.CaptureFixture[s
     code, _, err = run(capsys, "demo", "--orders", "0")
     assert code == 2
     assert "--orders must be at least 1" in err
+
+
+def test_a_tool_missing_the_testing_extra_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a Lambda-only install: doctor's gql is missing
+    from streambridge._tools import cli
+    from streambridge._tools.verbs import doctor
+
+    def without_gql(_args: object) -> int:
+        raise ModuleNotFoundError("No module named 'gql'", name="gql")
+
+    monkeypatch.setattr(doctor, "_run_doctor", without_gql)
+    # WHEN the tool runs THEN it exits 2 naming the extra to install
+    url = "https://x.appsync-api.us-east-1.amazonaws.com/graphql"
+    argv = ["doctor", "examples.orders.handler:handler", "--url", url, "--api-key", "k", "--schema", "s"]
+    assert cli.main(argv) == 2
+    assert "pip install 'streambridge[testing]'" in capsys.readouterr().err

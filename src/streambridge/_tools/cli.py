@@ -46,9 +46,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         sys.stderr.write(f"{args.command}: error: {error}\n")
         return 2
+    except ModuleNotFoundError as error:
+        if error.name not in _TESTING_EXTRA:
+            raise
+        sys.stderr.write(
+            f"{args.command}: error: it needs {error.name}, from the testing extra: "
+            "pip install 'streambridge[testing]'\n"
+        )
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"{args.command}: interrupted\n")
         return 130
+
+
+_TESTING_EXTRA = {"gql", "graphql", "websockets"}
+"""What `check`, `demo`, `doctor` and LocalAppSync need beyond the Lambda runtime's dependencies."""
 
 
 def build_parser() -> argparse.ArgumentParser:
