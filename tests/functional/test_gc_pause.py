@@ -81,9 +81,10 @@ def test_an_application_that_freezes_objects_itself_is_left_alone(make_bridge: C
     # WHEN an invocation runs
     _, frozen = collector_while_mapping(make_bridge(), entry_point=False)
 
-    # THEN the bridge neither froze more nor unfroze the application's objects
-    assert frozen == before
-    assert gc.get_freeze_count() == before
+    # THEN the bridge neither froze more nor unfroze the application's objects (a frozen object that
+    # reference counting frees meanwhile leaves the count a little lower: the other tests' leftovers)
+    assert before - 100 <= frozen <= before
+    assert before - 100 <= gc.get_freeze_count() <= before
 
 
 @pytest.mark.parametrize("entry_point", [True, False])
