@@ -41,6 +41,7 @@ The package's files, from the outside in:
 - ``_schema`` and ``_scalars``: the user's schema with AppSync's directives and scalars.
 - ``_auth`` and ``_sigv4``: a request's auth mode, and the SigV4 signature check.
 - ``_errors``: AppSync's error shapes.
+- ``_thread``: the server thread's life (start, stop, the context manager), LocalEventApi's too.
 
 graphql-core and aiohttp are imported when a LocalAppSync is built, not when this package is imported, so
 that importing ``streambridge.testing`` (and loading the pytest plugin) stays cheap. The known differences

@@ -7,7 +7,6 @@ The public face of the package. The server runs in a background thread with its 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -15,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from streambridge.testing._fake import ReceivedRequest, Resolver
 from streambridge.testing._local._auth import (
@@ -32,15 +31,12 @@ from streambridge.testing._local._engine import Engine, Executed
 from streambridge.testing._local._realtime import LocalSink
 from streambridge.testing._local._schema import schema_text
 from streambridge.testing._local._server import Service
+from streambridge.testing._local._thread import START_TIMEOUT, ServerThread
 
 if TYPE_CHECKING:
-    import asyncio
-    import concurrent.futures
     from types import TracebackType
 
 logger = logging.getLogger("streambridge.testing")
-
-_START_TIMEOUT: Final = 10.0
 
 
 @dataclass(frozen=True)
@@ -124,7 +120,7 @@ class LocalSubscription:
         self.close()
 
 
-class LocalAppSync:
+class LocalAppSync(ServerThread[Service]):
     """An in-process AppSync endpoint for tests: HTTP GraphQL and the real-time WebSocket protocol.
 
     Args:
@@ -192,15 +188,9 @@ class LocalAppSync:
             raise ValueError(f"default_auth {default_auth!r} is not an enabled mode (enabled: {enabled})")
         text, source_name = schema_text(schema)
         self._engine = Engine(text, source_name, dict(resolvers or {}), default_auth)
-        self._bind_host = host
-        self._requested_port = port
+        super().__init__(host, port)
         self._keep_alive = keep_alive
         self._mute_aliased_mutations = mute_aliased_mutations
-        self._port: int | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-        self._service: Service | None = None
         self._lock = threading.Condition()
         self._mutations: list[RecordedMutation] = []
         self._requests: list[ReceivedRequest] = []
@@ -249,11 +239,6 @@ class LocalAppSync:
     def credentials(self) -> list[tuple[str, str, str | None]]:
         """The accepted IAM test credentials, ``(access key id, secret access key, session token)``."""
         return list(self._authorizer.credentials.values())
-
-    @property
-    def running(self) -> bool:
-        """True between ``start`` and ``stop``."""
-        return self._thread is not None and self._thread.is_alive()
 
     # -- what happened -----------------------------------------------------------------------------------
 
@@ -323,7 +308,7 @@ class LocalAppSync:
         future = asyncio.run_coroutine_threadsafe(
             service.realtime.subscribe_locally(sink, request, auth_mode), loop
         )
-        subscription_id = future.result(timeout=_START_TIMEOUT)
+        subscription_id = future.result(timeout=START_TIMEOUT)
         return LocalSubscription(self, sink, subscription_id)
 
     def _unsubscribe(self, sink: LocalSink, subscription_id: str) -> None:
@@ -335,91 +320,16 @@ class LocalAppSync:
         future = asyncio.run_coroutine_threadsafe(
             service.realtime.stop_subscription(sink, subscription_id), loop
         )
-        future.result(timeout=_START_TIMEOUT)
+        future.result(timeout=START_TIMEOUT)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
-    def start(self) -> LocalAppSync:
-        """Start serving in a background thread; return once the port is bound."""
-        import asyncio
-        import concurrent.futures
+    def _new_service(self) -> Service:
+        return Service(self)
 
-        if self._thread is not None:
-            raise RuntimeError("LocalAppSync already started")
-        ready: concurrent.futures.Future[int] = concurrent.futures.Future()
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(
-            target=self._thread_main, args=(loop, ready), name="LocalAppSync", daemon=True
-        )
-        self._thread.start()
-        try:
-            self._port = ready.result(timeout=_START_TIMEOUT)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        """Close every connection, stop the server and join its thread. Idempotent."""
-        thread, loop, stop_event = self._thread, self._loop, self._stop_event
-        if thread is None:
-            return
-        if loop is not None and stop_event is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed in between: the thread is finishing
-                loop.call_soon_threadsafe(stop_event.set)
-        thread.join(timeout=_START_TIMEOUT)
-        if thread.is_alive():
-            raise RuntimeError("LocalAppSync's server thread did not stop")
-        self._thread = self._loop = self._stop_event = None
-        self._service = None
-        self._port = None
+    def _stopped(self) -> None:
         with self._lock:
             self._active_subscriptions = 0
-
-    def __enter__(self) -> LocalAppSync:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- the server thread -----------------------------------------------------------------------------
-
-    def _thread_main(self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[int]) -> None:
-        import asyncio
-
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._serve(ready))
-        except BaseException as error:  # handed to start(), which re-raises it
-            if not ready.done():
-                ready.set_exception(error)
-            else:
-                logger.exception("LocalAppSync: the server thread failed")
-        finally:
-            try:
-                pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-                for task in pending:
-                    task.cancel()
-                if pending:
-                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
-            finally:
-                asyncio.set_event_loop(None)
-                loop.close()
-
-    async def _serve(self, ready: concurrent.futures.Future[int]) -> None:
-        import asyncio
-
-        self._stop_event = asyncio.Event()
-        self._service = Service(self)
-        await self._service.serve(self._bind_host, self._requested_port, ready, self._stop_event)
 
     # -- called from the server thread -----------------------------------------------------------------
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import logging
-import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from streambridge.testing._local._auth import (
     DEFAULT_API_KEY,
@@ -19,17 +17,14 @@ from streambridge.testing._local._auth import (
     TokenMode,
     check_credentials,
 )
+from streambridge.testing._local._thread import START_TIMEOUT, ServerThread
 from streambridge.testing._local_events._rules import Oversize, PublishedEvent, Rules
 from streambridge.testing._local_events._server import LocalSink, Service
 
 if TYPE_CHECKING:
-    import asyncio
-    import concurrent.futures
     from types import TracebackType
 
 logger = logging.getLogger("streambridge.testing")
-
-_START_TIMEOUT: Final = 10.0
 
 
 class EventSubscription:
@@ -82,7 +77,7 @@ class EventSubscription:
         self.close()
 
 
-class LocalEventApi:
+class LocalEventApi(ServerThread[Service]):
     """An in-process AWS AppSync Events API for tests: ``POST /event`` and the real-time WebSocket.
 
     ::
@@ -143,13 +138,7 @@ class LocalEventApi:
             clock=clock or _utc_now,
         )
         self.keep_alive = keep_alive
-        self._bind_host = host
-        self._requested_port = port
-        self._port: int | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-        self._service: Service | None = None
+        super().__init__(host, port)
         self._ids = itertools.count(1)
 
     def __repr__(self) -> str:
@@ -240,87 +229,12 @@ class LocalEventApi:
             if missing_ok:
                 return
             raise RuntimeError("LocalEventApi is not started: call start() or use it as a context manager")
-        asyncio.run_coroutine_threadsafe(work(service), loop).result(timeout=_START_TIMEOUT)
+        asyncio.run_coroutine_threadsafe(work(service), loop).result(timeout=START_TIMEOUT)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        """True between ``start`` and ``stop``."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> LocalEventApi:
-        """Start serving in a background thread; return once the port is bound."""
-        import asyncio
-        import concurrent.futures
-
-        if self._thread is not None:
-            raise RuntimeError("LocalEventApi already started")
-        ready: concurrent.futures.Future[int] = concurrent.futures.Future()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._thread_main, args=(self._loop, ready), name="LocalEventApi", daemon=True
-        )
-        self._thread.start()
-        try:
-            self._port = ready.result(timeout=_START_TIMEOUT)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        """Close every connection, stop the server and join its thread. Idempotent."""
-        thread, loop, stop_event = self._thread, self._loop, self._stop_event
-        if thread is None:
-            return
-        if loop is not None and stop_event is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed in between: the thread is finishing
-                loop.call_soon_threadsafe(stop_event.set)
-        thread.join(timeout=_START_TIMEOUT)
-        if thread.is_alive():
-            raise RuntimeError("LocalEventApi's server thread did not stop")
-        self._thread = self._loop = self._stop_event = None
-        self._service = None
-        self._port = None
-
-    def __enter__(self) -> LocalEventApi:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _thread_main(self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[int]) -> None:
-        import asyncio
-
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._serve(ready))
-        except BaseException as error:  # handed to start(), which re-raises it
-            if not ready.done():
-                ready.set_exception(error)
-            else:
-                logger.exception("LocalEventApi: the server thread failed")
-        finally:
-            try:
-                pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-                for task in pending:
-                    task.cancel()
-                if pending:
-                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            finally:
-                asyncio.set_event_loop(None)
-                loop.close()
-
-    async def _serve(self, ready: concurrent.futures.Future[int]) -> None:
-        import asyncio
-
-        self._stop_event = asyncio.Event()
-        self._service = Service(self)
-        await self._service.serve(self._bind_host, self._requested_port, ready, self._stop_event)
+    def _new_service(self) -> Service:
+        return Service(self)
 
 
 def _utc_now() -> datetime:
