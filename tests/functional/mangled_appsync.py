@@ -52,6 +52,28 @@ OK = Fate("ok")
 _HTML = b"<html><head><title>%d</title></head><body><h1>%d</h1>Service unavailable</body></html>"
 
 
+def fault_before_anything(fate: Any, garbage: bytes) -> tuple[str, HttpResponse | BaseException] | None:
+    """A fate's fault that comes before anything runs (``http``, ``reset``, ``garbage`` of ``garbage``
+    bytes), with its label for the log; None for a fate that reaches the API."""
+    if fate.kind == "http":
+        headers = {"content-type": "text/html"}
+        body = _HTML % (fate.status, fate.status)
+        if fate.status == 429:
+            headers = {"content-type": "application/json"}
+            body = json.dumps({"errors": [{"errorType": "TooManyRequestsException",
+                                           "message": "Rate exceeded"}]}).encode()  # fmt: skip
+        if fate.retry_after is not None:
+            headers["Retry-After"] = fate.retry_after
+        return f"http {fate.status}", HttpResponse(fate.status, headers, body)
+    if fate.kind == "reset":
+        if fate.direct:
+            return "reset", ConnectionFailedError("connection reset by peer")
+        return "reset", ConnectionResetError(104, "Connection reset by peer")
+    if fate.kind == "garbage":
+        return "garbage", HttpResponse(200, {"content-type": "application/json"}, garbage)
+    return None
+
+
 class MangledAppSync(FakeAppSync):
     """A Transport answering like AppSync, each request under the next of ``fates`` (then ``ok``)."""
 
@@ -70,25 +92,11 @@ class MangledAppSync(FakeAppSync):
         """The fate of the request at hand; an answer or exception for a fault before anything runs."""
         fate = self.fates.popleft() if self.fates else OK
         self._fate = fate
-        if fate.kind == "http":
-            headers = {"content-type": "text/html"}
-            body = _HTML % (fate.status, fate.status)
-            if fate.status == 429:
-                headers = {"content-type": "application/json"}
-                body = json.dumps({"errors": [{"errorType": "TooManyRequestsException",
-                                               "message": "Rate exceeded"}]}).encode()  # fmt: skip
-            if fate.retry_after is not None:
-                headers["Retry-After"] = fate.retry_after
-            self.log.append((f"http {fate.status}", []))
-            return HttpResponse(fate.status, headers, body)
-        if fate.kind == "reset":
-            self.log.append(("reset", []))
-            if fate.direct:
-                return ConnectionFailedError("connection reset by peer")
-            return ConnectionResetError(104, "Connection reset by peer")
-        if fate.kind == "garbage":
-            self.log.append(("garbage", []))
-            return HttpResponse(200, {"content-type": "application/json"}, b'{"data": {"m0": {"id"')
+        fault = fault_before_anything(fate, b'{"data": {"m0": {"id"')
+        if fault is not None:
+            label, outcome = fault
+            self.log.append((label, []))
+            return outcome
         return None  # it reaches the resolvers: _execute reads self._fate
 
     def _execute(self, received: ReceivedRequest) -> HttpResponse:

@@ -20,11 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from streambridge import ConnectionFailedError, HttpResponse
+from streambridge import HttpResponse
 from streambridge.testing import FakeEventApi
 from streambridge.testing._fake import ReceivedRequest
 from streambridge.testing._local._errors import RejectedError
 from streambridge.testing._local_events._rules import channel_path
+
+from .mangled_appsync import fault_before_anything
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,6 @@ class Fate:
 
 
 OK = Fate("ok")
-_HTML = b"<html><head><title>%d</title></head><body><h1>%d</h1>Service unavailable</body></html>"
 
 
 class MangledEventApi(FakeEventApi):
@@ -67,27 +68,11 @@ class MangledEventApi(FakeEventApi):
         """The fate of the request at hand; an answer or exception for a fault before anything is read."""
         fate = self.fates.popleft() if self.fates else OK
         self._fate = fate
-        if fate.kind == "http":
-            headers = {"content-type": "text/html"}
-            body = _HTML % (fate.status, fate.status)
-            if fate.status == 429:
-                headers = {"content-type": "application/json"}
-                body = json.dumps({"errors": [{"errorType": "TooManyRequestsException",
-                                               "message": "Rate exceeded"}]}).encode()  # fmt: skip
-            if fate.retry_after is not None:
-                headers["Retry-After"] = fate.retry_after
-            self.log.append((f"http {fate.status}", -1))
-            return HttpResponse(fate.status, headers, body)
-        if fate.kind == "reset":
-            self.log.append(("reset", -1))
-            if fate.direct:
-                return ConnectionFailedError("connection reset by peer")
-            return ConnectionResetError(104, "Connection reset by peer")
-        if fate.kind == "garbage":
-            self.log.append(("garbage", -1))
-            return HttpResponse(
-                200, {"content-type": "application/json"}, b'{"failed": [], "successful": [{"'
-            )
+        fault = fault_before_anything(fate, b'{"failed": [], "successful": [{"')
+        if fault is not None:
+            label, outcome = fault
+            self.log.append((label, -1))
+            return outcome
         return None  # it reaches the rules: _answer reads self._fate
 
     def _answer(self, received: ReceivedRequest) -> HttpResponse:
