@@ -1,11 +1,20 @@
-"""What every target reads alike in an answer: JSON bodies, Retry-After, body hints, and redaction."""
+"""What every target reads alike in an answer.
+
+The statuses that fail a request whole, JSON bodies, Retry-After, body hints, and redaction.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from streambridge._errors import AuthorizationError, ServerError, ThrottledError
+
+if TYPE_CHECKING:
+    from streambridge._errors import PublishError
+    from streambridge._io.transport import HttpResponse
 
 # What a server may echo back that must never reach a log or an exception: AppSync's signature mismatch
 # answer prints the canonical request, session token included.
@@ -43,4 +52,23 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
                 return max(0.0, float(value))
             except ValueError:
                 return None  # an HTTP date: fall back to our own backoff
+    return None
+
+
+def status_failure(response: HttpResponse, what: str, detail: str) -> PublishError | None:
+    """The failure the HTTP status alone says: credentials refused, throttled, or 5xx.
+
+    For a request of either target (``what``: "request", "publish"); ``detail``: the body's first error.
+    """
+    status = response.status
+    if status in (401, 403):
+        return AuthorizationError(f"AppSync refused the credentials: HTTP {status}{detail}")
+    if status == 429:
+        wait = retry_after(response.headers)
+        return ThrottledError(f"AppSync throttled the {what}: HTTP 429{detail}", retry_after=wait)
+    if status >= 500:
+        wait = retry_after(response.headers)
+        return ServerError(
+            f"AppSync answered HTTP {status}{detail or body_hint(response.body)}", retry_after=wait
+        )
     return None

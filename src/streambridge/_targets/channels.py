@@ -36,7 +36,7 @@ from streambridge._errors import (
     ThrottledError,
     said,
 )
-from streambridge._targets.answers import body_hint, parse_json, redact, retry_after
+from streambridge._targets.answers import body_hint, parse_json, redact, status_failure
 from streambridge._targets.base import Answer, Item, Rendered
 from streambridge._targets.values import to_json
 
@@ -191,13 +191,9 @@ def interpret(response: HttpResponse, count: int) -> Answer:
 def _request_error(response: HttpResponse, payload: Any) -> PublishError | None:
     """The whole publish's failure when the status or the body says it failed as a whole."""
     status, hint = response.status, body_hint(response.body)
-    wait = retry_after(response.headers)
-    if status in (401, 403):
-        return AuthorizationError(f"AppSync refused the credentials: HTTP {status}{_detail(payload)}")
-    if status == 429:
-        return ThrottledError(f"AppSync throttled the publish: HTTP 429{_detail(payload)}", retry_after=wait)
-    if status >= 500:
-        return ServerError(f"AppSync answered HTTP {status}{_detail(payload) or hint}", retry_after=wait)
+    failed = status_failure(response, "publish", _detail(payload))
+    if failed is not None:
+        return failed
     if status == 200 and not isinstance(payload, dict):
         return ServerError(f"AppSync answered HTTP 200 with a body that is not JSON{hint}")
     if status != 200:  # e.g. 400: a channel or an event it will not take; nothing was published

@@ -20,7 +20,7 @@ from streambridge._errors import (
     ThrottledError,
 )
 from streambridge._io.transport import HttpResponse
-from streambridge._targets.answers import body_hint, parse_json, redact, retry_after
+from streambridge._targets.answers import body_hint, parse_json, redact, status_failure
 from streambridge._targets.base import Answer
 
 _THROTTLING = ("throttl", "toomanyrequests", "provisionedthroughputexceeded", "requestlimitexceeded")
@@ -115,19 +115,12 @@ def _read_null_data(aliases: Mapping[str, int], answer: Answer) -> None:
             )
 
 
-def _status_error(  # noqa: PLR0911 - one return per kind of failure
-    response: HttpResponse, payload: Any, errors: list[Any]
-) -> PublishError | None:
+def _status_error(response: HttpResponse, payload: Any, errors: list[Any]) -> PublishError | None:
     """The whole request's failure when the status or the body shape says it failed as a whole."""
     status = response.status
-    wait = retry_after(response.headers)
-    if status in (401, 403):
-        return AuthorizationError(f"AppSync refused the credentials: HTTP {status}{_first(errors)}")
-    if status == 429:
-        return ThrottledError(f"AppSync throttled the request: HTTP 429{_first(errors)}", retry_after=wait)
-    if status >= 500:
-        detail = _first(errors) or body_hint(response.body)
-        return ServerError(f"AppSync answered HTTP {status}{detail}", retry_after=wait)
+    failed = status_failure(response, "request", _first(errors))
+    if failed is not None:
+        return failed
     if not isinstance(payload, dict):
         if status == 200:
             return ServerError(
