@@ -25,12 +25,12 @@ import math
 from collections import deque
 from collections.abc import Callable
 
+from streambridge._engine.observe import THROTTLED, outcome_of
 from streambridge._errors import (
     AuthorizationError,
     ConfigurationError,
     EndpointDownError,
     StreambridgeError,
-    ThrottledError,
     TransientError,
 )
 from streambridge._targets.base import Answer
@@ -80,9 +80,7 @@ class Governor:
         if isinstance(error, (AuthorizationError, ConfigurationError)):
             self.halted = error
             return
-        throttled = isinstance(error, ThrottledError) or (
-            isinstance(answer, Answer) and any(isinstance(e, ThrottledError) for e in answer.errors.values())
-        )
+        throttled = outcome_of(answer)[0] == THROTTLED
         if throttled:
             self.pace.throttled(sent_at)
         if isinstance(error, TransientError) and not throttled:  # 5xx, reset, timeout: maybe down
