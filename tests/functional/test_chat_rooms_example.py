@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib
 import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -23,23 +21,15 @@ from streambridge import ApiKeyAuth, Bridge, IAMAuth, RetryPolicy, Status
 from streambridge.testing import EventRejectedError, FakeEventApi, events
 from streambridge.testing.events import Change
 
+from .test_examples import import_handler as import_example_handler
+
 URL = "https://example123.appsync-api.us-east-1.amazonaws.com/event"
 KEYS = ("roomId", "messageId")
 
 
 def import_handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """Import examples.chat_rooms.handler anew, like a cold start, with the URL in the environment.
-
-    Whatever was imported before comes back after the test (set-then-delete records it in monkeypatch).
-    """
-    monkeypatch.setenv("STREAMBRIDGE_APPSYNC_URL", URL)
-    package = importlib.import_module("examples.chat_rooms")
-    name = f"{package.__name__}.handler"
-    monkeypatch.setitem(sys.modules, name, None)  # type: ignore[arg-type]
-    del sys.modules[name]
-    monkeypatch.setattr(package, "handler", None, raising=False)
-    delattr(package, "handler")
-    return importlib.import_module(name)
+    """Import examples.chat_rooms.handler anew, like a cold start, with the Event API's URL."""
+    return import_example_handler("chat_rooms", monkeypatch, URL)
 
 
 @dataclass

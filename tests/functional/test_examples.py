@@ -85,13 +85,13 @@ def appsync_schema(example: str) -> GraphQLSchema:
     return schema
 
 
-def import_handler(example: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+def import_handler(example: str, monkeypatch: pytest.MonkeyPatch, url: str = URL) -> ModuleType:
     """Import the example's handler module anew, like a cold start, with the URL in the environment.
 
     Whatever was imported before comes back after the test (and nothing is left behind), so that other
     tests importing the example see the module they would have seen without this one.
     """
-    monkeypatch.setenv("STREAMBRIDGE_APPSYNC_URL", URL)
+    monkeypatch.setenv("STREAMBRIDGE_APPSYNC_URL", url)
     package = importlib.import_module(f"examples.{example}")
     name = f"{package.__name__}.handler"
     # set-then-delete: monkeypatch records the previous entry (or its absence) and restores it
