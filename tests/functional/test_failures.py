@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 
@@ -179,3 +180,41 @@ def test_a_request_in_flight_at_the_deadline_is_cancelled_and_reported(
     # THEN the handler returns within the time left and reports the record failed
     assert time.monotonic() - started < 1.0
     assert result.failed == 1
+
+
+class AppendingAppSync(FakeAppSync):
+    """AppSync whose resolver for one order ran and returned data, then appended an error to its field."""
+
+    def __init__(self, order: str, error_type: str) -> None:
+        super().__init__()
+        self.order, self.error_type = order, error_type
+
+    async def post(self, url: str, body: bytes, headers: dict, timeout: float) -> HttpResponse:
+        before = len(self.published)
+        response = await super().post(url, body, headers, timeout)
+        answer = json.loads(response.body)
+        for position, done in enumerate(self.published[before:]):
+            if done.arguments["input"]["id"] == self.order:  # fields run in order: the nth published alias
+                alias = next(k for i, k in enumerate(answer["data"]) if i == position)
+                error = {"path": [alias], "errorType": self.error_type, "message": "appended"}
+                answer["errors"] = [error]
+        return HttpResponse(response.status, response.headers, json.dumps(answer).encode())
+
+
+@pytest.mark.parametrize("error_type", ["ThrottlingException", "PoisonError"])
+@pytest.mark.parametrize("poison", ["report", "skip"])
+def test_a_mutation_that_returned_data_and_an_error_is_published_once(
+    make_bridge: Callable[..., Bridge], error_type: str, poison: str
+) -> None:
+    # GIVEN AppSync runs order b's resolver, returns its data, and appends an error to its field
+    appsync = AppendingAppSync("b", error_type)
+    handler = publish_handler(make_bridge(transport=appsync, poison=poison))
+    # WHEN a batch of three orders is published
+    result = handler.process(orders(("a", "NEW"), ("b", "NEW"), ("c", "NEW")))
+    # THEN b ran once: published with a note, never sent again, nothing reported failed
+    assert appsync.published_values() == ["a", "b", "c"]
+    assert result.published == 3
+    assert result.batch_item_failures() == []
+    noted = [outcome for outcome in result.outcomes if outcome.note]
+    assert len(noted) == 1
+    assert "appended" in (noted[0].note or "")

@@ -65,12 +65,67 @@ def test_an_error_on_a_field_of_a_result_that_came_back_is_a_note_not_a_failure(
     assert "Rate exceeded" in result.notes[0]
 
 
-def test_an_error_on_a_field_of_a_null_result_blames_its_mutation() -> None:
+def test_an_error_below_a_null_result_means_its_resolver_ran() -> None:
+    # GIVEN m0 null because a non-null field of its result failed (null propagation to m0)
     body = {
         "data": {"m0": None, "m1": {"id": "2"}, "m2": {"id": "3"}},
-        "errors": [{"message": "boom", "path": ["m0", "owner"], "errorType": "X"}],
+        "errors": [{"message": "boom", "path": ["m0", "owner"], "errorType": "TooManyRequestsException"}],
     }
-    assert set(interpret(answer(200, body), ALIASES).errors) == {0}
+    result = interpret(answer(200, body), ALIASES)
+    # THEN m0's resolver returned the object whose field failed: it ran, so it is not sent again
+    assert result.errors == {}
+    assert "ran" in result.notes[0]
+    assert "boom" in result.notes[0]
+
+
+@pytest.mark.parametrize("error_type", ["TooManyRequestsException", "PoisonError", "Unauthorized"])
+def test_a_mutation_that_returned_data_and_an_error_on_its_field_ran(error_type: str) -> None:
+    # GIVEN m1 answered with data AND an error whose path is m1 (a resolver calling $util.appendError)
+    body = {
+        "data": {"m0": {"id": "1"}, "m1": {"id": "2"}, "m2": {"id": "3"}},
+        "errors": [{"message": "appended", "path": ["m1"], "errorType": error_type}],
+    }
+    result = interpret(answer(200, body), ALIASES)
+    # THEN it ran: no error (never sent again, never dead-lettered), a note says what AppSync answered
+    assert result.request_error is None
+    assert result.errors == {}
+    assert set(result.notes) == {1}
+    assert "returned data" in result.notes[1]
+    assert "appended" in result.notes[1]
+
+
+def test_an_error_below_a_field_with_data_null_spares_it_and_those_before() -> None:
+    # GIVEN data null: m1's non-null result field failed below it, so m1 ran; m2 never ran
+    body = {"data": None, "errors": [{"message": "boom", "path": ["m1", "owner"], "errorType": "X"}]}
+    result = interpret(answer(200, body), ALIASES)
+    # THEN m0 and m1 ran (notes), m2 did not run and is retried
+    assert set(result.notes) == {0, 1}
+    assert set(result.errors) == {2}
+    assert is_retryable(result.errors[2])
+
+
+def test_an_error_for_a_field_and_one_below_it_count_as_ran_whatever_their_order() -> None:
+    # GIVEN two errors for m0, its own first, then one below it that shows its resolver ran
+    body = {
+        "data": {"m0": None, "m1": {"id": "2"}, "m2": {"id": "3"}},
+        "errors": [
+            {"message": "own", "path": ["m0"], "errorType": "X"},
+            {"message": "below", "path": ["m0", "owner"], "errorType": "X"},
+        ],
+    }
+    result = interpret(answer(200, body), ALIASES)
+    # THEN it ran
+    assert result.errors == {}
+    assert set(result.notes) == {0}
+
+
+def test_a_non_200_answer_with_results_is_read_per_mutation() -> None:
+    # GIVEN a 400 whose body still carries every mutation's result
+    body = {"data": {"m0": {"id": "1"}, "m1": {"id": "2"}, "m2": {"id": "3"}}}
+    result = interpret(answer(400, body), ALIASES)
+    # THEN they ran: the request did not fail as a whole (which would send them again one by one)
+    assert result.request_error is None
+    assert result.errors == {}
 
 
 def test_variable_error_without_path_fails_the_whole_request() -> None:

@@ -41,6 +41,7 @@ def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
     answer = Answer()
     data = payload.get("data")
     pathless: PublishError | None = None  # the first error no alias can be blamed for
+    ran_anyway: set[int] = set()  # mutations an error was answered for, though their resolver ran
     for error in errors:
         if not isinstance(error, dict):
             continue
@@ -49,25 +50,50 @@ def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
         position = aliases.get(path[0]) if path else None
         if position is None:
             pathless = pathless or _classify(error, aliases)
-        elif len(path) > 1 and isinstance(data, dict) and data.get(path[0]) is not None:
-            # A field of a result that came back failed: the mutation ran, so sending it again (a throttled
-            # field is retryable) would run it twice. Its subscribers get that field null.
-            answer.notes.setdefault(
-                position, f"it ran, but a field of its result failed: {_classify(error, aliases)}"
-            )
-        elif position not in answer.errors:
+        elif (ran := _ran_despite(path, data)) is not None:
+            answer.notes.setdefault(position, f"{ran}: {_classify(error, aliases)}")
+            ran_anyway.add(position)
+        elif position not in answer.errors and position not in ran_anyway:
             answer.errors[position] = _classify(error, aliases)
+    for position in ran_anyway:  # an error of its own answered before the one that shows it ran
+        answer.errors.pop(position, None)
     if isinstance(data, dict):  # the mutations ran: each has its own outcome
         _read_results(data, aliases, answer, pathless)
-    elif answer.errors:  # data null: a failed non-null field nulled the whole answer (null propagation)
-        _read_null_data(aliases, answer)
+    elif answer.errors or ran_anyway:  # data null: a failed non-null field nulled the whole answer
+        _read_null_data(aliases, answer, min(answer.errors.keys() | ran_anyway))
     elif pathless is not None:  # nothing ran, e.g. a variable of the wrong type
         answer.request_error = pathless
-    if status != 200 and answer.request_error is None and not answer.errors:
+    if status != 200 and answer.request_error is None and not answer.errors and not _any_ran(data, answer):
         answer.request_error = GraphQLError(
             f"AppSync rejected the request: HTTP {status}{body_hint(response.body)}"
         )
     return answer
+
+
+def _any_ran(data: Any, answer: Answer) -> bool:
+    """True when the answer shows a mutation ran: its result came back, or an error says it ran."""
+    return bool(answer.notes) or (isinstance(data, dict) and any(v is not None for v in data.values()))
+
+
+def _ran_despite(path: list[Any], data: Any) -> str | None:
+    """What an error says of a mutation whose resolver ran anyway; None when it says it failed.
+
+    A mutation whose field came back with data ran, whatever error the answer also has for it (a resolver
+    calling ``$util.appendError`` answers both); an error below its field (``[m3, "owner"]``) comes from a
+    field of the result its resolver returned, even when null propagation then nulled the result (or
+    ``data``). Sending either again would run it twice (a throttled field error is retryable).
+    """
+    result = data.get(path[0]) if isinstance(data, dict) else None
+    if result is not None:
+        if len(path) > 1:
+            return "it ran, but a field of its result failed (subscribers receive it null)"
+        return "it ran and returned data, but AppSync also answered an error for it"
+    if len(path) > 1:
+        return (
+            "it ran, but a non-null field of its result failed and nulled the result "
+            "(whether subscribers received anything is unknown)"
+        )
+    return None
 
 
 def _read_results(
@@ -75,7 +101,7 @@ def _read_results(
 ) -> None:
     """Outcomes of mutations not blamed by an error: a result means it ran. Never count one that did not."""
     for alias, position in aliases.items():
-        if position in answer.errors:
+        if position in answer.errors or position in answer.notes:  # blamed, or ran despite an error
             continue
         if data.get(alias) is not None:
             if pathless is not None:  # it ran: sending it again would run it twice
@@ -92,17 +118,16 @@ def _read_results(
             )
 
 
-def _read_null_data(aliases: Mapping[str, int], answer: Answer) -> None:
-    """``data`` is null after a mutation failed: those before it ran, those after it did not.
+def _read_null_data(aliases: Mapping[str, int], answer: Answer, first: int) -> None:
+    """``data`` is null after the mutation at ``first`` failed: those before it ran, those after did not.
 
     Mutations run one after the other in document order (GraphQL spec, "Mutation operations"); an error on
     a non-null field nulls its parent up to ``data`` and stops the rest (graphql-js, which the simulator
     runs). Whether AppSync stops the rest too is unknown: retrying them is at least once either way.
     """
-    first = min(answer.errors)
     blamed = next(alias for alias, position in aliases.items() if position == first)
     for alias, position in aliases.items():
-        if position in answer.errors:
+        if position in answer.errors or position in answer.notes:
             continue
         if position < first:
             answer.notes[position] = (
