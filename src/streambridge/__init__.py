@@ -30,6 +30,7 @@ from streambridge._errors import (
     StreambridgeError,
     ThrottledError,
     TransientError,
+    WrongEndpointError,
 )
 from streambridge._io.auth import ApiKeyAuth, IAMAuth, TokenAuth
 from streambridge._io.transport import Auth, HttpResponse, Transport
@@ -93,6 +94,7 @@ __all__ = [
     "TokenAuth",
     "TransientError",
     "Transport",
+    "WrongEndpointError",
 ]
 
 # Public names carry the module users import them from, as httpx's do: a traceback says

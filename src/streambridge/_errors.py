@@ -85,6 +85,8 @@ def can_dead_letter(error: StreambridgeError) -> bool:
 class ConfigurationError(StreambridgeError):
     """The bridge is set up wrong (URL, auth, region, tuning); raised at cold start, never retried."""
 
+    dead_letterable = False  # the setting is at fault, not the record: every record would fail alike
+
 
 class EventShapeError(StreambridgeError):
     """The Lambda event as a whole is not what the decorator expects (wrong source, missing fields).
@@ -107,6 +109,44 @@ class DocumentError(StreambridgeError):
 
 class PublishError(StreambridgeError):
     """Publishing to AppSync failed."""
+
+
+class WrongEndpointError(ConfigurationError, PublishError):
+    """The URL answers, but not as an AppSync endpoint does (HTTP 404, 405, a redirect...).
+
+    Found while sending, so it is a configuration error every request shares: sending halts, and every
+    record not published is reported failed (never skipped, never dead-lettered) for Lambda to re-deliver
+    once the URL is fixed.
+    """
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def at(self, url: str) -> WrongEndpointError:
+        """The same error, its message naming ``url`` (without credentials) and the likely fix."""
+        import urllib.parse
+
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        shown = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        path = parts.path.rstrip("/")
+        if "appsync-realtime-api" in host:
+            fix = "that is the real-time (WebSocket) host: publish to the appsync-api host of the same API"
+        elif not path.endswith(("/graphql", "/event")):
+            fix = "its path should be /graphql (a GraphQL API) or /event (an Event API)"
+        else:
+            fix = (
+                "check the API id and region (https://<id>.appsync-api.<region>.amazonaws.com), or that a "
+                "custom domain is associated with the API"
+            )
+        wrong = WrongEndpointError(
+            f"{self} from {shown}: this URL is not an AppSync endpoint ({fix}); the records are reported "
+            "failed, never skipped or dead-lettered",
+            status=self.status,
+        )
+        wrong.__cause__ = self.__cause__
+        return wrong
 
 
 class TransientError(PublishError):

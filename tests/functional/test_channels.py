@@ -20,6 +20,7 @@ from streambridge import (
     PayloadTooLargeError,
     Status,
     TokenAuth,
+    WrongEndpointError,
 )
 from streambridge.testing import (
     DEFAULT_CREDENTIALS,
@@ -278,3 +279,18 @@ def test_events_of_different_keys_on_one_channel_share_publishes_even_when_chann
     assert len(api.requests) == 140 // 5
     for room in range(7):
         assert [v["n"] for v in api.values(f"/rooms/r{room}")] == list(range(room, 140, 7))
+
+
+def test_a_wrong_endpoint_fails_every_event_never_skips_it() -> None:
+    # GIVEN a URL whose publishes answer 404 (a path that is not /event, say), and poison="skip"
+    api = FakeEventApi(namespaces=("rooms",))
+    api.fail_next(*[HttpResponse(404, {}, b'{"message":"Not Found"}')] * 20)
+    handler = room_handler(api, poison="skip")
+    # WHEN messages of three rooms are published
+    result = handler.process(messages(("r1", "a"), ("r2", "b"), ("r3", "c")), lambda_context())
+    handler.bridge.close()
+    # THEN each is reported failed with the URL named, none skipped; no event reached a channel
+    assert [o.status for o in result.outcomes] == [Status.FAILED] * 3
+    assert all(isinstance(o.error, WrongEndpointError) for o in result.outcomes)
+    assert URL in str(result.outcomes[0].error)
+    assert api.values() == []

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from streambridge import (
     AuthorizationError,
     Bridge,
+    DeadLetter,
     DeadlineExceededError,
     DynamoDBRecord,
     GraphQLError,
@@ -20,6 +21,7 @@ from streambridge import (
     PayloadTooLargeError,
     ServerError,
     Status,
+    WrongEndpointError,
 )
 from streambridge.testing import FakeAppSync, RequestRejectedError, events
 
@@ -218,3 +220,38 @@ def test_a_mutation_that_returned_data_and_an_error_is_published_once(
     noted = [outcome for outcome in result.outcomes if outcome.note]
     assert len(noted) == 1
     assert "appended" in (noted[0].note or "")
+
+
+@pytest.mark.parametrize("status", [404, 405, 301])
+@pytest.mark.parametrize("poison", ["report", "skip", "dead-letter"])
+def test_a_wrong_endpoint_fails_every_record_never_skips_or_dead_letters(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, status: int, poison: str
+) -> None:
+    # GIVEN a URL that answers like no AppSync endpoint (a missing path, the real-time host, a redirect)
+    appsync.fail_for(60.0, HttpResponse(status, {}, b"<html>Not Found</html>"))
+    sink = ListSink()
+    settings = {"dead_letter": sink} if poison == "dead-letter" else {}
+    handler = publish_handler(make_bridge(poison=poison, **settings))
+    # WHEN ten orders of ten keys are published
+    result = handler.process(orders(*[(f"o{n}", "NEW") for n in range(10)]))
+    # THEN every record is reported failed with an error that names the URL and the fix, none is skipped or
+    # dead-lettered, and sending stopped at the first answer instead of trying each record alone
+    assert result.failed == 10
+    assert sink.letters == []
+    assert result.requests == 1
+    error = result.failures[0].error
+    assert isinstance(error, WrongEndpointError)
+    assert f"HTTP {status}" in str(error)
+    assert "example123.appsync-api.us-east-1.amazonaws.com/graphql" in str(error)
+    assert "API id and region" in str(error)
+
+
+class ListSink:
+    """A dead-letter sink that keeps every letter."""
+
+    def __init__(self) -> None:
+        self.letters: list[DeadLetter] = []
+
+    def send(self, letters: Sequence[DeadLetter]) -> set[int]:
+        self.letters.extend(letters)
+        return set()

@@ -24,6 +24,7 @@ EXPECTED = {
     "ConnectionFailedError",
     "DeadlineExceededError",
     "EndpointDownError",
+    "WrongEndpointError",
     "ChannelEvent",
     "ChannelEventError",
     "DeliveryFailedError",

@@ -11,6 +11,7 @@ from streambridge import (
     GraphQLError,
     ServerError,
     ThrottledError,
+    WrongEndpointError,
 )
 from streambridge._errors import is_retryable
 from streambridge._io.transport import HttpResponse
@@ -286,3 +287,30 @@ def test_null_data_after_a_blamed_error_spares_the_mutations_that_ran_before_it(
     assert not is_retryable(result.errors[1])
     assert is_retryable(result.errors[2])
     assert set(result.notes) == {0}
+
+
+@pytest.mark.parametrize("status", [404, 405, 410, 415, 301, 307])
+def test_a_status_that_says_the_url_is_wrong_fails_the_request_as_misconfigured(status: int) -> None:
+    # GIVEN an answer no AppSync endpoint gives to a well-formed request
+    result = interpret(answer(status, b"<html>Not Found</html>"), ALIASES)
+    # THEN the request failed as a whole for the configuration: not retried, not a record's fault
+    error = result.request_error
+    assert isinstance(error, WrongEndpointError)
+    assert not is_retryable(error)
+    assert not error.dead_letterable
+
+
+@pytest.mark.parametrize(
+    ("url", "fix"),
+    [
+        ("https://abc.appsync-api.us-east-1.amazonaws.com/", "path should be /graphql"),
+        ("https://abc.appsync-realtime-api.us-east-1.amazonaws.com/graphql", "real-time (WebSocket) host"),
+        ("https://abc.appsync-api.us-east-1.amazonaws.com/graphql", "API id and region"),
+        ("https://user:secret@api.example.com/graphql", "custom domain"),
+    ],
+)
+def test_a_wrong_endpoint_names_the_url_and_the_likely_fix(url: str, fix: str) -> None:
+    error = WrongEndpointError("AppSync answered HTTP 404", status=404).at(url)
+    assert fix in str(error)
+    assert "secret" not in str(error)
+    assert url.replace("user:secret@", "") in str(error)

@@ -35,6 +35,7 @@ from streambridge._errors import (
     PublishError,
     RequestTimeoutError,
     StreambridgeError,
+    WrongEndpointError,
     can_dead_letter,
     said,
 )
@@ -306,6 +307,8 @@ class _Run:
             answer = error
         else:
             answer = self.target.interpret(response, request.keys)
+            if isinstance(answer.request_error, WrongEndpointError):  # say which URL, and the likely fix
+                answer.request_error = answer.request_error.at(endpoint.url)
         self.governor.observe(answer, sent_at)
         if started is not None:
             self._observe(len(entries), answer, started)

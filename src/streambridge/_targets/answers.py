@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from streambridge._errors import AuthorizationError, ServerError, ThrottledError
+from streambridge._errors import AuthorizationError, ServerError, ThrottledError, WrongEndpointError
 
 if TYPE_CHECKING:
     from streambridge._errors import PublishError
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 _SECRETS = re.compile(
     r"(?i)(x-amz-security-token|x-api-key|authorization)(\s*:\s*)[^\n'\"]+|(Signature=|Credential=)[^,\s'\"]+"
 )
+
+_WRONG_ENDPOINT = frozenset((404, 405, 410, 415))
+"""Statuses that say the URL is not an AppSync endpoint (no such path, no POST there, gone, not JSON),
+whatever a request carries: a misconfiguration, never a bad record. Redirects (3xx) say it too: AppSync
+answers its own host's requests itself."""
 
 
 def redact(text: str) -> str:
@@ -56,11 +61,15 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def status_failure(response: HttpResponse, what: str, detail: str) -> PublishError | None:
-    """The failure the HTTP status alone says: credentials refused, throttled, or 5xx.
+    """The failure the HTTP status alone says: a wrong endpoint, credentials refused, throttled, or 5xx.
 
     For a request of either target (``what``: "request", "publish"); ``detail``: the body's first error.
     """
     status = response.status
+    if status in _WRONG_ENDPOINT or 300 <= status < 400:
+        return WrongEndpointError(
+            f"AppSync answered HTTP {status}{detail or body_hint(response.body)}", status=status
+        )
     if status in (401, 403):
         return AuthorizationError(f"AppSync refused the credentials: HTTP {status}{detail}")
     if status == 429:
