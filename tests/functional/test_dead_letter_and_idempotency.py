@@ -180,3 +180,144 @@ def test_an_unreachable_store_falls_back_to_at_least_once(
     result = handler.process(orders(("a", "NEW")))
     assert result.published == 1
     assert "idempotency store unreachable" in caplog.text
+
+
+# -- FIFO dead-letter queues and large letters (moto 5 models the FIFO deduplication window and the 1 MiB
+# -- batch total; the id length and character rules are checked in tests/unit/test_dead_letter_queue.py) --
+
+
+@pytest.fixture
+def fifo_queue(aws: None) -> str:
+    created = boto3.client("sqs").create_queue(QueueName="poison.fifo", Attributes={"FifoQueue": "true"})
+    return str(created["QueueUrl"])
+
+
+def test_three_poison_aurora_events_are_three_dead_letters(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, fifo_queue: str
+) -> None:
+    # GIVEN an Aurora handler dead-lettering to a FIFO queue
+    bridge = make_bridge(poison="dead-letter", dead_letter=SQSDeadLetterQueue(fifo_queue))
+
+    @bridge.aurora(PUBLISH)
+    def handler(event: Any) -> dict[str, Any]:
+        return {"input": event.payload}
+
+    # WHEN three poison events arrive, one invocation each
+    results = [handler.process(events.aurora({"id": f"o{n}", "status": "POISON"})) for n in range(3)]
+    # THEN all three are in the queue (Aurora sends no id: they must not share a deduplication id)
+    assert [r.dead_lettered for r in results] == [1, 1, 1]
+    assert sorted(letter["record"]["id"] for letter in dead_letters(fifo_queue)) == ["o0", "o1", "o2"]
+
+
+def test_two_poison_mutations_of_one_event_are_two_dead_letters(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, fifo_queue: str
+) -> None:
+    # GIVEN an EventBridge handler whose mapping returns two mutations, both refused for good
+    bridge = make_bridge(poison="dead-letter", dead_letter=SQSDeadLetterQueue(fifo_queue))
+
+    @bridge.eventbridge(PUBLISH)
+    def handler(event: Any) -> list[dict[str, Any]]:
+        return [{"input": {"id": f"{event.detail['id']}-{n}", "status": "POISON"}} for n in range(2)]
+
+    # WHEN the event is published
+    result = handler.process(events.eventbridge({"id": "o1"}))
+    # THEN both letters are in the queue, one per mutation, each saying which it is
+    assert result.dead_lettered == 2
+    assert [letter["mutation"] for letter in dead_letters(fifo_queue)] == [
+        {"number": 1, "count": 2},
+        {"number": 2, "count": 2},
+    ]
+
+
+def test_two_poison_alarms_with_long_names_are_two_dead_letters(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, fifo_queue: str
+) -> None:
+    # GIVEN alarms whose names (with spaces) push their identifiers past 128 characters
+    bridge = make_bridge(poison="dead-letter", dead_letter=SQSDeadLetterQueue(fifo_queue))
+
+    @bridge.cloudwatch_alarm(PUBLISH)
+    def handler(alarm: Any) -> dict[str, Any]:
+        return {"input": {"id": alarm.alarm_name, "status": "POISON"}}
+
+    name = "Checkout p99 latency above the agreed threshold in production for the orders service "
+    # WHEN both change state and are refused
+    results = [handler.process(events.cloudwatch_alarm(name + suffix)) for suffix in ("A", "B")]
+    # THEN both letters are in the queue
+    assert [r.dead_lettered for r in results] == [1, 1]
+    assert sorted(letter["record"]["alarmData"]["alarmName"] for letter in dead_letters(fifo_queue)) == [
+        name + "A",
+        name + "B",
+    ]
+
+
+def refuse_poison(record: Any) -> dict[str, Any]:
+    if record.new_image["status"] == "POISON":
+        raise ValueError("cannot map a poison order")
+    return {"input": record.new_image}
+
+
+@pytest.mark.parametrize("fifo", [False, True], ids=["standard", "fifo"])
+def test_ten_poison_records_of_120_kb_are_all_dead_lettered(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, queue: str, fifo_queue: str, fifo: bool
+) -> None:
+    # GIVEN 10 records of ~120 KB that the mapping refuses: their letters go to the queue together, more
+    # than one SendMessageBatch takes (1 MiB)
+    url = fifo_queue if fifo else queue
+    handler = handler_on(
+        make_bridge(poison="dead-letter", dead_letter=SQSDeadLetterQueue(url)), refuse_poison
+    )
+    event = events.dynamodb(
+        [{"new_image": {"id": f"k{n}", "status": "POISON", "blob": "x" * 120_000}} for n in range(10)]
+    )
+    # WHEN published
+    result = handler.process(event)
+    # THEN all ten are dead-lettered, whole, and the stream goes on
+    assert result.dead_lettered == 10
+    assert result.lambda_response() == {"batchItemFailures": []}
+    letters = dead_letters(url)
+    assert len(letters) == 10
+    assert all(letter["record"]["dynamodb"]["NewImage"]["blob"]["S"] == "x" * 120_000 for letter in letters)
+
+
+def test_the_bridge_names_an_aurora_letter_by_its_invocation(
+    make_bridge: Callable[..., Bridge], fifo_queue: str
+) -> None:
+    # GIVEN the same Aurora payload dead-lettered by two invocations, and a retry of the second (Lambda
+    # keeps the request id of an asynchronous invocation across its retries)
+    import asyncio
+
+    from streambridge import GraphQLError
+    from streambridge._engine.retry import Deadline
+    from streambridge._sources import SOURCES
+
+    bridge = make_bridge(poison="dead-letter", dead_letter=SQSDeadLetterQueue(fifo_queue))
+    records = SOURCES["aurora"].parse(events.aurora({"id": "o1", "status": "POISON"}))
+    for request_id in ("request-1", "request-2", "request-2"):
+        send = bridge._dead_letterer("aurora", records, Deadline(None, 0.0), request_id=request_id)
+        assert send is not None
+        # WHEN its letter is sent
+        assert asyncio.run(send([(0, GraphQLError("rejected"))])) == set()
+    # THEN each invocation's letter is in the queue once
+    assert sorted(letter["requestId"] for letter in dead_letters(fifo_queue)) == ["request-1", "request-2"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs Bridge._process to pass request_id=context's aws_request_id to _dead_letterer",
+)
+def test_the_same_aurora_payload_in_two_invocations_is_two_dead_letters(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, fifo_queue: str
+) -> None:
+    # GIVEN an Aurora handler dead-lettering to a FIFO queue
+    bridge = make_bridge(poison="dead-letter", dead_letter=SQSDeadLetterQueue(fifo_queue))
+
+    @bridge.aurora(PUBLISH)
+    def handler(event: Any) -> dict[str, Any]:
+        return {"input": event.payload}
+
+    # WHEN the same poison payload arrives in two invocations (two request ids)
+    event = events.aurora({"id": "o1", "status": "POISON"})
+    for request_id in ("request-1", "request-2"):
+        handler.process(event, events.lambda_context(aws_request_id=request_id))
+    # THEN both letters are in the queue
+    assert len(dead_letters(fifo_queue)) == 2
