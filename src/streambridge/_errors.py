@@ -176,6 +176,15 @@ class RequestTimeoutError(TransientError):
     """No answer within the request timeout."""
 
 
+class CredentialsUnavailableError(TransientError):
+    """The auth could not make its headers: a ``TokenAuth`` callable or the credential chain raised.
+
+    Nothing was sent. Retried within the retry budget like any transient failure (a token service's
+    hiccup passes); if it lasts, the records are reported failed for Lambda to re-deliver. Its cause is
+    what the callable raised.
+    """
+
+
 class EndpointDownError(TransientError):
     """AppSync failed every request for a while (5xx, resets, timeouts): the circuit breaker stopped sending.
 

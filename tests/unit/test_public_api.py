@@ -22,6 +22,7 @@ EXPECTED = {
     "Bridge",
     "ConfigurationError",
     "ConnectionFailedError",
+    "CredentialsUnavailableError",
     "DeadlineExceededError",
     "EndpointDownError",
     "WrongEndpointError",
@@ -82,7 +83,8 @@ def test_every_error_is_a_streambridge_error_and_says_if_retryable() -> None:
     assert all(issubclass(e, streambridge.StreambridgeError) for e in errors)
     retryable = {e.__name__ for e in errors if e.retryable}
     assert retryable == {"TransientError", "ThrottledError", "ServerError", "ConnectionFailedError",
-                         "RequestTimeoutError", "EndpointDownError"}  # fmt: skip
+                         "RequestTimeoutError", "EndpointDownError",
+                         "CredentialsUnavailableError"}  # fmt: skip
 
 
 def test_import_and_bridge_construction_load_nothing_heavy() -> None:

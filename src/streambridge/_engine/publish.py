@@ -31,6 +31,8 @@ from streambridge._engine.observe import THROTTLED, RequestTrace, RequestTracer,
 from streambridge._engine.plan import Planner
 from streambridge._engine.retry import Backoff, Deadline, RetryPolicy, Tries
 from streambridge._errors import (
+    ConnectionFailedError,
+    CredentialsUnavailableError,
     DeadlineExceededError,
     PublishError,
     RequestTimeoutError,
@@ -267,32 +269,40 @@ class _Run:
         It goes on as long as the retry policy, the governor and the deadline allow; its lanes stay in
         flight until their steps are settled.
         """
-        tries = self.backoff.tries()
+        tries: Tries | None = None
         while entries:
-            again = await self._conclude(entries, await self._attempt(entries))
-            entries = await self._back_off(tries, again)
+            answer, sent_at = await self._attempt(entries)
+            if tries is None:  # the budget counts from the first try, not from the wait before it
+                tries = self.backoff.tries(sent_at)
+            entries = await self._back_off(tries, await self._conclude(entries, answer))
 
-    async def _attempt(self, entries: Sequence[Entry]) -> Answer | StreambridgeError:
-        """Send the request once, when the governor lets it go.
+    async def _attempt(self, entries: Sequence[Entry]) -> tuple[Answer | StreambridgeError, float | None]:
+        """Send the request once, when the governor lets it go; and when it went out (None: it did not).
 
         Returns the target's reading of the answer, or why the request failed as a whole (or was not sent).
         """
         stop = await self._cleared()
         if stop is not None:
-            return stop
+            return stop, None
         budget = self.deadline.budget()
         if budget is None:
-            return DeadlineExceededError("not sent: the Lambda deadline was too near")
+            return DeadlineExceededError("not sent: the Lambda deadline was too near"), None
         request = render(self.target, entries)
         endpoint = self.endpoint
         assert endpoint is not None  # noqa: S101 - connected before the first request starts
-        sent_at = self.governor.sending()
-        answer: Answer | StreambridgeError
-        started: float | None = None  # wall-clock time the request went out, for the trace
         try:
             headers = endpoint.auth.headers(endpoint.url, request.body)
-            self.counters.requests += 1
-            started = time.time()
+        except StreambridgeError as error:  # e.g. a ConfigurationError (no credentials): the governor halts
+            self.governor.observe(error, self.deadline.clock())
+            return error, None
+        except Exception as error:  # noqa: BLE001 - a token callable or the credential chain raised
+            # Nothing went out, so the governor learns nothing (a probe is not taken by it): retried.
+            return _unavailable(endpoint.auth, error), None
+        sent_at = self.governor.sending()
+        answer: Answer | StreambridgeError
+        started = time.time()  # wall-clock time the request went out, for the trace
+        self.counters.requests += 1
+        try:
             response = await endpoint.transport.post(
                 endpoint.url, request.body, headers, min(endpoint.request_timeout, budget)
             )
@@ -303,16 +313,18 @@ class _Run:
                     f"the Lambda deadline came while waiting for AppSync ({budget:.3f} s were left)"
                 )
                 answer.__cause__ = error
-        except StreambridgeError as error:  # the transport's, or the auth's (a ConfigurationError)
+        except StreambridgeError as error:  # the transport's own
             answer = error
+        except Exception as error:  # noqa: BLE001 - a transport that does not wrap its errors: as a reset
+            answer = ConnectionFailedError(f"the transport raised {said(error)}")
+            answer.__cause__ = error
         else:
             answer = self.target.interpret(response, request.keys)
             if isinstance(answer.request_error, WrongEndpointError):  # say which URL, and the likely fix
                 answer.request_error = answer.request_error.at(endpoint.url)
-        self.governor.observe(answer, sent_at)
-        if started is not None:
-            self._observe(len(entries), answer, started)
-        return answer
+        self.governor.observe(answer, sent_at)  # every attempt that went out settles, a probe included
+        self._observe(len(entries), answer, started)
+        return answer, sent_at
 
     def _observe(self, count: int, answer: Answer | StreambridgeError, started: float) -> None:
         """Count a throttled answer; tell the tracer of the request."""
@@ -490,6 +502,17 @@ class _Run:
                 lane.succeed(self.ready, lettered.get(lane))
         self.wakeup.set()  # lanes may be ready
         return again
+
+
+def _unavailable(auth: Auth, error: Exception) -> CredentialsUnavailableError:
+    """A raising token callable or credential chain: transient, retried within the retry budget."""
+    # Only the exception's type: its message may hold the very token or key it failed to give.
+    unavailable = CredentialsUnavailableError(
+        f"{type(auth).__name__} could not give credentials: it raised {type(error).__name__} (the message "
+        "is not shown, it may hold a secret; it is this error's cause); the request was not sent"
+    )
+    unavailable.__cause__ = error
+    return unavailable
 
 
 def _too_late(error: StreambridgeError) -> DeadlineExceededError:

@@ -56,9 +56,9 @@ class Backoff:
         self.clock = clock
         self._built: tuple[Any, Any] | None = None
 
-    def tries(self) -> Tries:
-        """The attempts of a request about to be tried for the first time."""
-        return Tries(self, self.clock())
+    def tries(self, started: float | None = None) -> Tries:
+        """The attempts of a request first tried at ``started`` (default: now)."""
+        return Tries(self, self.clock() if started is None else started)
 
     def strategies(self) -> tuple[Any, Any]:
         """The stop and wait (tenacity's) of this policy, built once per invocation (building costs)."""
