@@ -129,6 +129,8 @@ CATALOG = {
     "sqs body missing": Case("sqs", lambda: sqs(mutate=drop("body")), sqs_json, RecordError, ("#0", "body")),
     "mapper returns a string": Case("dynamodb", ddb, lambda r: "publish me" if r.index == 0 else image(r), MappingError, ("record #0", "returned str")),
     "mapper returns a number": Case("dynamodb", ddb, lambda r: 7 if r.index == 0 else image(r), MappingError, ("record #0", "returned int")),
+    "mapper returns a (document, variables) tuple": Case("dynamodb", ddb, lambda r: (PUBLISH, image(r)) if r.index == 0 else image(r), MappingError, ("record #0", "returned a tuple whose item 0 is str", "Mutation(document, variables)")),
+    "mapper returns a list holding a number": Case("dynamodb", ddb, lambda r: [image(r), 7] if r.index == 0 else image(r), MappingError, ("record #0", "returned a list whose item 1 is int")),
     "mapper returns a set": Case("dynamodb", ddb, lambda r: {"x"} if r.index == 0 else image(r), MappingError, ("record #0", "returned set")),
     "mapper raises": Case("dynamodb", ddb, lambda r: 1 / r.index if r.index == 0 else image(r), MappingError, ("record #0", "ZeroDivisionError")),
     "mapper raises KeyError": Case("dynamodb", ddb, lambda r: {"input": r.new_image["missing"]} if r.index == 0 else image(r), MappingError, ("record #0", "KeyError", "missing")),

@@ -142,3 +142,27 @@ def test_a_throttled_event_is_retryable() -> None:
     for code in (429, "TooManyRequestsException"):
         body = {"successful": [], "failed": [{"index": 0, "errorCode": code, "errorMessage": "slow"}]}
         assert isinstance(interpret(answer(200, body), 1).errors[0], ThrottledError)
+
+
+@pytest.mark.parametrize(
+    ("result", "payloads"),
+    [
+        ([[1, 2, 3]], [[1, 2, 3]]),
+        ([["a", "b"]], [["a", "b"]]),
+        ([[1], {"x": 1}, None], [[1], {"x": 1}]),
+        ([1, 2], [1, 2]),
+    ],
+)
+def test_a_list_in_a_list_is_one_event_whose_payload_is_that_array(result: object, payloads: list) -> None:
+    # GIVEN a mapping result that is a list whose items may be lists (docs/channels.md: [[...]] is one event)
+    target = ChannelTarget("/rooms/r1")
+    # WHEN prepared
+    planned = target.prepare(RECORD, result)
+    # THEN each item of the outer list is one event, an inner list its payload whole
+    assert [json.loads(json.loads(event.quoted)) for event in planned] == payloads
+
+
+def test_a_list_of_lists_of_channel_events_is_refused_not_published_as_arrays() -> None:
+    target = ChannelTarget("/rooms/r1")
+    with pytest.raises(MappingError, match="flat list of ChannelEvent"):
+        target.prepare(RECORD, [[ChannelEvent("/rooms/a", 1)]])

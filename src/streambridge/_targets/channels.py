@@ -122,13 +122,24 @@ class ChannelTarget:
         return [self._planned(record, event.channel, event.payload) for event in self.split(record, result)]
 
     def split(self, record: SourceRecord, result: Any) -> list[Any]:
-        """The events of a mapping result, each a ``ChannelEvent`` (its channel resolved for ``record``)."""
-        if result is None:
-            return []
+        """The events of a mapping result, each a ``ChannelEvent`` (its channel resolved for ``record``).
+
+        A list holds one event per item; an item that is itself a list is one event whose payload is that
+        array (``[[1, 2]]`` publishes ``[1, 2]`` once), as docs/channels.md promises.
+        """
+        if isinstance(result, (list, tuple)) and not isinstance(result, ChannelEvent):
+            return [self._event(record, item) for item in result if item is not None]
+        return [] if result is None else [self._event(record, result)]
+
+    def _event(self, record: SourceRecord, result: Any) -> ChannelEvent:
+        """One event of a mapping result: a ``ChannelEvent``, or a payload for the decorator's channel."""
         if isinstance(result, ChannelEvent):
-            return [result]
-        if isinstance(result, (list, tuple)):
-            return [event for item in result for event in self.split(record, item)]
+            return result
+        if isinstance(result, (list, tuple)) and any(isinstance(item, ChannelEvent) for item in result):
+            raise MappingError(
+                f"{record.describe()}: mapping function returned a list of lists of ChannelEvent; "
+                "return one flat list of ChannelEvent (a nested list is one event's array payload)"
+            )
         channel = self.channel
         if channel is None:
             raise MappingError(
@@ -140,7 +151,7 @@ class ChannelTarget:
                 channel = channel(record)
             except Exception as error:
                 raise MappingError(f"{record.describe()}: channel function raised {said(error)}") from error
-        return [ChannelEvent(channel, result)]
+        return ChannelEvent(channel, result)
 
     def render(self, items: Sequence[Item]) -> Rendered:
         """``{"channel": ..., "events": ["<JSON text>", ...]}``; the answer is read by index."""

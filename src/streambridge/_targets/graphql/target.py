@@ -163,10 +163,24 @@ def as_mutations(record: SourceRecord, result: Any, document: str | None) -> lis
             )
         return [Mutation(document, result)]
     if isinstance(result, (list, tuple)):
-        return [m for item in result for m in as_mutations(record, item, document)]
-    raise MappingError(
-        f"{record.describe()}: mapping function returned {type(result).__name__}; expected None (skip), "
-        "a dict of variables, a Mutation, or a list of Mutations"
+        mutations: list[Mutation] = []
+        for position, item in enumerate(result):
+            if item is not None and not isinstance(item, (Mutation, Mapping, list, tuple)):
+                kind = f"a {type(result).__name__} whose item {position} is {type(item).__name__}"
+                raise MappingError(_unexpected(record, result, kind))
+            mutations += as_mutations(record, item, document)
+        return mutations
+    raise MappingError(_unexpected(record, result, type(result).__name__))
+
+
+def _unexpected(record: SourceRecord, result: object, kind: str) -> str:
+    """What is wrong with a mapping result that stands for no mutation (``kind``: what it returned)."""
+    hint = ""
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], str):  # noqa: PLR2004
+        hint = "; for a mutation of another document, return Mutation(document, variables)"
+    return (
+        f"{record.describe()}: mapping function returned {kind}; expected None (skip), a dict of variables, "
+        f"a Mutation, or a list of Mutations{hint}"
     )
 
 
