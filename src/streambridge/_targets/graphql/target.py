@@ -176,7 +176,7 @@ def as_mutations(record: SourceRecord, result: Any, document: str | None) -> lis
 def _unexpected(record: SourceRecord, result: object, kind: str) -> str:
     """What is wrong with a mapping result that stands for no mutation (``kind``: what it returned)."""
     hint = ""
-    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], str):  # noqa: PLR2004
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], str):
         hint = "; for a mutation of another document, return Mutation(document, variables)"
     return (
         f"{record.describe()}: mapping function returned {kind}; expected None (skip), a dict of variables, "
