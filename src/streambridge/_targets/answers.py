@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 # What a server may echo back that must never reach a log or an exception: AppSync's signature mismatch
 # answer prints the canonical request, session token included.
 _SECRETS = re.compile(
-    r"(?i)(x-amz-security-token|x-api-key|authorization)(\s*:\s*)[^\n'\"]+|(Signature=|Credential=)[^,\s'\"]+"
+    # A header's name, then its value: after ``:`` (as sent) or ``=`` (a presigned query), each side maybe
+    # quoted, JSON-escaped quotes included (``"x-api-key": "..."``, ``{\"x-api-key\":\"...\"}``).
+    r"(?i)(x-amz-security-token|x-api-key|authorization)((?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?)[^\n'\"\\&]+"
+    r"|(Signature=|Credential=)[^,\s'\"\\&]+"
 )
 
 _WRONG_ENDPOINT = frozenset((404, 405, 410, 415))
