@@ -14,6 +14,7 @@ from streambridge import (
 )
 from streambridge._engine.governor import Breaker, Governor, Pace
 from streambridge._targets.base import Answer
+from streambridge.testing import conditions
 
 
 class Clock:
@@ -28,7 +29,7 @@ def governor(clock: Clock, outage: float = 10.0) -> Governor:
     return Governor(concurrency=4, outage=outage, clock=clock)
 
 
-def test_unpaced_until_throttled_then_slower_than_measured() -> None:
+def test_unpaced_until_throttled_then_cut_from_the_measured_rate() -> None:
     clock = Clock()
     pace = Pace(clock)
     for _ in range(100):  # 100 requests in 0.5 s: 200 per second
@@ -36,44 +37,125 @@ def test_unpaced_until_throttled_then_slower_than_measured() -> None:
         clock.now += 0.005
     assert pace.wait() == 0.0
     pace.throttled(sent_at=clock.now)
-    assert pace.rate == pytest.approx(200 * Pace.DECREASE, rel=0.05)
+    assert pace.rate == pytest.approx(200 * Pace.BETA, rel=0.05)
     pace.take()
     assert pace.wait() == pytest.approx(1 / pace.rate)
 
 
-def test_one_cut_per_round_of_throttles() -> None:
-    # GIVEN 16 requests sent together, all throttled
+def test_a_run_younger_than_the_window_is_measured_over_its_age() -> None:
+    # GIVEN 16 requests sent at once, the first answered 20 ms later: a rate of 800 per second
     clock = Clock()
     pace = Pace(clock)
     for _ in range(16):
         pace.take()
     clock.now = 0.02
-    for _ in range(16):
-        pace.throttled(sent_at=0.0)
-    # THEN the rate is cut once, not 16 times: they were all sent at the old rate
-    assert pace.rate == pytest.approx(16 / 0.1 * Pace.DECREASE)
-    # AND a throttle of a request sent after the cut cuts again
-    before = pace.rate
-    pace.throttled(sent_at=0.03)
-    assert pace.rate < before
+    # WHEN it is throttled
+    pace.throttled(sent_at=0.0)
+    # THEN the rate is cut from 800/s (the old pace measured over at least 0.1 s: 160/s, cut to 112/s)
+    assert pace.rate == pytest.approx(800 * Pace.BETA)
 
 
-def test_the_rate_climbs_back_after_a_cut_and_never_falls_under_the_floor() -> None:
-    clock = Clock()
-    pace = Pace(clock)
-    for _ in range(50):  # 50 requests in 1 s, then a throttle
+def throttled_episode(clock: Clock, pace: Pace) -> float:
+    """50 requests a second for a second, then a throttle; returns the rate the API refused (W_max)."""
+    for _ in range(50):
         pace.take()
         clock.now += 0.02
-    pace.throttled(sent_at=clock.now)
-    cut = pace.rate
-    assert cut == pytest.approx(50 * Pace.DECREASE, rel=0.05)
-    clock.now += 1.0
-    assert pace.rate == pytest.approx(cut * (1 + Pace.CLIMB))  # linear: half the cut rate per second
-    for n in range(50):
-        clock.now += 1
+    pace.throttled(sent_at=clock.now - 0.02)
+    return pace.rate / Pace.BETA
+
+
+def test_a_burst_of_throttles_cuts_once() -> None:
+    # GIVEN a cut, and requests retried after it that are throttled again and again (a burst throttles all)
+    clock = Clock()
+    pace = Pace(clock)
+    w_max = throttled_episode(clock, pace)
+    for _ in range(35):  # a second of retries, throttled each time
+        clock.now += 0.03
+        pace.take()
         pace.throttled(sent_at=clock.now)
-        assert pace.rate >= Pace.FLOOR, n
+        # THEN the rate is not cut again: it climbs from the one cut (the old pace cut at each round, from a
+        # rate the backoff had shrunk, down to 1 request per second)
+        assert pace.rate >= Pace.BETA * w_max
+    # AND a second after the cut it is back at the rate the API refused
+    assert pace.rate >= w_max
+
+
+def test_an_unthrottled_answer_ends_the_episode_and_a_new_throttle_cuts_again() -> None:
+    # GIVEN a cut
+    clock = Clock()
+    pace = Pace(clock)
+    w_max = throttled_episode(clock, pace)
+    cut_at = clock.now
+    clock.now += 0.1
+    # WHEN an attempt sent before the cut is answered, the episode goes on: throttles do not cut
+    pace.answered(sent_at=cut_at - 0.01)
+    before = pace.rate
+    pace.throttled(sent_at=clock.now)
+    assert pace.rate == before
+    # WHEN an attempt sent after it is answered, then another one is throttled
+    pace.take()
+    pace.answered(sent_at=clock.now)
+    pace.throttled(sent_at=clock.now)
+    # THEN that is a new episode: cut again, from the rate allowed then (a throttled API is converged on)
+    assert pace.rate == pytest.approx(Pace.BETA * before, rel=0.01)
+    assert pace.rate < Pace.BETA * w_max
+
+
+def test_the_rate_climbs_back_along_a_cubic_and_then_beyond() -> None:
+    clock = Clock()
+    pace = Pace(clock)
+    w_max = throttled_episode(clock, pace)
+    cut_at = clock.now
+    k = Pace.RECOVERY
+
+    def rate_at(since: float) -> float:
+        clock.now = cut_at + since
+        return pace.rate
+
+    assert rate_at(0.0) == pytest.approx(Pace.BETA * w_max)
+    # concave: most of the way back within the first half (the old pace climbed linearly, by 15% of the rate
+    # refused per second: 85% of it after a second)
+    assert rate_at(k / 2) == pytest.approx(w_max * (1 - (1 - Pace.BETA) / 8))
+    assert rate_at(k) == pytest.approx(w_max)
+    # convex past it: a limit that has moved up is found again
+    assert rate_at(2 * k) == pytest.approx(w_max * (2 - Pace.BETA))
+    assert rate_at(3 * k) > 3 * w_max
+
+
+def test_the_rate_never_falls_under_the_floor() -> None:
+    clock = Clock()
+    pace = Pace(clock)
+    for _ in range(50):  # 50 episodes of one request each, 0.1 s apart: each cuts again
+        clock.now += 0.1
+        pace.take()
+        pace.answered(sent_at=clock.now)
+        pace.throttled(sent_at=clock.now)
+        assert pace.rate >= Pace.FLOOR
     assert pace.rate == Pace.FLOOR
+
+
+def test_the_pace_converges_on_a_throttled_api() -> None:
+    # GIVEN an API that takes 50 requests a second (a token bucket), answering each 20 ms after it is sent,
+    # and a sender with 16 requests going and always more to send (800 a second unpaced)
+    clock = Clock()
+    g = governor(clock)
+    bucket = conditions.TokenBucket(rate=50)
+    going: list[tuple[float, bool]] = []  # (sent at, taken)
+    outcomes: list[tuple[float, bool]] = []
+    # WHEN it sends for 30 s as fast as the pace lets it
+    while clock.now < 30.0:
+        for sent_at, taken in [request for request in going if request[0] + 0.02 <= clock.now]:
+            going.remove((sent_at, taken))
+            g.observe(Answer() if taken else Answer(ThrottledError("429")), sent_at)
+            outcomes.append((sent_at, taken))
+        while len(going) < 16 and g.wait() == 0.0:
+            sent_at = g.sending()
+            going.append((sent_at, bucket(sent_at) is None))
+        clock.now = round(clock.now + 0.001, 3)
+    # THEN after the first seconds it sends at about the limit, and few requests are throttled
+    settled = [taken for sent_at, taken in outcomes if sent_at >= 10.0]
+    assert 0.8 * 50 * 20 <= sum(settled) <= 50 * 20 + 50
+    assert settled.count(False) < 0.1 * len(settled)
 
 
 def test_the_breaker_opens_after_failures_in_a_row_and_probes_once() -> None:

@@ -4,10 +4,10 @@ The dispatcher asks ``Governor.wait`` before every attempt (first try or retry) 
 went (``observe``). Three rules, each a small class here:
 
 - **Concurrency**: at most ``concurrency`` requests going; a request keeps its place through its retries.
-- **Pace** (AIMD, in the spirit of the AWS SDKs' adaptive retry mode): unpaced until AppSync throttles;
-  then the send rate drops to 70% of the rate measured when it did and climbs back linearly (by half the
-  cut rate per second), so a throttled API converges instead of a storm of retries, and one stray 429
-  costs a moment.
+- **Pace** (the AWS SDKs' adaptive retry mode: a cut, then a CUBIC climb): unpaced until AppSync
+  throttles; then the send rate drops to 70% of the rate it refused and climbs back to it within a second,
+  and beyond. A burst of throttles cuts once, so one stray 429 or a second of throttling costs about that
+  long, while a throttled API, refused again each time the rate climbs back, is converged on.
 - **Breaker**: after 5 attempts in a row fail with a 5xx, a reset connection or a timeout, no request
   goes out until a cool-off ends; then one probe goes. An answer closes the breaker; a failed probe
   doubles the cool-off. When every attempt has failed for ``outage`` seconds (counted from the first
@@ -83,6 +83,8 @@ class Governor:
         throttled = outcome_of(answer)[0] == THROTTLED
         if throttled:
             self.pace.throttled(sent_at)
+        elif not isinstance(error, TransientError):  # AppSync took the request: the rate is no longer refused
+            self.pace.answered(sent_at)
         if isinstance(error, TransientError) and not throttled:  # 5xx, reset, timeout: maybe down
             self.breaker.failed(sent_at)
             if self.breaker.down():
@@ -92,54 +94,90 @@ class Governor:
 
 
 class Pace:
-    """The send rate: none until AppSync throttles; then a multiplicative cut and a linear climb (AIMD)."""
+    """The send rate: none until AppSync throttles; then one cut per throttling episode and a CUBIC climb.
 
-    __slots__ = ("_base", "_clock", "_cut_at", "_next_at", "_sent")
+    As the AWS SDKs' adaptive retry mode (botocore ``retries/adaptive.py`` and ``throttling.py``): a throttle
+    sets ``W_max``, the rate that was too much, cuts the rate to ``BETA`` of it, and the rate climbs back
+    along a cubic, concave up to ``W_max``, then convex beyond it to find a limit that has moved. Two
+    changes make a short burst cheap: the climb reaches ``W_max`` in ``RECOVERY`` seconds whatever the rate
+    (botocore's constant takes 8 s at 800 requests/s), and an episode, from a cut until an attempt sent
+    after it is answered unthrottled, cuts once. Within an episode every request is backing off already, so
+    the rate it sends at says nothing about the API; cutting again from it (as each retry round did) took
+    the rate to 1 request/s for a one-second burst.
+    """
 
-    DECREASE = 0.7
-    """The share of the measured rate kept after a throttle (AWS SDKs' adaptive mode uses 0.7 too)."""
-    CLIMB = 0.5
-    """After a cut, the rate climbs by this share of the rate it was cut to, per second: back where it was
-    in under a second, so a throttle is met with a short slowdown, and a throttled API sees a cut again."""
+    __slots__ = ("_clock", "_cut_at", "_first_at", "_next_at", "_sent", "_throttling", "_w_max")
+
+    BETA = 0.7
+    """The share of ``W_max`` kept at a cut (botocore's ``CubicCalculator._BETA``)."""
+    RECOVERY = 1.0
+    """Seconds from a cut back to ``W_max`` (CUBIC's K): a burst costs about its length, and a throttled API
+    sees the rate that was too much again a second later, so it converges on the API's limit."""
     FLOOR = 1.0
     """The lowest rate, in requests per second: a request's retry budget ends a throttle that never lifts."""
     WINDOW = 1.0
     """Seconds of sends the measured rate is taken over."""
+    SHORTEST = 0.01
+    """The shortest span a rate is measured over: sends in the same instant are not an infinite rate."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._base = math.inf
-        """The rate the last cut set; infinite until the first throttle."""
+        self._w_max = math.inf
+        """The rate when the last episode began; infinite until the first throttle."""
         self._cut_at = -math.inf
+        self._throttling = False
+        """True from a cut until an attempt sent after it is answered unthrottled."""
         self._next_at = -math.inf
+        self._first_at: float | None = None
         self._sent: deque[float] = deque()
 
     @property
     def rate(self) -> float:
         """Requests per second allowed now."""
-        return self._base * (1.0 + self.CLIMB * (self._clock() - self._cut_at))
+        w_max = self._w_max
+        if w_max == math.inf:
+            return w_max
+        since = (self._clock() - self._cut_at) / self.RECOVERY
+        return max(self.FLOOR, w_max * (1.0 + (1.0 - self.BETA) * (since - 1.0) ** 3))
+
+    def measured(self) -> float:
+        """Requests per second sent over the last ``WINDOW`` (or since the first, when that is shorter)."""
+        now = self._clock()
+        self._forget(now)
+        if self._first_at is None:
+            return self.FLOOR
+        # A run younger than the window is measured over its age: 16 requests in the first 20 ms are 800/s.
+        return len(self._sent) / max(min(now - self._first_at, self.WINDOW), self.SHORTEST)
+
+    def _forget(self, now: float) -> None:
+        sent = self._sent
+        while sent and now - sent[0] > self.WINDOW:
+            sent.popleft()
 
     def wait(self) -> float:
-        return 0.0 if self._base == math.inf else max(0.0, self._next_at - self._clock())
+        return 0.0 if self._w_max == math.inf else max(0.0, self._next_at - self._clock())
 
     def take(self) -> None:
         now = self._clock()
-        sent = self._sent
-        sent.append(now)
-        while now - sent[0] > self.WINDOW:
-            sent.popleft()
-        if self._base != math.inf:
+        if self._first_at is None:
+            self._first_at = now
+        self._sent.append(now)
+        self._forget(now)
+        if self._w_max != math.inf:
             self._next_at = max(self._next_at, now) + 1.0 / self.rate
 
     def throttled(self, sent_at: float) -> None:
-        """Slow down, once per round: attempts sent before the last cut were sent at the old rate."""
-        if sent_at < self._cut_at:
+        """Cut once per episode, from the rate the API refused: the lower of the allowed and the measured."""
+        if self._throttling or sent_at < self._cut_at:  # backing off already, or sent at the old rate
             return
-        now = self._clock()
-        sent = self._sent
-        measured = len(sent) / max(now - sent[0], 0.1) if sent else self.FLOOR
-        self._base = max(self.FLOOR, min(self.rate, measured) * self.DECREASE)
-        self._cut_at = now
+        self._w_max = max(self.FLOOR, min(self.rate, self.measured()))
+        self._cut_at = self._clock()
+        self._throttling = True
+
+    def answered(self, sent_at: float) -> None:
+        """An attempt was answered unthrottled: sent after the cut, it ends the episode."""
+        if sent_at >= self._cut_at:
+            self._throttling = False
 
 
 class Breaker:
