@@ -3,6 +3,7 @@
     python -m bench.reliability              # both (about a minute)
     python -m bench.reliability scenarios    # brown-out, throttled API, hard-down endpoint (real time)
     python -m bench.reliability soak         # 300 random invocations through FakeAppSync
+    python -m bench.reliability pacing       # a stray 429, short bursts of throttling (virtual time)
 
 Prints the figures quoted in docs/reliability.md. The scenarios run the real handler, aiohttp transport
 included, against the fault-injecting AppSync-like server on 127.0.0.1 (tests/functional/faulty_appsync.py)
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -189,12 +191,118 @@ def scenarios() -> list[dict[str, Any]]:
     return [run_scenario(scenario) for scenario in SCENARIOS]
 
 
+class Pacing:
+    """A throttling scenario for the pace, on virtual time: what the fake AppSync does, and the target."""
+
+    def __init__(
+        self,
+        name: str,
+        setup: Callable[[FakeAppSync], None],
+        *,
+        target: str,
+        records: int = 1000,
+        keys: int = 500,
+        condition: Callable[[], Any] | None = None,
+    ) -> None:
+        self.name, self.setup, self.target = name, setup, target
+        self.records, self.keys, self.condition = records, keys, condition
+
+
+PACING = [
+    Pacing("unthrottled", lambda _: None, target="the baseline"),
+    Pacing(
+        "one stray 429 (the first request)",
+        lambda appsync: appsync.fail_next(conditions.THROTTLED),
+        target="<= 1.3 x unthrottled",
+    ),
+    Pacing(
+        "every request throttled for 0.5 s",
+        lambda appsync: appsync.fail_for(0.5),
+        target="<= unthrottled + 3 s",
+    ),
+    Pacing(
+        "every request throttled for 1 s",
+        lambda appsync: appsync.fail_for(1.0),
+        target="<= unthrottled + 3 s, none failed",
+    ),
+    Pacing(
+        "every request throttled for 2 s",
+        lambda appsync: appsync.fail_for(2.0),
+        target="(no target) none failed",
+    ),
+    Pacing(
+        "throttled to 50 requests/s (token bucket)",
+        lambda _: None,
+        records=2000,
+        keys=400,
+        condition=lambda: conditions.TokenBucket(rate=50),
+        target="all published; throttled answers < 30% of requests",
+    ),
+]
+
+
+def run_pacing(pacing: Pacing, seeds: int = 20) -> dict[str, Any]:
+    """``pacing`` on virtual time, once per seed of the retry jitter: 5 mutations a request, 20 ms of
+    latency, a 15 s deadline (issue 18's setting); the median and worst of its figures."""
+    changes = [{"new_image": {"id": f"k{n % pacing.keys}", "status": f"S{n}"}} for n in range(pacing.records)]
+    runs: list[dict[str, float]] = []
+    saved = random.getstate()  # tenacity's jitter draws from the global generator
+    try:
+        for seed in range(seeds):
+            random.seed(seed)
+            condition = pacing.condition() if pacing.condition else None
+            appsync = FakeAppSync(latency=0.02, conditions=condition)
+            pacing.setup(appsync)
+            bridge = Bridge(URL, ApiKeyAuth("k"), transport=appsync, batch_size=5)
+            handler = bridge.dynamodb(PUBLISH)(lambda record: {"input": record.new_image})
+            loop = VirtualTimeLoop()
+
+            async def invoke(handler: Any = handler, loop: VirtualTimeLoop = loop) -> tuple[Any, float]:
+                started = loop.time()
+                context = lambda_context(timeout_ms=15_000, clock=loop.time)
+                return await handler.process_async(events.dynamodb(changes), context), loop.time() - started
+
+            result, took = loop.run_until_complete(invoke())
+            loop.close()
+            runs.append({
+                "seconds": took,
+                "failed": sum(o.status is Status.FAILED for o in result.outcomes),
+                "requests": result.requests,
+                "throttled": result.throttled,
+            })  # fmt: skip
+    finally:
+        random.setstate(saved)
+
+    def median(key: str) -> float:
+        return round(statistics.median(run[key] for run in runs), 2)
+
+    return {
+        "scenario": pacing.name,
+        "target": pacing.target,
+        "records": pacing.records,
+        "seeds": seeds,
+        "seconds_median": median("seconds"),
+        "seconds_max": round(max(run["seconds"] for run in runs), 2),
+        "failed_max": max(run["failed"] for run in runs),
+        "requests_median": median("requests"),
+        "throttled_median": median("throttled"),
+    }
+
+
+def pacing() -> list[dict[str, Any]]:
+    """Run every pacing scenario."""
+    return [run_pacing(scenario) for scenario in PACING]
+
+
 def main() -> None:
     """Print the figures as JSON lines: one per scenario, then the soak's counters."""
     logging.disable(logging.CRITICAL)  # thousands of failure lines, all expected
     which = sys.argv[1:] or ["scenarios", "soak"]
     if "scenarios" in which:
         for figures in scenarios():
+            print(json.dumps(figures), flush=True)
+    if "pacing" in which:
+        for figures in pacing():
             print(json.dumps(figures), flush=True)
     if "soak" in which:
         print(json.dumps(soak()))
