@@ -294,3 +294,23 @@ def test_a_wrong_endpoint_fails_every_event_never_skips_it() -> None:
     assert all(isinstance(o.error, WrongEndpointError) for o in result.outcomes)
     assert URL in str(result.outcomes[0].error)
     assert api.values() == []
+
+
+@pytest.mark.parametrize("rooms", [7, 65, 100, 200])
+def test_events_share_publishes_however_many_channels_interleave(rooms: int) -> None:
+    # GIVEN 5 messages per room, each its own key, over many rooms in turn (more than take_batch looks ahead)
+    api = FakeEventApi(namespaces=("rooms",))
+    bridge = Bridge(URL, ApiKeyAuth("da2-test"), transport=api)
+
+    @bridge.dynamodb(channel=lambda record: f"/rooms/{record.new_image['roomId']}")
+    def handler(record: Any) -> Any:
+        return {"n": record.new_image["n"]}
+
+    count = 5 * rooms
+    result = handler.process(messages(*[(f"r{n % rooms}", str(n)) for n in range(count)]), lambda_context())
+    bridge.close()
+    # THEN publishes stay near one per room (5 events each), not one per message past the look-ahead
+    assert result.ok
+    assert len(api.requests) <= rooms + 2
+    for room in range(0, rooms, 13):
+        assert [v["n"] for v in api.values(f"/rooms/r{room}")] == list(range(room, count, rooms))

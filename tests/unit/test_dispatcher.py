@@ -646,18 +646,19 @@ def test_an_auth_that_cannot_work_fails_the_records_with_its_own_message_and_sto
     assert not [r for r in caplog.records if "internal error" in r.getMessage() or r.exc_info]
 
 
-class Broken(Scripted):
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
-        self.sent.append(json.loads(body))
+class BrokenTarget(EchoTarget):
+    def interpret(self, response: HttpResponse, keys: Any) -> Answer:
         raise ValueError("a bug")
 
 
 def test_an_internal_error_fails_what_the_request_holds_and_says_why(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # GIVEN a transport with a bug
-    planner = planner_for(["a1", "a2", "b1"])
-    endpoint = Broken(per_item(), Clock())
+    # GIVEN a target with a bug in reading answers (a transport's own errors are failed connections)
+    records = records_of(["a1", "a2", "b1"])
+    planning = Planning(BrokenTarget(), partition_key=lambda record: record.new_image["v"][0])
+    planner = Planner(records, lambda record: record.new_image["v"], planning, Ledger(records))
+    endpoint = Scripted(per_item(), Clock())
     # WHEN published
     asyncio.run(
         publish(

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 LOOKAHEAD = 64
 """Ready lanes a request may pass over to find heads that share it (events of its channel): enough to group
-a few dozen interleaved channels, bounded so that a request costs O(1) however many keys wait."""
+a few dozen interleaved channels, bounded so that a request costs O(1) however many keys wait. Past it, the
+ready lanes are put in order by channel once (``_group_by_shares``), and requests find them side by side."""
 
 ENVELOPE = 64
 """Bytes of a request body beyond its items' sizes: a target counts all the rest in its items' sizes."""
@@ -68,7 +69,17 @@ def take_batch(
     count = 0
     size = ENVELOPE
     shares: Hashable | None = None
-    while ready and count < limits.max_mutations and len(passed) < LOOKAHEAD:
+    regrouped = False
+    while ready and count < limits.max_mutations:
+        if len(passed) == LOOKAHEAD:
+            if regrouped:
+                break
+            # More channels interleave than the look-ahead spans: put the lanes in order by channel once,
+            # this request's first (O(ready) now, then each request finds its channel's lanes in front).
+            ready.extendleft(reversed(passed))
+            passed.clear()
+            _group_by_shares(ready, shares)
+            regrouped = True
         lane = ready[0]
         lane.settle_skips(ledger)
         if not lane.steps:
@@ -106,6 +117,22 @@ def take_batch(
             break
     ready.extendleft(reversed(passed))
     return batch
+
+
+def _group_by_shares(ready: deque[Lane], first: Hashable | None) -> None:
+    """Order ``ready`` by what the lanes' heads share, ``first``'s lanes in front, then by first appearance.
+
+    Lanes are different keys: their relative order is free, and within a group it is kept. A lane whose
+    head shares nothing (it goes alone, or is a skip or a letter) is a group of its own.
+    """
+    groups: dict[Hashable, list[Lane]] = {first: []}
+    for lane in ready:
+        head = lane.steps[0].item if lane.steps else None
+        shares = head.shares if head is not None and not lane.solo else None
+        groups.setdefault(lane if shares is None else shares, []).append(lane)
+    ready.clear()
+    for group in groups.values():
+        ready.extend(group)
 
 
 def would_fill(ready: deque[Lane], limits: Limits) -> bool:
