@@ -11,6 +11,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from streambridge._engine.checks import kind, seconds, whole
+from streambridge._errors import ConfigurationError
+
 if TYPE_CHECKING:
     import tenacity
 
@@ -39,6 +42,36 @@ class RetryPolicy(NamedTuple):
     # Added after the fields above, so that positional arguments keep their meaning.
     budget: float = 20.0
     outage: float = 10.0
+
+
+def checked_policy(policy: object) -> RetryPolicy:
+    """``Bridge(retry=...)``: a ``RetryPolicy`` whose fields can work (a NamedTuple cannot check itself).
+
+    Raises:
+        ConfigurationError: naming the field, e.g. ``RetryPolicy(attempts=...) must be an int >= 1``.
+    """
+    if policy is None:
+        return RetryPolicy()
+    if not isinstance(policy, RetryPolicy):
+        raise ConfigurationError(f"Bridge(retry=...) must be a RetryPolicy(...) or None, got {kind(policy)}")
+    if policy.attempts is not None:
+        whole("RetryPolicy(attempts=...)", policy.attempts, or_none=True)
+    for name in ("backoff", "max_backoff", "budget", "outage"):
+        seconds(f"RetryPolicy({name}=...)", getattr(policy, name))
+    if policy.max_backoff < policy.backoff:
+        raise ConfigurationError(
+            f"RetryPolicy(max_backoff={policy.max_backoff!r}) is shorter than its "
+            f"backoff={policy.backoff!r}: the longest wait must be at least the first"
+        )
+    # tenacity's stop and wait are callables of its RetryCallState (``stop_after_attempt(3)``...).
+    for name, example in (("stop", "stop_after_delay(5)"), ("wait", "wait_fixed(0.5)")):
+        value = getattr(policy, name)
+        if value is not None and not callable(value):
+            raise ConfigurationError(
+                f"RetryPolicy({name}=...) must be a tenacity {name} such as tenacity.{example}, "
+                f"got {kind(value)}"
+            )
+    return policy
 
 
 class Backoff:
