@@ -61,12 +61,61 @@ def publish(bridge: Bridge, *statuses: str) -> Any:
         ({"dimensions": ["Shard"]}, "fixed dimensions of your own go in default_dimensions"),
         ({"dimensions": "Source"}, "must be a sequence"),
         ({"default_dimensions": {"Stage": ""}}, "value must be a non-empty ASCII string"),
-        ({"default_dimensions": {"Source": "x"}}, "is a name streambridge uses"),
+        ({"default_dimensions": {"Source": "x"}}, "is a dimension streambridge fills in"),
         ({"default_dimensions": {f"d{n}": "x" for n in range(29)}}, "at most 30 dimensions"),
     ],
 )
 def test_metrics_settings_that_cannot_work_fail_at_cold_start(settings: dict[str, Any], says: str) -> None:
     with pytest.raises(ConfigurationError, match=says.replace("(", r"\(")):
+        Metrics(**settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("_aws", "the EMF metadata"),  # it would replace the metadata: no metric extracted at all
+        ("RequestId", "the invocation's request id"),  # a new value each invocation: a metric each
+        ("Records", "a metric"),
+        ("Duration", "a metric"),
+        ("FunctionName", "a dimension streambridge fills in"),
+        ("Source", "a dimension streambridge fills in"),
+    ],
+)
+def test_a_default_dimension_named_like_a_key_of_the_line_is_refused(name: str, why: str) -> None:
+    # GIVEN a fixed dimension whose name the EMF line already uses for something else
+    # WHEN metrics are configured with it THEN it is refused, saying what the name is
+    with pytest.raises(ConfigurationError, match=rf"default_dimensions: {name!r} is {why}"):
+        Metrics(default_dimensions={name: "x"})
+    # AND it is refused even when streambridge's own dimensions are turned off
+    with pytest.raises(ConfigurationError, match=rf"default_dimensions: {name!r} is {why}"):
+        Metrics(dimensions=(), default_dimensions={name: "x"})
+
+
+def test_every_key_of_the_line_is_a_reserved_name() -> None:
+    # GIVEN a line written with every dimension and a request id
+    class Context:
+        function_name = "fn"
+        aws_request_id = "req-1"
+
+    result = publish(Bridge(URL, ApiKeyAuth("k"), transport=FakeAppSync(resolver)), "NEW")
+    line = Metrics().document(result, Context())
+    # THEN each of its keys is refused as a default dimension
+    for key in line:
+        with pytest.raises(ConfigurationError, match="default_dimensions"):
+            Metrics(default_dimensions={key: "x"})
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"dimensions": None}, "Metrics dimensions must be a sequence"),
+        ({"default_dimensions": "Stage=prod"}, "Metrics default_dimensions must be a mapping"),
+        ({"stream": "metrics.log"}, r"Metrics stream must have write\(text\)"),
+    ],
+)
+def test_metrics_settings_of_the_wrong_type_fail_at_cold_start(settings: dict[str, Any], says: str) -> None:
+    # GIVEN settings of the wrong type (a TypeError at construction, or a line silently never written)
+    with pytest.raises(ConfigurationError, match=says):
         Metrics(**settings)
 
 

@@ -50,6 +50,21 @@ _METRICS: tuple[tuple[str, str], ...] = (
 )
 """Every metric of the EMF line, with its CloudWatch unit, in the order written."""
 _MAX_DIMENSIONS = 30  # a DimensionSet holds at most 30 keys (EMF specification)
+_METADATA = "_aws"
+_REQUEST_ID = "RequestId"
+
+
+def _reserved(name: str) -> str | None:
+    """What the EMF line already uses ``name`` for, or None: a fixed dimension of that name would clash."""
+    if name == _METADATA:
+        return "the EMF metadata (no metric would be extracted)"
+    if name == _REQUEST_ID:
+        return "the invocation's request id (a new metric for each invocation)"
+    if name in dict(_METRICS):
+        return "a metric of the line"
+    if name in _DIMENSIONS:
+        return "a dimension streambridge fills in (see dimensions=)"
+    return None
 
 
 class Metrics:
@@ -89,11 +104,18 @@ class Metrics:
                 f"Metrics namespace must be at most 255 characters and not start with 'AWS/' or ':', "
                 f"got {namespace!r}"
             )
-        unknown = [d for d in dimensions if d not in _DIMENSIONS]
-        if isinstance(dimensions, str) or unknown:
+        if (
+            isinstance(dimensions, str)
+            or not isinstance(dimensions, Sequence)
+            or any(d not in _DIMENSIONS for d in dimensions)
+        ):
             raise ConfigurationError(
                 f"Metrics dimensions must be a sequence of {list(_DIMENSIONS)}, got {dimensions!r}; "
                 "fixed dimensions of your own go in default_dimensions={name: value}"
+            )
+        if isinstance(default_dimensions, str | bytes):  # dict() would take neither, with a ValueError
+            raise ConfigurationError(
+                f"Metrics default_dimensions must be a mapping of names to values, got {default_dimensions!r}"
             )
         fixed = dict(default_dimensions or {})
         for name, value in fixed.items():
@@ -103,10 +125,17 @@ class Metrics:
                         f"Metrics default_dimensions {what} must be a non-empty ASCII string not starting "
                         f"with ':', got {text!r}"
                     )
-            if name in _DIMENSIONS or name in dict(_METRICS):
-                raise ConfigurationError(f"Metrics default_dimensions: {name!r} is a name streambridge uses")
+            # A key of the line's own would be overwritten by it, or overwrite it (whatever dimensions=).
+            clash = _reserved(name)
+            if clash is not None:
+                raise ConfigurationError(
+                    f"Metrics default_dimensions: {name!r} is {clash}; choose another name"
+                )
         if len(set(dimensions)) + len(fixed) > _MAX_DIMENSIONS:
             raise ConfigurationError(f"Metrics: at most {_MAX_DIMENSIONS} dimensions in all")
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            # Else every line would be lost, each with a warning, and nothing would fail.
+            raise ConfigurationError(f"Metrics stream must have write(text), like sys.stdout, got {stream!r}")
         self.namespace = namespace
         self.dimensions: tuple[Dimension, ...] = tuple(dict.fromkeys(dimensions))
         self.default_dimensions: dict[str, str] = fixed
@@ -143,7 +172,7 @@ class Metrics:
             "Duration": round(result.duration * 1000, 3),
         }
         document: dict[str, Any] = {
-            "_aws": {
+            _METADATA: {
                 "Timestamp": int(time.time() * 1000),
                 "CloudWatchMetrics": [
                     {
@@ -158,7 +187,7 @@ class Metrics:
         }
         request_id = getattr(context, "aws_request_id", None)
         if isinstance(request_id, str):  # a property of the log event, not a dimension: no metric cost
-            document["RequestId"] = request_id
+            document[_REQUEST_ID] = request_id
         return document
 
     def emit(self, result: InvocationResult, context: object = None) -> None:
