@@ -299,11 +299,94 @@ def test_no_credentials_fails_validate_clearly() -> None:
 
 
 def test_incomplete_credentials_fail_validate() -> None:
-    # GIVEN credentials without a secret key
-    auth = IAMAuth(credentials=ReadOnlyCredentials(ACCESS_KEY, "", None), clock=fixed_clock)
+    # GIVEN credentials that lack a secret key only once resolved (refreshable ones)
+    auth = IAMAuth(credentials=Credentials(ACCESS_KEY, ""), clock=fixed_clock)
     # WHEN validating THEN it is refused
     with pytest.raises(ConfigurationError, match="secret access key"):
         auth.validate(URL)
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [(ACCESS_KEY, SECRET_KEY), (ACCESS_KEY, SECRET_KEY, None), [ACCESS_KEY, SECRET_KEY]],
+)
+def test_a_key_pair_tuple_signs_as_botocore_credentials_would(credentials: Any) -> None:
+    # GIVEN static credentials written as a (key, secret) pair (it used to fail the first invocation with
+    # AttributeError: 'tuple' object has no attribute 'get_frozen_credentials')
+    auth = iam(credentials=credentials)
+    # WHEN validating and signing THEN the headers are those of the same keys as botocore Credentials
+    auth.validate(URL)
+    assert auth.headers(URL, BODY) == iam(credentials=Credentials(ACCESS_KEY, SECRET_KEY)).headers(URL, BODY)
+
+
+def test_a_key_secret_token_tuple_sends_and_signs_the_token() -> None:
+    # GIVEN temporary credentials written as (key, secret, token), the shape of botocore's ReadOnlyCredentials
+    headers = iam(credentials=(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN)).headers(URL, BODY)
+    # THEN they sign exactly as botocore Credentials with the same token
+    expected = iam(credentials=Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN)).headers(URL, BODY)
+    assert headers == expected
+    assert headers["x-amz-security-token"] == SESSION_TOKEN
+
+
+def test_a_key_pair_tuple_needs_no_botocore() -> None:
+    # GIVEN a fresh interpreter signing with a (key, secret) tuple
+    code = (
+        "import sys\n"
+        "from streambridge._io.auth import IAMAuth\n"
+        f"auth = IAMAuth(credentials=({ACCESS_KEY!r}, {SECRET_KEY!r}))\n"
+        f"auth.validate({URL!r})\n"
+        f"auth.headers({URL!r}, b'{{}}')\n"
+        "print('botocore' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # THEN botocore was never imported: the keys are already known
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("credentials", "says"),
+    [
+        ((ACCESS_KEY,), "got a tuple of 1"),
+        ((ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, "x"), "got a tuple of 4"),
+        ((ACCESS_KEY, ""), "the secret access key is empty"),
+        (ReadOnlyCredentials(ACCESS_KEY, "", None), "the secret access key is empty"),
+        (("", SECRET_KEY), "the access key id is empty"),
+        ((ACCESS_KEY, 42), "the secret access key must be a str, got int"),
+        ((ACCESS_KEY, SECRET_KEY, 7), "the session token must be a str or None, got int"),
+        ({"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}, "got a dict"),
+        ("AKIDEXAMPLE:secret", "got a str"),
+    ],
+)
+def test_credentials_that_cannot_sign_are_refused_at_construction(credentials: Any, says: str) -> None:
+    # GIVEN credentials of the wrong shape WHEN building the auth THEN it is refused at once, keys unshown
+    with pytest.raises(
+        ConfigurationError, match=rf"IAMAuth\(credentials=\.\.\.\).*{re.escape(says)}"
+    ) as refused:
+        IAMAuth(credentials=credentials)
+    assert SECRET_KEY not in str(refused.value)
+    assert ACCESS_KEY not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        (
+            {"session": "my-profile"},
+            r"IAMAuth\(session=\.\.\.\) must be a boto3 or botocore session.*got a str",
+        ),
+        (
+            {"clock": "2024-05-06"},
+            r"IAMAuth\(clock=\.\.\.\) must be a callable returning a datetime, got a str",
+        ),
+        ({"region": 1}, r"IAMAuth\(region=\.\.\.\) must be a str, got an int"),
+    ],
+)
+def test_other_iam_settings_of_the_wrong_type_are_refused_at_construction(
+    settings: dict[str, Any], says: str
+) -> None:
+    # GIVEN a profile name where a session goes (it failed the first invocation with an AttributeError)
+    with pytest.raises(ConfigurationError, match=says):
+        IAMAuth(**settings)
 
 
 def test_default_chain_is_resolved_once_lazily_and_kept(

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from streambridge._errors import ConfigurationError, TransientError
 
@@ -138,6 +138,16 @@ def _check_header_value(value: object, what: str) -> str:
     return value
 
 
+def _kind(value: object) -> str:
+    """``a str``, ``an int``...: an argument's type for a message, never its value (it may be a secret)."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _has_method(value: object, name: str) -> bool:
+    return callable(getattr(value, name, None))
+
+
 def _as_naive_utc(moment: datetime) -> datetime:
     from datetime import timezone
 
@@ -198,12 +208,47 @@ def _sha256() -> Callable[[bytes], hashlib._Hash]:
 
 
 @cache
-def _credential_types() -> tuple[type[ReadOnlyCredentials], tuple[type[Exception], ...]]:
-    # Cached: these two import statements cost about a microsecond, a quarter of a signature.
-    from botocore.credentials import ReadOnlyCredentials
+def _refresh_errors() -> tuple[type[Exception], ...]:
+    # Cached: these import statements cost about a microsecond, a quarter of a signature.
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return ReadOnlyCredentials, (BotoCoreError, ClientError)
+    return BotoCoreError, ClientError
+
+
+_KeyTriple = tuple[str, str, "str | None"]
+"""Static credentials: (access key id, secret access key, session token or None), as ReadOnlyCredentials."""
+
+
+def _static_credentials(credentials: object) -> _KeyTriple | None:
+    """``IAMAuth(credentials=...)`` as a key triple when static, None when it resolves its own (botocore).
+
+    A tuple ``(key, secret)`` or ``(key, secret, token)`` is the shape of botocore's own
+    ``ReadOnlyCredentials`` (a named tuple, read by field name: newer botocore adds ``account_id``): taken
+    as such, without importing botocore. Anything else must be botocore-like credentials with
+    ``get_frozen_credentials()``. Messages never show a key.
+    """
+    what = "IAMAuth(credentials=...)"
+    if isinstance(credentials, tuple) and hasattr(credentials, "secret_key"):  # ReadOnlyCredentials
+        credentials = (credentials.access_key, credentials.secret_key, getattr(credentials, "token", None))  # type: ignore[attr-defined]
+    if isinstance(credentials, tuple | list) and len(credentials) in (2, 3):
+        key, secret, token = (*credentials, None)[:3]
+        for name, value in (("the access key id", key), ("the secret access key", secret)):
+            if not isinstance(value, str):
+                raise ConfigurationError(f"{what}: {name} must be a str, got {type(value).__name__}")
+            if not value:
+                raise ConfigurationError(f"{what}: {name} is empty")
+        if token is not None and not isinstance(token, str):
+            raise ConfigurationError(
+                f"{what}: the session token must be a str or None, got {type(token).__name__}"
+            )
+        return key, secret, token
+    if _has_method(credentials, "get_frozen_credentials"):
+        return None
+    size = f" of {len(credentials)}" if isinstance(credentials, tuple | list) else ""
+    raise ConfigurationError(
+        f"{what} must be botocore Credentials (e.g. boto3.Session().get_credentials()) or a tuple "
+        f"(access_key, secret_key) or (access_key, secret_key, session_token), got {_kind(credentials)}{size}"
+    )
 
 
 def _derive_signing_key(secret_key: str, date: str, region: str) -> hmac.HMAC:
@@ -224,10 +269,14 @@ class IAMAuth:
         region: the API's region. Default: parsed from an ``https://<id>.appsync-api.<region>.amazonaws.com``
             URL, else the ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` environment variables, else the region of
             ``session`` if one was given. Required for a custom domain when none of those is set.
-        credentials: a botocore ``Credentials`` (refreshable ones refresh themselves). Default: the default
-            botocore credential chain (in Lambda: the execution role), resolved once on first use and kept.
+        credentials: a botocore ``Credentials`` (refreshable ones refresh themselves), or static keys as a
+            tuple ``(access_key, secret_key)`` or ``(access_key, secret_key, session_token)`` (botocore's
+            ``ReadOnlyCredentials`` shape). Default: the default botocore credential chain (in Lambda: the
+            execution role), resolved once on first use and kept.
         session: a botocore or boto3 session to resolve credentials (and a fallback region) from.
         clock: returns the signing time (aware, or naive UTC); for tests. Default: the system clock.
+
+    Every argument is checked at construction (``ConfigurationError``, never showing a key).
 
     The signature covers the exact body bytes, ``content-type: application/json``, ``host``,
     ``x-amz-date`` and, with temporary credentials, ``x-amz-security-token``. Refreshable credentials are
@@ -250,16 +299,29 @@ class IAMAuth:
         self,
         region: str | None = None,
         *,
-        credentials: Credentials | ReadOnlyCredentials | None = None,
+        credentials: Credentials | ReadOnlyCredentials | tuple[str, str] | _KeyTriple | None = None,
         session: _CredentialSource | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        # Every argument is checked here: a wrong type must not wait for the first invocation to fail.
+        if region is not None and not isinstance(region, str):
+            raise ConfigurationError(f"IAMAuth(region=...) must be a str, got {_kind(region)}")
         self._region = None if region is None else _check_region(region, "IAMAuth(region=...)")
+        if session is not None and not _has_method(session, "get_credentials"):
+            raise ConfigurationError(
+                "IAMAuth(session=...) must be a boto3 or botocore session, e.g. "
+                f"boto3.Session(profile_name=...), got {_kind(session)}"
+            )
+        if clock is not None and not callable(clock):
+            raise ConfigurationError(
+                f"IAMAuth(clock=...) must be a callable returning a datetime, got {_kind(clock)}"
+            )
+        static = None if credentials is None else _static_credentials(credentials)
         self._explicit_credentials = credentials
         self._session = session
         self._clock = clock
         self._stamp: tuple[int, str] = (-1, "")  # the system clock's last second and its x-amz-date
-        self._credentials: Credentials | ReadOnlyCredentials | None = credentials
+        self._credentials: Credentials | _KeyTriple | None = static if static is not None else credentials  # type: ignore[assignment]
         self._endpoints: dict[str, tuple[str, str, str]] = {}
         # (secret access key, date, region) -> signing key; it changes daily or when credentials rotate.
         self._signing_keys: dict[tuple[str, str, str], hmac.HMAC] = {}
@@ -407,7 +469,7 @@ class IAMAuth:
 
     # -- credentials -----------------------------------------------------------------------------------
 
-    def _resolved_credentials(self) -> Credentials | ReadOnlyCredentials:
+    def _resolved_credentials(self) -> Credentials | _KeyTriple:
         credentials = self._credentials
         if credentials is None:
             with self._lock:
@@ -437,15 +499,13 @@ class IAMAuth:
         error: type[ConfigurationError | TransientError],
     ) -> tuple[str, str, str | None]:
         """One consistent (access key, secret key, token) snapshot; refreshable credentials refresh here."""
-        read_only, refresh_errors = _credential_types()
         credentials = self._resolved_credentials()
-        if isinstance(credentials, read_only):
-            frozen = credentials
-        else:
-            try:
-                frozen = cast("Credentials", credentials).get_frozen_credentials()
-            except refresh_errors as e:
-                raise error(f"could not refresh AWS credentials ({type(e).__name__})") from e
+        if isinstance(credentials, tuple):  # static keys, checked at construction
+            return credentials
+        try:
+            frozen = credentials.get_frozen_credentials()
+        except _refresh_errors() as e:
+            raise error(f"could not refresh AWS credentials ({type(e).__name__})") from e
         access_key, secret_key = frozen.access_key, frozen.secret_key
         if not access_key or not secret_key:
             raise ConfigurationError("the AWS credentials lack an access key id or a secret access key")
