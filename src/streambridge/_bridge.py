@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from streambridge._engine.batch import Limits
+from streambridge._engine.checks import has_methods, kind, seconds, switch, whole
 from streambridge._engine.observe import (
     Metrics,
     RequestTracer,
@@ -25,7 +26,7 @@ from streambridge._engine.observe import (
 )
 from streambridge._engine.plan import Planner, Planning
 from streambridge._engine.result import InvocationResult, Ledger, RecordOutcome, Status
-from streambridge._engine.retry import Deadline, RetryPolicy
+from streambridge._engine.retry import Deadline, RetryPolicy, checked_policy
 from streambridge._errors import (
     ConfigurationError,
     DeliveryFailedError,
@@ -51,6 +52,7 @@ from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, Graph
 if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not at import (cold start)
     import asyncio
     import concurrent.futures
+    import re
 
     from streambridge._engine.publish import Endpoint, SendDeadLetters
     from streambridge._lambda_types import PartialItemFailureResponse
@@ -108,8 +110,15 @@ class Bridge:
     ) -> None:
         """Configure the bridge.
 
+        Every setting is checked here, type and range (``ConfigurationError`` naming it): counts are
+        ints >= 1 (not a bool, not a float, not even ``2.0``), seconds finite ints or floats, switches
+        True or False. ``replace`` checks its changes the same way.
+
         Args:
-            url: AppSync GraphQL endpoint; default: env ``STREAMBRIDGE_APPSYNC_URL``.
+            url: the API's HTTP endpoint, ``https://<id>.appsync-api.<region>.amazonaws.com/graphql`` (or
+                ``/event`` for an Event API, or a custom domain's); default: env ``STREAMBRIDGE_APPSYNC_URL``.
+                Refused at once: an AppSync domain with another path, the real-time endpoint (``wss://``,
+                ``appsync-realtime-api``, ``.../realtime``). A custom domain's path is not checked.
             auth: ``IAMAuth()`` (default, botocore credential chain), ``ApiKeyAuth`` or ``TokenAuth``.
             batch_size: most mutations in one request, as aliased top-level fields. 1 sends every
                 mutation as written (no alias, your variable names): the fallback if aliased mutations do
@@ -154,29 +163,53 @@ class Bridge:
             idempotency=idempotency, dead_letter=dead_letter, poison=poison, pause_gc=pause_gc,
             metrics=metrics, tracing=tracing,
         )  # fmt: skip
+        # Every knob is checked here, type and range, so that a wrong one fails at cold start naming itself
+        # (per_key=2.5 would silently lift the per-key limit; concurrency=1.5 failed the first invocation).
+        self.limits = Limits(
+            max_mutations=whole("Bridge(batch_size=...)", batch_size),
+            max_bytes=whole("Bridge(batch_bytes=...)", batch_bytes),
+            per_key=whole("Bridge(per_key=...)", per_key),
+        )
+        self.coalesce = switch("Bridge(coalesce=...)", coalesce)
+        self.concurrency = whole("Bridge(concurrency=...)", concurrency)
+        self.retry = checked_policy(retry)
+        # Finite: the timeout goes to the HTTP client, and an infinite margin would leave no time at all.
+        self.request_timeout = seconds("Bridge(request_timeout=...)", request_timeout)
+        self.deadline_margin = seconds("Bridge(deadline_margin=...)", deadline_margin, zero=True)
+        self.max_payload_bytes = whole("Bridge(max_payload_bytes=...)", max_payload_bytes)
+        self._transport = _duck(
+            "transport",
+            transport,
+            ("post", "close"),
+            "have an async post(url, body, headers, timeout) and close()",
+        )
+        self.idempotency = _duck(
+            "idempotency",
+            idempotency,
+            ("published", "remember"),
+            'have published(keys) and remember(keys), like DynamoDBIdempotencyStore("table")',
+        )
+        self.dead_letter = _duck(
+            "dead_letter", dead_letter, ("send",), "have send(letters), like SQSDeadLetterQueue(queue_url)"
+        )
+        self.poison: Poison = _poison(poison, dead_letter)
+        self.pause_gc = switch("Bridge(pause_gc=...)", pause_gc)
+        if url is not None and not isinstance(url, str):
+            raise ConfigurationError(f"Bridge(url=...) must be a str, the endpoint's URL, got {kind(url)}")
         url = url if url is not None else os.environ.get(URL_ENV)
         # A wrong URL fails at cold start; a missing one only when first needed, so that tools and tests
         # can import a module that builds its Bridge before the environment is set.
         self._url = _check_url(url) if url else None
+        auth = _duck(
+            "auth",
+            auth,
+            ("check_endpoint", "validate", "headers"),
+            "be IAMAuth(), ApiKeyAuth(key), TokenAuth(token) or an object with check_endpoint(url), "
+            "validate(url) and headers(url, body)",
+        )
         self.auth: Auth = auth if auth is not None else IAMAuth()
         if self._url is not None:
             self.auth.check_endpoint(self._url)  # e.g. an IAM region that cannot be known fails at cold start
-        _positive(batch_size=batch_size, batch_bytes=batch_bytes, per_key=per_key, concurrency=concurrency)
-        _positive(request_timeout=request_timeout, max_payload_bytes=max_payload_bytes)
-        if deadline_margin < 0:
-            raise ConfigurationError(f"deadline_margin must be >= 0, got {deadline_margin!r}")
-        self.limits = Limits(max_mutations=batch_size, max_bytes=batch_bytes, per_key=per_key)
-        self.coalesce = coalesce
-        self.concurrency = concurrency
-        self.retry = retry or RetryPolicy()
-        self.request_timeout = request_timeout
-        self.deadline_margin = deadline_margin
-        self.max_payload_bytes = max_payload_bytes
-        self._transport = transport
-        self.idempotency = idempotency
-        self.dead_letter = dead_letter
-        self.poison: Poison = _poison(poison, dead_letter)
-        self.pause_gc = pause_gc
         self.metrics: Metrics | None = metrics_setting(metrics)
         self.tracing: bool | RequestTracer = tracing_setting(tracing)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -188,13 +221,13 @@ class Bridge:
 
     @property
     def url(self) -> str:
-        """The AppSync GraphQL endpoint (from ``STREAMBRIDGE_APPSYNC_URL`` when not given)."""
+        """The API's HTTP endpoint (from ``STREAMBRIDGE_APPSYNC_URL`` when not given), checked as ``url=``."""
         if self._url is None:
             self._url = _check_url(os.environ.get(URL_ENV))
         return self._url
 
     def replace(self, **changes: Any) -> Bridge:
-        """A new bridge with the same settings but ``changes`` (e.g. ``url=``, ``auth=``, ``batch_size=``)."""
+        """A new bridge with the same settings but ``changes`` (``url=``, ``batch_size=``...), all checked."""
         return Bridge(**{**self._settings, **changes})
 
     # -- functions first ---------------------------------------------------------------------------
@@ -281,7 +314,8 @@ class Bridge:
             coalesce = False  # one event: nothing to coalesce, and its mutations must all go
         ledger = Ledger(records, skip_poison=self.poison == "skip")
         fresh = await self._skip_published(spec.name, records, ledger, deadline)
-        send_dead_letters = self._dead_letterer(spec.name, records, deadline)
+        request_id = getattr(context, "aws_request_id", None)
+        send_dead_letters = self._dead_letterer(spec.name, records, deadline, request_id=request_id)
         planner = Planner(
             fresh,
             mapper,
@@ -395,11 +429,18 @@ class Bridge:
             )
 
     def _dead_letterer(
-        self, source: SourceName, records: Sequence[SourceRecord], deadline: Deadline
+        self,
+        source: SourceName,
+        records: Sequence[SourceRecord],
+        deadline: Deadline,
+        *,
+        request_id: object = None,
     ) -> SendDeadLetters | None:
         """The publisher's way to the dead-letter sink: (record index, error) pairs -> unsent positions.
 
         With ``poison="skip"`` the "sink" takes every letter and keeps none (the ledger skips them).
+        ``request_id``: the context's ``aws_request_id``; it names an Aurora event's letters, which have
+        no id of their own (a retry of the invocation is the same letter, another invocation another).
         """
         if self.poison == "skip":
 
@@ -415,7 +456,8 @@ class Bridge:
             return None
 
         async def send(items: list[tuple[int, StreambridgeError]]) -> set[int]:
-            letters = [DeadLetter(source, records[index], error) for index, error in items]
+            invocation = request_id if isinstance(request_id, str) and request_id else None
+            letters = [DeadLetter(source, records[index], error, invocation) for index, error in items]
             try:
                 unsent = await self._in_thread(sink.send, letters, timeout=deadline.budget())
             except TimeoutError:  # it may still take them: a letter twice is better than a record lost
@@ -761,22 +803,66 @@ def _source(name: str) -> Source:
 
 
 def _check_url(url: str | None) -> str:
+    """``url`` if it can be the HTTP endpoint of a GraphQL API or an Event API; else refused with the fix.
+
+    An AppSync domain (``<id>.appsync-api.<region>.amazonaws.com``) serves ``/graphql`` (GraphQL API) and
+    ``/event`` (Event API) and nothing else. A custom domain serves the same paths, but a proxy in front of
+    AppSync may map any path, so only the real-time endpoint's (``/graphql/realtime``, ``/event/realtime``)
+    is refused there. A local endpoint (LocalAppSync, the simulator) is http://HOST:PORT/graphql or /event.
+    """
     if not url:
         raise ConfigurationError(
             f"no AppSync URL: pass Bridge(url=...) or set the environment variable {URL_ENV}"
         )
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = None
+    host = parts and parts.hostname
+    if parts is None or parts.scheme not in ("https", "http", "wss", "ws") or not host:
         raise ConfigurationError(
             "AppSync URL must be an http(s) URL like "
             f"https://xyz.appsync-api.<region>.amazonaws.com/graphql, got {_shown(url)!r}"
+        )
+    path = parts.path.rstrip("/")
+    if (
+        parts.scheme in ("wss", "ws")
+        or _appsync_domain("realtime-api").search(host)
+        or path.endswith(("/graphql/realtime", "/event/realtime"))
+    ):
+        raise ConfigurationError(
+            f"{_shown(url)!r} is AppSync's real-time (WebSocket) endpoint, which subscribers connect to; "
+            f"streambridge publishes with HTTP POSTs to the API's own endpoint: use {_likely_endpoint(parts)}"
         )
     if parts.query or parts.fragment:  # AppSync takes none, and SigV4 would sign another query than sent
         raise ConfigurationError(
             f"AppSync URL must have no query string or fragment, got {_shown(url)!r}: "
             "the GraphQL endpoint is https://xyz.appsync-api.<region>.amazonaws.com/graphql"
         )
+    if _appsync_domain("api").search(host) and parts.path not in ("/graphql", "/event"):
+        raise ConfigurationError(
+            f"{_shown(url)!r} is not an AppSync endpoint: an AppSync domain serves /graphql (GraphQL API) "
+            f"and /event (Event API) only; use {_likely_endpoint(parts)}"
+        )
     return url
+
+
+@functools.cache
+def _appsync_domain(service: Literal["api", "realtime-api"]) -> re.Pattern[str]:
+    """AppSync's own host names for a service: <id>.appsync-api.<region>.amazonaws.com, .com.cn, vpce."""
+    import re  # compiled once, when a first URL is checked
+
+    return re.compile(rf"(?:^|\.)appsync-{service}\.[a-z0-9-]+\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$")
+
+
+def _likely_endpoint(parts: urllib.parse.SplitResult) -> str:
+    """The HTTP endpoint a refused URL most likely meant: same API, https (http), /graphql or /event."""
+    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
+    host = parts.netloc.rpartition("@")[2].replace(".appsync-realtime-api.", ".appsync-api.")
+    path = parts.path.rstrip("/").removesuffix("/realtime")
+    if ".appsync-api." in host or not path:  # an AppSync domain (or its real-time twin): nothing else
+        path = "/event" if path.startswith("/event") or path.endswith("/event") else "/graphql"
+    return f"{scheme}://{host}{path}"
 
 
 def _is_event_api(url: str) -> bool:
@@ -788,17 +874,22 @@ def _shown(url: str | None) -> str | None:
     """The URL as logs and errors may show it: a user and password in it become ``***``."""
     if url is None or "@" not in url:
         return url
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # unparsable: hide everything up to the last "@" of the authority
+        scheme, separator, rest = url.partition("://")
+        return f"{scheme}{separator}***@{rest.rpartition('@')[2]}"
     if not parts.username and not parts.password:
         return url
     host = parts.netloc.rpartition("@")[2]
     return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
-def _positive(**knobs: float) -> None:
-    for name, value in knobs.items():
-        if not value > 0:
-            raise ConfigurationError(f"{name} must be positive, got {value!r}")
+def _duck(knob: str, value: T | None, methods: tuple[str, ...], must: str) -> T | None:
+    """``value`` if it is None or has the methods the bridge calls on it; else refused, naming the knob."""
+    if value is None or has_methods(value, *methods):
+        return value
+    raise ConfigurationError(f"Bridge({knob}=...) must {must}, got {kind(value)}")
 
 
 def _log(result: InvocationResult) -> None:

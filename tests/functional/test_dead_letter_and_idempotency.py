@@ -301,10 +301,6 @@ def test_the_bridge_names_an_aurora_letter_by_its_invocation(
     assert sorted(letter["requestId"] for letter in dead_letters(fifo_queue)) == ["request-1", "request-2"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs Bridge._process to pass request_id=context's aws_request_id to _dead_letterer",
-)
 def test_the_same_aurora_payload_in_two_invocations_is_two_dead_letters(
     make_bridge: Callable[..., Bridge], appsync: FakeAppSync, fifo_queue: str
 ) -> None:
