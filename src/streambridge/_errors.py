@@ -149,6 +149,15 @@ class WrongEndpointError(ConfigurationError, PublishError):
         return wrong
 
 
+class SchemaMismatchError(ConfigurationError, PublishError):
+    """AppSync refused the request for its document, not its variables: the schema has no such field, type
+    or argument (the URL names another API), or no such channel namespace (an Event API).
+
+    No record can cause it, so it is a configuration error every request shares: sending halts, and every
+    record not published is reported failed (never skipped, never dead-lettered).
+    """
+
+
 class TransientError(PublishError):
     """A failure a retry may cure: throttling, 5xx, connection errors, timeouts."""
 

@@ -18,6 +18,7 @@ from streambridge import (
     IAMAuth,
     MappingError,
     PayloadTooLargeError,
+    SchemaMismatchError,
     Status,
     TokenAuth,
     WrongEndpointError,
@@ -314,3 +315,19 @@ def test_events_share_publishes_however_many_channels_interleave(rooms: int) -> 
     assert len(api.requests) <= rooms + 2
     for room in range(0, rooms, 13):
         assert [v["n"] for v in api.values(f"/rooms/r{room}")] == list(range(room, count, rooms))
+
+
+def test_a_namespace_the_api_does_not_have_fails_every_event_never_skips_it() -> None:
+    # GIVEN an Event API with the namespace "rooms" only, and a decorator publishing to "/room/..."
+    api = FakeEventApi(namespaces=("rooms",))
+    bridge = Bridge(URL, ApiKeyAuth("da2-test"), transport=api, poison="skip")
+    handler = bridge.dynamodb(channel=lambda record: f"/room/{record.new_image['roomId']}")(
+        lambda record: {"text": record.new_image["text"]}
+    )
+    # WHEN messages of three rooms are published
+    result = handler.process(messages(("r1", "a"), ("r2", "b"), ("r3", "c")), lambda_context())
+    bridge.close()
+    # THEN each is reported failed for the setting, none skipped
+    assert [o.status for o in result.outcomes] == [Status.FAILED] * 3
+    assert all(isinstance(o.error, SchemaMismatchError) for o in result.outcomes)
+    assert "namespace" in str(result.outcomes[0].error)

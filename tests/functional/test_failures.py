@@ -19,6 +19,7 @@ from streambridge import (
     HeldBackError,
     HttpResponse,
     PayloadTooLargeError,
+    SchemaMismatchError,
     ServerError,
     Status,
     WrongEndpointError,
@@ -255,3 +256,20 @@ class ListSink:
     def send(self, letters: Sequence[DeadLetter]) -> set[int]:
         self.letters.extend(letters)
         return set()
+
+
+def test_another_api_behind_the_url_fails_every_record_never_skips_them(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync
+) -> None:
+    # GIVEN a URL whose API has no such mutation: AppSync answers every request 200, data null, and a pathless
+    # validation error (the shape the AppSync team shows in graphql/graphql-over-http issue 81)
+    refusal = "Validation error of type FieldUndefined: Field 'publishOrder' in type 'Mutation' is undefined"
+    wrong_api = {"data": None, "errors": [{"path": None, "message": refusal}]}
+    appsync.fail_for(60.0, HttpResponse(200, {}, json.dumps(wrong_api).encode()))
+    handler = publish_handler(make_bridge(poison="skip"))
+    # WHEN ten orders of ten keys are published
+    result = handler.process(orders(*[(f"o{n}", "NEW") for n in range(10)]))
+    # THEN every record is reported failed for the misconfiguration, none skipped, after one request
+    assert result.failed == 10
+    assert result.requests == 1
+    assert isinstance(result.failures[0].error, SchemaMismatchError)

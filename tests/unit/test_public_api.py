@@ -25,6 +25,7 @@ EXPECTED = {
     "CredentialsUnavailableError",
     "DeadlineExceededError",
     "EndpointDownError",
+    "SchemaMismatchError",
     "WrongEndpointError",
     "ChannelEvent",
     "ChannelEventError",

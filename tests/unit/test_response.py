@@ -8,7 +8,9 @@ import pytest
 
 from streambridge import (
     AuthorizationError,
+    ConfigurationError,
     GraphQLError,
+    SchemaMismatchError,
     ServerError,
     ThrottledError,
     WrongEndpointError,
@@ -147,8 +149,9 @@ def test_variable_error_without_path_fails_the_whole_request() -> None:
 
 
 def test_syntax_error_shape_without_errors_array() -> None:
+    # GIVEN the simulator's answer to a document it cannot parse (ours parse locally first: no record's fault)
     result = interpret(answer(200, {"errorMessage": "Syntax Error: Expected Name, found <EOF>."}), ALIASES)
-    assert isinstance(result.request_error, GraphQLError)
+    assert isinstance(result.request_error, SchemaMismatchError)
     assert "Syntax Error" in str(result.request_error)
 
 
@@ -314,3 +317,66 @@ def test_a_wrong_endpoint_names_the_url_and_the_likely_fix(url: str, fix: str) -
     assert fix in str(error)
     assert "secret" not in str(error)
     assert url.replace("user:secret@", "") in str(error)
+
+
+@pytest.mark.parametrize("data", [None, [], "x"])
+def test_an_answer_without_a_result_or_an_error_is_not_a_success(data: object) -> None:
+    # GIVEN a 200 whose data says nothing ran, and no error
+    result = interpret(answer(200, {"data": data}), ALIASES)
+    # THEN nothing is counted published: the request failed, transiently (tried again)
+    assert isinstance(result.request_error, ServerError)
+
+
+def test_a_document_of_several_fields_that_ran_in_part_is_never_sent_again() -> None:
+    # GIVEN m0's document has two fields (m0_0, m0_1): the first returned data, the second was throttled
+    aliases = {"m0_0": 0, "m0_1": 0, "m1_0": 1, "m1_1": 1}
+    body = {
+        "data": {"m0_0": {"id": "1"}, "m0_1": None, "m1_0": {"id": "2"}, "m1_1": {"id": "2"}},
+        "errors": [{"path": ["m0_1"], "errorType": "DynamoDB:ProvisionedThroughputExceededException",
+                    "message": "Rate exceeded"}],
+    }  # fmt: skip
+    result = interpret(answer(200, body), aliases)
+    # THEN m0 ran in part: a note (its first field would run twice if sent again), no error
+    assert result.errors == {}
+    assert "ran in part" in result.notes[0]
+    assert "Rate exceeded" in result.notes[0]
+
+
+@pytest.mark.parametrize("status", [429, 502])
+def test_an_error_status_with_results_is_read_per_mutation(status: int) -> None:
+    # GIVEN a 429 or 502 whose body still shows m0 ran
+    body = {"data": {"m0": {"id": "1"}, "m1": None}, "errors": [{"path": ["m1"], "message": "x"}]}
+    result = interpret(answer(status, body), ALIASES)
+    # THEN m0 ran (not sent again); m1 failed; m2 has no result and is tried again
+    assert result.request_error is None
+    assert 0 not in result.errors
+    assert set(result.errors) == {1, 2}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Validation error of type FieldUndefined: Field 'publishOrder' in type 'Mutation' is undefined",
+        "Validation error of type UnknownType: Unknown type OrderInput",
+        'Cannot query field "publishOrder" on type "Mutation".',
+        'Unknown type "OrderInput".',
+    ],
+)
+def test_a_document_the_schema_refuses_is_a_misconfiguration(message: str) -> None:
+    # GIVEN AppSync refusing the document itself (another API behind the URL, say): nothing ran
+    body = {"data": None, "errors": [{"path": None, "message": message}]}
+    result = interpret(answer(200, body), ALIASES)
+    # THEN it is no record's fault: a SchemaMismatchError (a ConfigurationError), never poison
+    assert isinstance(result.request_error, SchemaMismatchError)
+    assert isinstance(result.request_error, ConfigurationError)
+    assert not result.request_error.dead_letterable
+
+
+def test_a_variable_the_schema_refuses_is_still_the_record() -> None:
+    body = {
+        "data": None,
+        "errors": [{"message": "Variable 'input' has an invalid value: expected type 'Int'"}],
+    }
+    result = interpret(answer(200, body), ALIASES)
+    assert isinstance(result.request_error, GraphQLError)
+    assert result.request_error.dead_letterable

@@ -32,6 +32,7 @@ from streambridge._errors import (
     MappingError,
     PayloadTooLargeError,
     PublishError,
+    SchemaMismatchError,
     ServerError,
     ThrottledError,
     said,
@@ -54,6 +55,9 @@ _SEGMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?")
 _FRAME = len('{"channel":"","events":[]}')
 
 _quote = json.encoder.encode_basestring
+_NO_NAMESPACE = re.compile(r"(?i)namespace\b.*\b(?:does not exist|doesn't exist|not found|unknown)")
+"""A publish refused because its channel's namespace does not exist. What AppSync answers then is not
+documented; this reads FakeEventApi's and LocalEventApi's answer and the likely wordings."""
 
 
 class ChannelEvent(NamedTuple):
@@ -208,7 +212,14 @@ def _request_error(response: HttpResponse, payload: Any) -> PublishError | None:
     if status == 200 and not isinstance(payload, dict):
         return ServerError(f"AppSync answered HTTP 200 with a body that is not JSON{hint}")
     if status != 200:  # e.g. 400: a channel or an event it will not take; nothing was published
-        return ChannelEventError(f"AppSync rejected the publish: HTTP {status}{_detail(payload) or hint}")
+        detail = _detail(payload) or hint
+        if _NO_NAMESPACE.search(detail):  # the API has no such namespace: a setting, not a record
+            return SchemaMismatchError(
+                f"AppSync rejected the publish: HTTP {status}{detail}: create the channel namespace on the "
+                "Event API, or publish to one it has; the records are reported failed, never skipped or "
+                "dead-lettered"
+            )
+        return ChannelEventError(f"AppSync rejected the publish: HTTP {status}{detail}")
     return None
 
 

@@ -16,6 +16,7 @@ from streambridge._errors import (
     AuthorizationError,
     GraphQLError,
     PublishError,
+    SchemaMismatchError,
     ServerError,
     ThrottledError,
 )
@@ -35,19 +36,57 @@ def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
     payload = parse_json(response.body)
     errors = payload.get("errors") if isinstance(payload, dict) else None
     errors = errors if isinstance(errors, list) else []
-    failed = _status_error(response, payload, errors)
-    if failed is not None:
-        return Answer(failed)
+    data = payload.get("data") if isinstance(payload, dict) else None
+    data = data if isinstance(data, dict) else None
+    # A result shows its mutation ran, whatever the status says: such an answer is read per mutation.
+    returned = (
+        {aliases[key] for key, value in data.items() if value is not None and key in aliases}
+        if data
+        else set()
+    )
+    if not returned:
+        failed = _status_error(response, payload, errors)
+        if failed is not None:
+            return Answer(failed)
     answer = Answer()
-    data = payload.get("data")
-    pathless: PublishError | None = None  # the first error no alias can be blamed for
-    ran_anyway: set[int] = set()  # mutations an error was answered for, though their resolver ran
+    pathless, ran_anyway = _read_errors(errors, aliases, data, answer)
+    if data is not None:  # the mutations ran: each has its own outcome
+        _read_results(data, aliases, answer, pathless)
+    elif answer.errors or ran_anyway:  # data null: a failed non-null field nulled the whole answer
+        _read_null_data(aliases, answer, min(answer.errors.keys() | ran_anyway))
+    elif pathless is not None:  # nothing ran: the document itself, or a variable of the wrong type
+        answer.request_error = _as_document_error(pathless)
+    elif status == 200:  # no result and no error: nothing says any mutation ran
+        answer.request_error = ServerError(
+            f"AppSync answered HTTP 200 without a result or an error{body_hint(response.body)}"
+        )
+    for position in returned & answer.errors.keys():  # a document of several fields, one of which ran
+        error = answer.errors.pop(position)
+        answer.notes[position] = f"it ran in part (a field of its document returned data), but: {error}"
+    if status != 200 and answer.request_error is None and not answer.errors and not _any_ran(data, answer):
+        answer.request_error = GraphQLError(
+            f"AppSync rejected the request: HTTP {status}{body_hint(response.body)}"
+        )
+    return answer
+
+
+def _read_errors(
+    errors: list[Any], aliases: Mapping[str, int], data: Mapping[str, Any] | None, answer: Answer
+) -> tuple[PublishError | None, set[int]]:
+    """Blame each error on its mutation by the alias at the head of its path (``answer.errors``).
+
+    Returns the first error no alias can be blamed for, and the mutations an error was answered for
+    though their resolver ran (noted in ``answer.notes``, never errors).
+    """
+    pathless: PublishError | None = None
+    ran_anyway: set[int] = set()
     for error in errors:
         if not isinstance(error, dict):
             continue
         path = error.get("path")
         path = path if isinstance(path, list) else []
-        position = aliases.get(path[0]) if path else None
+        head = path[0] if path else None
+        position = aliases.get(head) if isinstance(head, str) else None
         if position is None:
             pathless = pathless or _classify(error, aliases)
         elif (ran := _ran_despite(path, data)) is not None:
@@ -57,22 +96,12 @@ def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
             answer.errors[position] = _classify(error, aliases)
     for position in ran_anyway:  # an error of its own answered before the one that shows it ran
         answer.errors.pop(position, None)
-    if isinstance(data, dict):  # the mutations ran: each has its own outcome
-        _read_results(data, aliases, answer, pathless)
-    elif answer.errors or ran_anyway:  # data null: a failed non-null field nulled the whole answer
-        _read_null_data(aliases, answer, min(answer.errors.keys() | ran_anyway))
-    elif pathless is not None:  # nothing ran, e.g. a variable of the wrong type
-        answer.request_error = pathless
-    if status != 200 and answer.request_error is None and not answer.errors and not _any_ran(data, answer):
-        answer.request_error = GraphQLError(
-            f"AppSync rejected the request: HTTP {status}{body_hint(response.body)}"
-        )
-    return answer
+    return pathless, ran_anyway
 
 
-def _any_ran(data: Any, answer: Answer) -> bool:
+def _any_ran(data: Mapping[str, Any] | None, answer: Answer) -> bool:
     """True when the answer shows a mutation ran: its result came back, or an error says it ran."""
-    return bool(answer.notes) or (isinstance(data, dict) and any(v is not None for v in data.values()))
+    return bool(answer.notes) or (data is not None and any(v is not None for v in data.values()))
 
 
 def _ran_despite(path: list[Any], data: Any) -> str | None:
@@ -140,6 +169,38 @@ def _read_null_data(aliases: Mapping[str, int], answer: Answer, first: int) -> N
             )
 
 
+_DOCUMENT_ERRORS = re.compile(
+    # graphql-java's validation error types (AppSync's "Validation error of type X: ..."), then graphql-js's
+    # messages (the simulator): each says the document does not fit the schema, whatever the variables.
+    r"Validation error of type (?:FieldUndefined|UnknownType|UnknownArgument|UnknownDirective|"
+    r"SubSelectionRequired|SubSelectionNotAllowed|MissingFieldArgument|InvalidSyntax|UndefinedVariable|"
+    r"UnusedVariable|UndefinedFragment|UnusedFragment|VariableTypeMismatch|MisplacedDirective|"
+    r"DuplicateOperationName|LoneAnonymousOperationViolation|NonExecutableDefinition|UnknownOperation)\b"
+    r"|Cannot query field|Unknown type |Unknown argument |Unknown directive "
+    r"|must have a selection of subfields|must not have a selection|Syntax Error"
+    r"|Schema is not configured for mutations"
+)
+"""An error that no record can cause: the document does not fit this API's schema."""
+
+
+def _as_document_error(error: PublishError) -> PublishError:
+    """A request-level error as a ``SchemaMismatchError`` when the document itself is what AppSync refused.
+
+    Such an error is the same for every record (the URL names another API, or the document does not fit
+    the schema): a misconfiguration, so sending halts and every record is reported failed, instead of each
+    being sent alone and set aside as poison.
+    """
+    if not _DOCUMENT_ERRORS.search(str(error)):
+        return error
+    mismatch = SchemaMismatchError(
+        f"{error} (the mutation document does not fit this API's schema: is the URL the right API, and the "
+        "document the one its schema defines? the records are reported failed, never skipped or "
+        "dead-lettered)"
+    )
+    mismatch.__cause__ = error
+    return mismatch
+
+
 def _status_error(response: HttpResponse, payload: Any, errors: list[Any]) -> PublishError | None:
     """The whole request's failure when the status or the body shape says it failed as a whole."""
     status = response.status
@@ -154,7 +215,7 @@ def _status_error(response: HttpResponse, payload: Any, errors: list[Any]) -> Pu
         return GraphQLError(f"AppSync rejected the request: HTTP {status}{body_hint(response.body)}")
     if "data" not in payload and not errors:  # e.g. the simulator's {"errorMessage": "Syntax Error: ..."}
         detail = payload.get("errorMessage") or payload.get("message") or body_hint(response.body)
-        return GraphQLError(f"AppSync rejected the request: HTTP {status}: {detail}")
+        return _as_document_error(GraphQLError(f"AppSync rejected the request: HTTP {status}: {detail}"))
     return None
 
 
