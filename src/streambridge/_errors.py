@@ -150,8 +150,10 @@ class WrongEndpointError(ConfigurationError, PublishError):
 
 
 class SchemaMismatchError(ConfigurationError, PublishError):
-    """AppSync refused the request for its document, not its variables: the schema has no such field, type
-    or argument (the URL names another API), or no such channel namespace (an Event API).
+    """AppSync refused the request for its document, not its variables (or a namespace it lacks).
+
+    The schema has no such field, type or argument (the URL names another API), or the Event API has no
+    such channel namespace.
 
     No record can cause it, so it is a configuration error every request shares: sending halts, and every
     record not published is reported failed (never skipped, never dead-lettered).
