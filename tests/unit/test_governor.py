@@ -222,10 +222,38 @@ def test_any_answer_shows_the_endpoint_is_up(answer: Answer | ThrottledError) ->
     assert g.wait() == pytest.approx(g.pace.wait())  # the breaker is closed
 
 
-def test_a_throttled_field_slows_the_sender_too() -> None:
+def test_throttled_fields_slow_the_sender_when_most_items_are() -> None:
+    # GIVEN a request of 2 items, one of them throttled by its data source
     clock = Clock()
     g = governor(clock)
-    g.observe(Answer(errors={1: ThrottledError("TooManyRequestsException")}), g.sending())
+    g.observe(Answer(errors={1: ThrottledError("TooManyRequestsException")}), g.sending(), 2)
+    # THEN half the items answered were throttled: the rate is cut
+    assert g.pace.rate < float("inf")
+
+
+def test_one_hot_item_throttled_in_accepted_requests_does_not_slow_the_sender() -> None:
+    # GIVEN requests of 5 items answered over a second, one item of each throttled (a hot DynamoDB item)
+    clock = Clock()
+    g = governor(clock)
+    for _ in range(10):
+        g.observe(Answer(), g.sending(), 5)
+        g.observe(Answer(errors={0: ThrottledError("ProvisionedThroughputExceeded")}), g.sending(), 5)
+        clock.now += 0.1
+    # THEN a fifth of the items were throttled: the pace stays off
+    assert g.pace.rate == float("inf")
+    # AND once most items of the last second are throttled (the whole table), it is cut
+    clock.now += 0.5
+    for _ in range(10):
+        g.observe(Answer(errors=dict.fromkeys(range(5), ThrottledError("x"))), g.sending(), 5)
+    assert g.pace.rate < float("inf")
+
+
+def test_a_throttled_request_slows_the_sender_whatever_the_share() -> None:
+    clock = Clock()
+    g = governor(clock)
+    for _ in range(20):
+        g.observe(Answer(), g.sending(), 5)
+    g.observe(ThrottledError("HTTP 429"), g.sending(), 5)
     assert g.pace.rate < float("inf")
 
 

@@ -31,6 +31,7 @@ from streambridge._errors import (
     ConfigurationError,
     EndpointDownError,
     StreambridgeError,
+    ThrottledError,
     TransientError,
 )
 from streambridge._targets.base import Answer
@@ -41,7 +42,7 @@ Clock = Callable[[], float]
 class Governor:
     """Says whether a request may start and when an attempt may go out; learns from every attempt."""
 
-    __slots__ = ("breaker", "halted", "in_flight", "limit", "pace")
+    __slots__ = ("breaker", "halted", "in_flight", "limit", "pace", "shares")
 
     def __init__(self, concurrency: int, outage: float, clock: Clock) -> None:
         self.limit = concurrency
@@ -50,6 +51,7 @@ class Governor:
         """The failure that stopped all sending; once set, no request starts and none is retried."""
         self.pace = Pace(clock)
         self.breaker = Breaker(outage, clock)
+        self.shares = ThrottledShare(clock)
 
     def may_start(self) -> bool:
         """True when a new request may start (it then waits for ``wait`` before going out)."""
@@ -74,13 +76,20 @@ class Governor:
         self.pace.take()
         return self.breaker.sending()
 
-    def observe(self, answer: Answer | StreambridgeError, sent_at: float) -> None:
-        """Learn how the attempt sent at ``sent_at`` went: an answer, or why it failed as a whole."""
+    def observe(self, answer: Answer | StreambridgeError, sent_at: float, items: int = 1) -> None:
+        """Learn how the attempt of ``items`` sent at ``sent_at`` went: an answer, or why it failed whole."""
         error = answer if isinstance(answer, StreambridgeError) else answer.request_error
         if isinstance(error, (AuthorizationError, ConfigurationError)):
             self.halted = error
             return
         throttled = outcome_of(answer)[0] == THROTTLED
+        if throttled and error is None:  # items throttled by their data source (a hot DynamoDB item?)
+            assert isinstance(answer, Answer)  # noqa: S101 - a request error is set on every other kind
+            throttled = self.shares.most(
+                items, sum(isinstance(e, ThrottledError) for e in answer.errors.values())
+            )
+        elif error is None:
+            self.shares.add(items, 0)
         if throttled:
             self.pace.throttled(sent_at)
         elif not isinstance(error, TransientError):  # AppSync took the request: the rate is no longer refused
@@ -91,6 +100,41 @@ class Governor:
                 self.halted = self.breaker.verdict(error)
             return
         self.breaker.answered()  # an answer, even a throttled one, shows the endpoint is up
+
+
+class ThrottledShare:
+    """The share of the items answered over the last second that were throttled one by one.
+
+    AppSync's own rate limit throttles a request whole (HTTP 429). A mutation throttled alone in an
+    accepted request was refused by its data source, as a hot DynamoDB item is: slowing every other key
+    would not help it (its request's backoff does), unless most items are (the whole table is throttled).
+    """
+
+    __slots__ = ("_answered", "_clock", "_items", "_throttled")
+
+    WINDOW = 1.0
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._answered: deque[tuple[float, int, int]] = deque()
+        self._items = self._throttled = 0
+
+    def add(self, items: int, throttled: int) -> None:
+        """Count an accepted request's items, ``throttled`` of them throttled."""
+        now = self._clock()
+        answered = self._answered
+        answered.append((now, items, throttled))
+        self._items += items
+        self._throttled += throttled
+        while now - answered[0][0] > self.WINDOW:
+            _, old_items, old_throttled = answered.popleft()
+            self._items -= old_items
+            self._throttled -= old_throttled
+
+    def most(self, items: int, throttled: int) -> bool:
+        """Count an answer; True when at least half the items answered in the window were throttled."""
+        self.add(items, throttled)
+        return 2 * self._throttled >= self._items
 
 
 class Pace:

@@ -322,7 +322,7 @@ class _Run:
             answer = self.target.interpret(response, request.keys)
             if isinstance(answer.request_error, WrongEndpointError):  # say which URL, and the likely fix
                 answer.request_error = answer.request_error.at(endpoint.url)
-        self.governor.observe(answer, sent_at)  # every attempt that went out settles, a probe included
+        self.governor.observe(answer, sent_at, len(entries))  # every attempt that went out, a probe too
         self._observe(len(entries), answer, started)
         return answer, sent_at
 
