@@ -24,7 +24,7 @@ from streambridge._engine.observe import (
     request_tracer,
     tracing_setting,
 )
-from streambridge._engine.plan import Planner, Planning
+from streambridge._engine.plan import COALESCED, Planner, Planning, partition_key_of
 from streambridge._engine.result import InvocationResult, Ledger, RecordOutcome, Status
 from streambridge._engine.retry import Deadline, RetryPolicy, checked_policy
 from streambridge._errors import (
@@ -313,7 +313,7 @@ class Bridge:
             records, mapper, partition_key = _mutations_of(records[0], mapper, partition_key, target)
             coalesce = False  # one event: nothing to coalesce, and its mutations must all go
         ledger = Ledger(records, skip_poison=self.poison == "skip")
-        fresh = await self._skip_published(spec.name, records, ledger, deadline)
+        fresh = await self._skip_published(spec.name, records, ledger, deadline, partition_key)
         request_id = getattr(context, "aws_request_id", None)
         send_dead_letters = self._dead_letterer(spec.name, records, deadline, request_id=request_id)
         planner = Planner(
@@ -336,7 +336,7 @@ class Bridge:
             trace=request_tracer(self.tracing),
         )
         outcomes = ledger.close(PublishError("internal error: record left unsettled"))
-        await self._remember_published(spec.name, outcomes, deadline)
+        await self._remember_published(spec.name, outcomes, deadline, partition_key)
         result = InvocationResult(
             spec.name,
             outcomes,
@@ -376,7 +376,12 @@ class Bridge:
         return self.limits._replace(max_mutations=most)
 
     async def _skip_published(
-        self, source: SourceName, records: Sequence[SourceRecord], ledger: Ledger, deadline: Deadline
+        self,
+        source: SourceName,
+        records: Sequence[SourceRecord],
+        ledger: Ledger,
+        deadline: Deadline,
+        partition_key: Callable[[Any], Hashable] | None,
     ) -> Sequence[SourceRecord]:
         """With an idempotency store, skip the records already published; return the others."""
         store = self.idempotency
@@ -399,22 +404,43 @@ class Bridge:
                 "streambridge: idempotency store unreachable; publishing at least once", exc_info=True
             )
             return records
+        # Skip only a key's leading run of published records: once one of its records goes out again (its
+        # entry unread, never remembered, or coalesced away), every later one must follow it, or an older
+        # change would reach subscribers after a newer one.
         fresh = []
+        sending: set[Hashable] = set()
         for record, key in zip(records, keys, strict=True):
-            if key in seen:
+            group = _group_of(record, partition_key)
+            if key in seen and group is not None and group not in sending:
                 ledger.skip(record.index, note="already published (idempotency store)")
             else:
+                sending.add(group)
                 fresh.append(record)
         return fresh
 
     async def _remember_published(
-        self, source: SourceName, outcomes: Sequence[RecordOutcome], deadline: Deadline
+        self,
+        source: SourceName,
+        outcomes: Sequence[RecordOutcome],
+        deadline: Deadline,
+        partition_key: Callable[[Any], Hashable] | None,
     ) -> None:
         store = self.idempotency
         if store is None:
             return
+        # Published and dead-lettered records are done; so is a record coalesced into a later change of its
+        # key that was (else a re-delivery publishes that change twice: once for it, once for the newer).
         done = (Status.PUBLISHED, Status.DEAD_LETTERED)
-        keys = [idempotency_key(source, o.record) for o in outcomes if o.status in done]
+        keys: list[str] = []
+        finished: set[Hashable | None] = set()  # keys with a change done later in the batch
+        for outcome in reversed(outcomes):
+            if outcome.status in done:
+                keys.append(idempotency_key(source, outcome.record))
+                finished.add(_group_of(outcome.record, partition_key))
+            elif (outcome.note or "").startswith(COALESCED) and outcome.error is None:
+                group = _group_of(outcome.record, partition_key)
+                if group is not None and group in finished:
+                    keys.append(idempotency_key(source, outcome.record))
         if not keys:
             return
         try:
@@ -780,6 +806,14 @@ def _not_published(result: InvocationResult) -> str:
         f"{ran}; mutation {', '.join(map(str, failed))} not published; mutation {part.position + 1} "
         f"failed: {first.error}"
     )
+
+
+def _group_of(record: SourceRecord, partition_key: Callable[[Any], Hashable] | None) -> Hashable | None:
+    """The record's partition key as the planner reads it; None when its function raises (planned as such)."""
+    try:
+        return partition_key_of(record, partition_key)
+    except StreambridgeError:
+        return None
 
 
 def _poison(poison: str | None, sink: DeadLetterSink | None) -> Poison:

@@ -4,15 +4,15 @@ and an idempotency store that skips records already published (moto's SQS and Dy
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import boto3
 import pytest
 
-from streambridge import Bridge, HttpResponse, Status
+from streambridge import Bridge, DynamoDBRecord, HttpResponse, Status
 from streambridge._stores.deadletter import SQSDeadLetterQueue
-from streambridge._stores.idempotency import DynamoDBIdempotencyStore
+from streambridge._stores.idempotency import DynamoDBIdempotencyStore, idempotency_key
 from streambridge.testing import FakeAppSync, RequestRejectedError, events
 
 from .conftest import PUBLISH, poison_resolver
@@ -171,6 +171,61 @@ def test_a_redelivered_batch_publishes_only_what_was_not_published(
     assert [o.status for o in second.outcomes] == [Status.SKIPPED, Status.PUBLISHED, Status.SKIPPED]
     assert second.outcomes[0].note == "already published (idempotency store)"
     assert statuses(appsync) == [("a", "NEW"), ("c", "NEW"), ("b", "NEW")]
+
+
+class Remembering:
+    """An idempotency store in memory; ``unread`` keys are left out of a lookup (DynamoDB's BatchGetItem
+    returns them in UnprocessedKeys when throttled: API reference, BatchGetItem)."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.unread: set[str] = set()
+
+    def published(self, keys: Sequence[str]) -> set[str]:
+        return {key for key in keys if key in self.keys and key not in self.unread}
+
+    def remember(self, keys: Sequence[str]) -> None:
+        self.keys.update(keys)
+
+
+def test_a_change_whose_entry_is_unread_is_sent_again_with_the_later_changes_of_its_key(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync
+) -> None:
+    # GIVEN two changes of order a, both published and remembered by an earlier invocation
+    store = Remembering()
+    handler = handler_on(make_bridge(idempotency=store))
+    event = orders(("a", "NEW"), ("a", "PAID"))
+    handler.process(event)
+    # WHEN Lambda re-delivers them and the lookup leaves the first one's entry unread
+    store.unread = {idempotency_key("dynamodb", DynamoDBRecord(event["Records"][0], 0))}
+    second = handler.process(event)
+    # THEN the first is published again and so is the second after it: a never goes back to NEW
+    assert [o.status for o in second.outcomes] == [Status.PUBLISHED, Status.PUBLISHED]
+    assert statuses(appsync)[-1] == ("a", "PAID")
+
+
+def test_a_coalesced_change_is_remembered_with_the_change_it_was_coalesced_into(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync
+) -> None:
+    # GIVEN coalescing and a store; b fails for good the first time
+    rejected = {"b"}
+
+    def resolver(_field: str, arguments: dict[str, Any]) -> Any:
+        if arguments["input"]["id"] in rejected:
+            return poison_resolver(_field, {"input": {**arguments["input"], "status": "POISON"}})
+        return arguments["input"]
+
+    appsync.resolver = resolver
+    handler = handler_on(make_bridge(idempotency=Remembering(), coalesce=True))
+    event = orders(("b", "NEW"), ("a", "NEW"), ("a", "PAID"))
+    # WHEN the batch is delivered (a NEW coalesced into a PAID), then re-delivered after b was fixed
+    first = handler.process(event)
+    rejected.clear()
+    second = handler.process(event)
+    # THEN the re-delivery publishes b only: a NEW is not published after a PAID, nor a PAID twice
+    assert [o.status for o in first.outcomes] == [Status.FAILED, Status.SKIPPED, Status.PUBLISHED]
+    assert [o.status for o in second.outcomes] == [Status.PUBLISHED, Status.SKIPPED, Status.SKIPPED]
+    assert statuses(appsync) == [("a", "PAID"), ("b", "NEW")]
 
 
 def test_an_unreachable_store_falls_back_to_at_least_once(

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("streambridge")
 
 
+COALESCED = "coalesced into "
+"""How the note of a record skipped for a later change of its key (coalescing) begins."""
+
+
 class Planning(NamedTuple):
     """How records become lanes: where they go, and how they are ordered."""
 
@@ -96,7 +100,7 @@ class Planner:
         """Plan one record; return its lane if it got a step."""
         index, ledger, planning = record.index, self.ledger, self.planning
         try:
-            key = _partition_key(record, planning.partition_key)
+            key = partition_key_of(record, planning.partition_key)
         except StreambridgeError as error:
             if self.dead_letter and can_dead_letter(error):  # its key is unknown: a lane of its own
                 alone = self.lanes[_Unordered(index)] = Lane(None)
@@ -121,7 +125,7 @@ class Planner:
             lane.refuse_after(record)
             return None
         if planning.coalesce and items:  # only the latest change that publishes: a skip replaces nothing
-            lane.supersede(ledger, note=f"coalesced into {record.describe()}")
+            lane.supersede(ledger, note=f"{COALESCED}{record.describe()}")
         _append(lane, index, items)
         return lane
 
@@ -145,7 +149,7 @@ class _Unordered:
         self.index = index
 
 
-def _partition_key(record: SourceRecord, chooser: Callable[[Any], Hashable] | None) -> Hashable:
+def partition_key_of(record: SourceRecord, chooser: Callable[[Any], Hashable] | None) -> Hashable:
     # A record that names its own ordering group (an SQS FIFO message group) is ordered by it: the source
     # guarantees order per group only, so ``partition_key=`` applies to records without one.
     group = record.ordering_group
