@@ -166,3 +166,13 @@ def test_a_list_of_lists_of_channel_events_is_refused_not_published_as_arrays() 
     target = ChannelTarget("/rooms/r1")
     with pytest.raises(MappingError, match="flat list of ChannelEvent"):
         target.prepare(RECORD, [[ChannelEvent("/rooms/a", 1)]])
+
+
+def test_an_answer_with_indexes_of_the_wrong_kind_is_read_without_raising() -> None:
+    # GIVEN an answer whose indexes are a list, a string and a bool (no documented answer has them)
+    body = {"successful": [{"index": [0]}, {"index": "1"}, {"index": True}], "failed": [{"index": [1]}]}
+    # WHEN read
+    result = interpret(answer(200, body), 2)
+    # THEN no event counts as published on their word: each is tried again
+    assert set(result.errors) == {0, 1}
+    assert all(is_retryable(error) for error in result.errors.values())

@@ -647,19 +647,25 @@ def test_an_auth_that_cannot_work_fails_the_records_with_its_own_message_and_sto
 
 
 class BrokenTarget(EchoTarget):
+    def __init__(self, broken: str) -> None:
+        self.broken = broken
+
+    def render(self, items: Sequence[Any]) -> Rendered:
+        if self.broken == "render":
+            raise ValueError("a bug")
+        return super().render(items)
+
     def interpret(self, response: HttpResponse, keys: Any) -> Answer:
-        raise ValueError("a bug")
+        if self.broken == "interpret":
+            raise ValueError("a bug")
+        return super().interpret(response, keys)
 
 
-def test_an_internal_error_fails_what_the_request_holds_and_says_why(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # GIVEN a target with a bug in reading answers (a transport's own errors are failed connections)
+def publish_through(target: EchoTarget, endpoint: Scripted) -> Sequence[Any]:
+    """Publish a1, a2, b1 through ``target`` one request at a time; the outcomes."""
     records = records_of(["a1", "a2", "b1"])
-    planning = Planning(BrokenTarget(), partition_key=lambda record: record.new_image["v"][0])
+    planning = Planning(target, partition_key=lambda record: record.new_image["v"][0])
     planner = Planner(records, lambda record: record.new_image["v"], planning, Ledger(records))
-    endpoint = Scripted(per_item(), Clock())
-    # WHEN published
     asyncio.run(
         publish(
             planner,
@@ -670,10 +676,36 @@ def test_an_internal_error_fails_what_the_request_holds_and_says_why(
             deadline=Deadline(None, margin=0.0),
         )
     )
-    outcomes = planner.ledger.close(PublishError("left unsettled"))
+    return planner.ledger.close(PublishError("left unsettled"))
+
+
+def test_an_internal_error_fails_what_the_request_holds_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN a target with a bug in building requests (a transport's own errors are failed connections)
+    # WHEN published
+    outcomes = publish_through(BrokenTarget("render"), Scripted(per_item(), Clock()))
     # THEN the steps it carried failed naming the bug, logged with its traceback; a2 is held back
     assert [str(o.error) for o in (outcomes[0], outcomes[2])] == ["internal error: ValueError: a bug"] * 2
     assert isinstance(outcomes[1].error, HeldBackError)
+    assert any(r.exc_info for r in caplog.records if "internal error" in r.getMessage())
+
+
+def test_an_answer_the_target_cannot_read_fails_its_records_once_and_the_governor_learns_of_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN a target with a bug in reading answers
+    endpoint = Scripted(per_item(), Clock())
+    # WHEN published
+    outcomes = publish_through(BrokenTarget("interpret"), endpoint)
+    # THEN the request went out once (it may have run: never again), its records failed for re-delivery
+    # (a2 held back behind a1), not dead-letterable, and the bug is logged with its traceback
+    assert endpoint.sent == [["a1", "b1"]]
+    assert [o.status.value for o in outcomes] == ["failed"] * 3
+    assert isinstance(outcomes[1].error, HeldBackError)
+    assert "could not be read: ValueError: a bug" in str(outcomes[0].error)
+    assert outcomes[0].error is not None
+    assert not outcomes[0].error.dead_letterable
     assert any(r.exc_info for r in caplog.records if "internal error" in r.getMessage())
 
 

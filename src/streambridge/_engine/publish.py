@@ -41,7 +41,7 @@ from streambridge._errors import (
     can_dead_letter,
     said,
 )
-from streambridge._io.transport import Auth, Transport
+from streambridge._io.transport import Auth, HttpResponse, Transport
 from streambridge._targets.base import Answer
 
 logger = logging.getLogger("streambridge")
@@ -66,6 +66,16 @@ class Endpoint(NamedTuple):
     auth: Auth
     transport: Transport
     request_timeout: float = 10.0
+
+
+class UnreadableAnswerError(PublishError):
+    """An answer the target failed to read (a bug of ours).
+
+    Its records fail, neither retried (they may have run) nor dead-lettered (they are not at fault):
+    Lambda's re-delivery sends them again.
+    """
+
+    dead_letterable = False
 
 
 class Counters:
@@ -319,12 +329,27 @@ class _Run:
             answer = ConnectionFailedError(f"the transport raised {said(error)}")
             answer.__cause__ = error
         else:
-            answer = self.target.interpret(response, request.keys)
+            answer = self._interpret(response, request.keys)
             if isinstance(answer.request_error, WrongEndpointError):  # say which URL, and the likely fix
                 answer.request_error = answer.request_error.at(endpoint.url)
         self.governor.observe(answer, sent_at, len(entries))  # every attempt that went out, a probe too
         self._observe(len(entries), answer, started)
         return answer, sent_at
+
+    def _interpret(self, response: HttpResponse, keys: object) -> Answer:
+        """The target's reading of an answer; an answer it cannot read fails the request, transiently.
+
+        Never raises: the governor must learn of every attempt that went out (a probe among them).
+        """
+        try:
+            return self.target.interpret(response, keys)
+        except Exception as error:  # an answer no rule foresaw (a bug of ours): it may have run, or not
+            logger.exception("streambridge: internal error while reading AppSync's answer")
+            unreadable = UnreadableAnswerError(
+                f"internal error: AppSync's answer could not be read: {said(error)}"
+            )
+            unreadable.__cause__ = error
+            return Answer(unreadable)
 
     def _observe(self, count: int, answer: Answer | StreambridgeError, started: float) -> None:
         """Count a throttled answer; tell the tracer of the request."""

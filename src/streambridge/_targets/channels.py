@@ -192,10 +192,12 @@ def interpret(response: HttpResponse, count: int) -> Answer:
     if failed is not None:
         return Answer(failed)
     answer = Answer()
-    succeeded = {entry.get("index") for entry in _entries(payload.get("successful"))}
+    succeeded = {
+        index for entry in _entries(payload.get("successful")) if type(index := entry.get("index")) is int
+    }
     for entry in _entries(payload.get("failed")):
         index = entry.get("index")
-        if isinstance(index, int) and 0 <= index < count and index not in succeeded:
+        if type(index) is int and 0 <= index < count and index not in succeeded:
             answer.errors.setdefault(index, _classify(entry))
     for index in range(count):  # an event neither answered nor blamed was not published: never count it
         if index not in succeeded and index not in answer.errors:
