@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 
-from streambridge import ApiKeyAuth, Bridge, Handler, RetryPolicy, SQSRecord, Status
-from streambridge.testing import FakeAppSync, ReceivedRequest, conditions, events, lambda_context
+from streambridge import ApiKeyAuth, Bridge, DeadLetter, Handler, RetryPolicy, SQSRecord, Status
+from streambridge.testing import FakeAppSync, FieldError, ReceivedRequest, conditions, events, lambda_context
 from streambridge.testing import run_on_virtual_time as on_virtual_time
 
 URL = "https://example123.appsync-api.us-east-1.amazonaws.com/graphql"
@@ -120,3 +124,30 @@ def test_local_handler_with_its_own_schema_and_api_key(local_handler, local_apps
 def streambridge_schema() -> str:
     """The schema the local_appsync fixture serves in this module."""
     return SCHEMA
+
+
+def test_a_store_working_on_its_thread_is_waited_for_on_virtual_time() -> None:
+    # GIVEN a dead-letter sink that takes 50 ms of real time (a real SendMessageBatch takes tens of ms),
+    # and a record AppSync rejects for good
+    class SlowSink:
+        def __init__(self) -> None:
+            self.letters: list[DeadLetter] = []
+
+        def send(self, letters: Sequence[DeadLetter]) -> set[int]:
+            time.sleep(0.05)
+            self.letters.extend(letters)
+            return set()
+
+    def reject(_field: str, _arguments: dict[str, Any]) -> Any:
+        raise FieldError("bad", "ValidationError")
+
+    sink = SlowSink()
+    bridge = Bridge(URL, ApiKeyAuth("k"), transport=FakeAppSync(reject), dead_letter=sink)
+    handler = bridge.kinesis(PUBLISH)(lambda record: {"input": record.json()})
+    event = events.kinesis([{"data": {"id": "1", "status": "NEW"}, "partition_key": "A"}])
+    # WHEN handled on virtual time
+    result, _ = on_virtual_time(handler.process_async(event, lambda_context()))
+    bridge.close()
+    # THEN the clock did not jump past the sink's work: the record is dead-lettered, as on a real loop
+    assert [o.status for o in result.outcomes] == [Status.DEAD_LETTERED]
+    assert len(sink.letters) == 1

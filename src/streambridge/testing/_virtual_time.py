@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
 class _Clock:
-    __slots__ = ("now",)
+    __slots__ = ("now", "threads")
 
     def __init__(self) -> None:
         self.now = 0.0
+        self.threads = 0
+        """Calls running on executor threads (a store's boto3 call): real work, on real time."""
 
 
 class _VirtualSelector(selectors.DefaultSelector):
@@ -36,17 +39,28 @@ class _VirtualSelector(selectors.DefaultSelector):
         ready: list[tuple[selectors.SelectorKey, int]] = super().select(0)
         if ready:
             return ready
+        clock = self.clock
+        if clock.threads:  # a thread is working: wait for it (its end wakes the loop) as real time passes
+            started = time.monotonic()
+            ready = super().select(timeout)
+            clock.now += time.monotonic() - started
+            return ready
         if timeout is None:  # waiting on I/O that an in-memory run never does: a bug, not a wait
             ready = super().select(5.0)
             if not ready:
                 raise RuntimeError("virtual-time loop: nothing scheduled and no I/O ready")
             return ready
-        self.clock.now += timeout
+        clock.now += timeout
         return ready
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """A selector event loop whose ``time()`` advances only by the timeouts it would have waited."""
+    """A selector event loop whose ``time()`` advances only by the timeouts it would have waited.
+
+    While a call runs on an executor thread (``run_in_executor``: a store's boto3 call), time is real:
+    the clock does not jump past work that takes time, so a store is not "too slow" for a deadline that
+    was never near.
+    """
 
     def __init__(self) -> None:
         self._clock = _Clock()
@@ -55,6 +69,20 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         """Virtual seconds since the loop was made."""
         return self._clock.now
+
+    def run_in_executor(  # type: ignore[override]  # typeshed's TypeVarTuple form, called alike
+        self, executor: Any, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        """As asyncio's, counting the call as running until its future is done."""
+        future = super().run_in_executor(executor, func, *args)
+        clock = self._clock
+        clock.threads += 1
+
+        def done(_: asyncio.Future[T]) -> None:
+            clock.threads -= 1
+
+        future.add_done_callback(done)
+        return future
 
 
 def run_on_virtual_time(coroutine: Coroutine[Any, Any, T]) -> tuple[T, float]:
