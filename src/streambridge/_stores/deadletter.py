@@ -121,7 +121,7 @@ class SQSDeadLetterQueue:
         ``max_message_bytes``: the largest letter, at most the queue's MaximumMessageSize (1 KiB to 1 MiB;
         256 KiB by default). A record that would make its letter larger is left out of it.
         """
-        if not queue_url.startswith(("https://", "http://")):
+        if not isinstance(queue_url, str) or not queue_url.startswith(("https://", "http://")):
             raise ConfigurationError(f"SQSDeadLetterQueue needs a queue URL, got {queue_url!r}")
         if (
             not isinstance(max_message_bytes, int)

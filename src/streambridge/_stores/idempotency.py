@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -87,10 +88,20 @@ class DynamoDBIdempotencyStore:
         client: Any = None,
     ) -> None:
         """Use ``table``; ``client`` is a boto3 DynamoDB client (default: one made on first use)."""
-        if not table:
-            raise ConfigurationError("DynamoDBIdempotencyStore needs a table name")
-        if ttl <= 0:
-            raise ConfigurationError(f"ttl must be positive seconds, got {ttl!r}")
+        for setting, name in (
+            ("table", table),
+            ("key_attribute", key_attribute),
+            ("ttl_attribute", ttl_attribute),
+        ):
+            if not isinstance(name, str) or not name.strip():
+                raise ConfigurationError(
+                    f"DynamoDBIdempotencyStore({setting}=...) must be a non-empty str, got {name!r}"
+                )
+        # A ttl that is not a finite number would make every remember() fail: idempotency silently off.
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < math.inf:
+            raise ConfigurationError(
+                f"DynamoDBIdempotencyStore(ttl=...) must be a finite number of seconds > 0, got {ttl!r}"
+            )
         self.table = table
         self.ttl = ttl
         self.key_attribute = key_attribute
