@@ -94,8 +94,9 @@ class DynamoDBIdempotencyStore:
             ("ttl_attribute", ttl_attribute),
         ):
             if not isinstance(name, str) or not name.strip():
+                what = "the table name" if setting == "table" else "an attribute name"
                 raise ConfigurationError(
-                    f"DynamoDBIdempotencyStore({setting}=...) must be a non-empty str, got {name!r}"
+                    f"DynamoDBIdempotencyStore({setting}=...) must be {what}, a non-empty str, got {name!r}"
                 )
         # A ttl that is not a finite number would make every remember() fail: idempotency silently off.
         if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < math.inf:
