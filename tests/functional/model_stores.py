@@ -156,6 +156,8 @@ class DynamoDBModel:
         self.fault: str | None = None
         self.delay = 0.0
         self.writes = 0
+        self.reads: list[tuple[list[str], list[str]]] = []
+        """Each BatchGetItem's keys and the keys found, for a failing example's story."""
 
     def _check(self, operation: str) -> None:
         if self.fault == "unreachable":
@@ -175,6 +177,7 @@ class DynamoDBModel:
             return {"Responses": {self.table: []}, "UnprocessedKeys": RequestItems}
         name = next(iter(request["Keys"][0]))
         found = [self.items[k[name]["S"]] for k in request["Keys"] if k[name]["S"] in self.items]
+        self.reads.append(([k[name]["S"] for k in request["Keys"]], [f[name]["S"] for f in found]))
         return {"Responses": {self.table: found}, "UnprocessedKeys": {}}
 
     def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's names
