@@ -173,18 +173,17 @@ class _ModelTransport:
         self.refused.update(sent.condemned)
         for item in sent.ran:
             self.ran.append((sent.keys[item], item))
+        shown, sent.shown = sent.shown, []  # shown only once the client has the answer (not if cancelled)
         await asyncio.sleep(min(latency, timeout))
         if latency > timeout:
-            sent.shown.clear()
             raise RequestTimeoutError(f"no answer within {timeout:.3f} s")
         if answer.kind == "reset_after":
-            sent.shown.clear()
             raise ConnectionFailedError("connection reset by peer")
         if answer.kind == "garbage":
-            sent.shown.clear()
             return HttpResponse(
                 200, {"content-type": "application/json"}, response.body[: len(response.body) // 2]
             )
+        sent.shown = shown
         return response
 
     def _payloads(self, body: bytes) -> list[tuple[str, dict[str, Any]]]:
