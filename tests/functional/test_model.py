@@ -1043,8 +1043,27 @@ def test_the_model_catches_dead_letter_batches_over_the_byte_limit() -> None:
         return [[entry for entry, _ in entries[i : i + 10]] for i in range(0, len(entries), 10)]
 
     # WHEN the model runs THEN a calm invocation fails poison records that a healthy queue would take
-    with mock.patch("streambridge._stores.deadletter._batches", by_ten):
-        _planted_run("calm invocation", examples=8000)  # a storm of large letters in a calm invocation: rare
+    # (a storm of nine large letters in a calm invocation is too rare for the search: it is replayed)
+    world = World(
+        "graphql", "dynamodb", "api_key", 50, 1, 1, "dead-letter", False, False, False, False, "none", False
+    )
+    storm = Step(
+        [(key, "raise") for key in range(10)], [], 60_000, True, frozenset(), None, 0.0, None, 0.0, 1.0
+    )
+
+    class Given:
+        def draw(self, _strategy: Any, label: str | None = None) -> Step:
+            return storm
+
+    machine = WarmInvocations()
+    machine.deploy(world=world)
+    with (
+        mock.patch("streambridge._stores.deadletter._batches", by_ten),
+        pytest.raises(AssertionError) as caught,
+    ):
+        machine.invoke(data=Given())  # type: ignore[arg-type]
+    machine.teardown()
+    assert "calm invocation" in str(caught.value)
 
 
 @planted
