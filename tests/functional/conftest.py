@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
-from streambridge import ApiKeyAuth, Bridge, RetryPolicy
+from streambridge import ApiKeyAuth, Bridge, DeadLetter, RetryPolicy
 from streambridge.testing import FakeAppSync, FieldError
 
 URL = "https://example123.appsync-api.us-east-1.amazonaws.com/graphql"
@@ -19,6 +19,28 @@ def poison_resolver(_field: str, arguments: dict) -> object:
     if order.get("status") == "POISON":
         raise FieldError("poison record", "PoisonError")
     return order
+
+
+def rejecting(ids: set[str]) -> Callable[[str, dict], object]:
+    """A resolver that rejects for good (as poison) the orders whose id is in ``ids``, at the time."""
+
+    def resolver(field: str, arguments: dict) -> object:
+        if arguments["input"]["id"] in ids:
+            return poison_resolver(field, {"input": {**arguments["input"], "status": "POISON"}})
+        return arguments["input"]
+
+    return resolver
+
+
+class ListSink:
+    """A dead-letter sink in memory that takes every letter."""
+
+    def __init__(self) -> None:
+        self.letters: list[DeadLetter] = []
+
+    def send(self, letters: Sequence[DeadLetter]) -> set[int]:
+        self.letters.extend(letters)
+        return set()
 
 
 @pytest.fixture

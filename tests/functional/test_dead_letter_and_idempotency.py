@@ -15,7 +15,7 @@ from streambridge._stores.deadletter import SQSDeadLetterQueue
 from streambridge._stores.idempotency import DynamoDBIdempotencyStore, idempotency_key
 from streambridge.testing import FakeAppSync, RequestRejectedError, events
 
-from .conftest import PUBLISH, poison_resolver
+from .conftest import PUBLISH, rejecting
 
 
 @pytest.fixture
@@ -153,13 +153,7 @@ def test_a_redelivered_batch_publishes_only_what_was_not_published(
 ) -> None:
     # GIVEN a bridge with an idempotency store, and AppSync failing once for good on b
     rejected = {"b"}
-
-    def resolver(_field: str, arguments: dict[str, Any]) -> Any:
-        if arguments["input"]["id"] in rejected:
-            return poison_resolver(_field, {"input": {**arguments["input"], "status": "POISON"}})
-        return arguments["input"]
-
-    appsync.resolver = resolver
+    appsync.resolver = rejecting(rejected)
     handler = handler_on(make_bridge(idempotency=DynamoDBIdempotencyStore(table)))
     event = orders(("a", "NEW"), ("b", "NEW"), ("c", "NEW"))
     # WHEN the batch is delivered, then re-delivered by Lambda after b's failure was fixed
@@ -209,13 +203,7 @@ def test_a_coalesced_change_is_remembered_with_the_change_it_was_coalesced_into(
 ) -> None:
     # GIVEN coalescing and a store; b fails for good the first time
     rejected = {"b"}
-
-    def resolver(_field: str, arguments: dict[str, Any]) -> Any:
-        if arguments["input"]["id"] in rejected:
-            return poison_resolver(_field, {"input": {**arguments["input"], "status": "POISON"}})
-        return arguments["input"]
-
-    appsync.resolver = resolver
+    appsync.resolver = rejecting(rejected)
     handler = handler_on(make_bridge(idempotency=Remembering(), coalesce=True))
     event = orders(("b", "NEW"), ("a", "NEW"), ("a", "PAID"))
     # WHEN the batch is delivered (a NEW coalesced into a PAID), then re-delivered after b was fixed

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import pytest
 
 from streambridge import (
     AuthorizationError,
     Bridge,
-    DeadLetter,
     DeadlineExceededError,
     DynamoDBRecord,
     GraphQLError,
@@ -26,7 +25,7 @@ from streambridge import (
 )
 from streambridge.testing import FakeAppSync, RequestRejectedError, events
 
-from .conftest import PUBLISH
+from .conftest import PUBLISH, ListSink
 
 
 def orders(*changes: tuple[str, str]) -> dict:
@@ -245,17 +244,6 @@ def test_a_wrong_endpoint_fails_every_record_never_skips_or_dead_letters(
     assert f"HTTP {status}" in str(error)
     assert "example123.appsync-api.us-east-1.amazonaws.com/graphql" in str(error)
     assert "API id and region" in str(error)
-
-
-class ListSink:
-    """A dead-letter sink that keeps every letter."""
-
-    def __init__(self) -> None:
-        self.letters: list[DeadLetter] = []
-
-    def send(self, letters: Sequence[DeadLetter]) -> set[int]:
-        self.letters.extend(letters)
-        return set()
 
 
 def test_another_api_behind_the_url_fails_every_record_never_skips_them(

@@ -7,27 +7,15 @@ to the sink; "skip" skips it with a warning naming it, and its key goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from streambridge import Bridge, ConfigurationError, HttpResponse, Status
-from streambridge._stores.deadletter import DeadLetter
 from streambridge.testing import FakeAppSync, events
 
-from .conftest import PUBLISH
-
-
-class ListSink:
-    """A dead-letter sink in memory that takes every letter."""
-
-    def __init__(self) -> None:
-        self.letters: list[DeadLetter] = []
-
-    def send(self, letters: Sequence[DeadLetter]) -> set[int]:
-        self.letters.extend(letters)
-        return set()
+from .conftest import PUBLISH, ListSink
 
 
 def order(status: str, key: str = "a") -> dict[str, Any]:
