@@ -235,16 +235,17 @@ def fifo_queue(aws: None) -> str:
     return str(created["QueueUrl"])
 
 
+def aurora_to(make_bridge: Callable[..., Bridge], queue_url: str) -> Any:
+    """An Aurora handler whose poison events are dead-lettered to ``queue_url``."""
+    bridge = make_bridge(poison="dead-letter", dead_letter=SQSDeadLetterQueue(queue_url))
+    return bridge.aurora(PUBLISH)(lambda event: {"input": event.payload})
+
+
 def test_three_poison_aurora_events_are_three_dead_letters(
-    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, fifo_queue: str
+    make_bridge: Callable[..., Bridge], fifo_queue: str
 ) -> None:
     # GIVEN an Aurora handler dead-lettering to a FIFO queue
-    bridge = make_bridge(poison="dead-letter", dead_letter=SQSDeadLetterQueue(fifo_queue))
-
-    @bridge.aurora(PUBLISH)
-    def handler(event: Any) -> dict[str, Any]:
-        return {"input": event.payload}
-
+    handler = aurora_to(make_bridge, fifo_queue)
     # WHEN three poison events arrive, one invocation each
     results = [handler.process(events.aurora({"id": f"o{n}", "status": "POISON"})) for n in range(3)]
     # THEN all three are in the queue (Aurora sends no id: they must not share a deduplication id)
@@ -345,15 +346,10 @@ def test_the_bridge_names_an_aurora_letter_by_its_invocation(
 
 
 def test_the_same_aurora_payload_in_two_invocations_is_two_dead_letters(
-    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, fifo_queue: str
+    make_bridge: Callable[..., Bridge], fifo_queue: str
 ) -> None:
     # GIVEN an Aurora handler dead-lettering to a FIFO queue
-    bridge = make_bridge(poison="dead-letter", dead_letter=SQSDeadLetterQueue(fifo_queue))
-
-    @bridge.aurora(PUBLISH)
-    def handler(event: Any) -> dict[str, Any]:
-        return {"input": event.payload}
-
+    handler = aurora_to(make_bridge, fifo_queue)
     # WHEN the same poison payload arrives in two invocations (two request ids)
     event = events.aurora({"id": "o1", "status": "POISON"})
     for request_id in ("request-1", "request-2"):
