@@ -10,9 +10,10 @@ Fixtures:
   fixture (``{"Mutation.publishOrder": fn}``).
 
 - ``local_handler``: ``local_handler(handler, appsync=None, *, schema=None, auth="iam")`` returns your
-  decorated handler (same mapping, mutation, key and settings) publishing to a LocalAppSync: ``appsync``,
-  else a new one serving ``schema``, else the ``local_appsync`` fixture's. It signs with IAM like the
-  deployed function (``auth="api_key"`` uses the API key); its bridges are closed after the test.
+  decorated handler (same mapping, mutation or channel, key and settings) publishing to a LocalAppSync or
+  a LocalEventApi: ``appsync`` (either server), else a new LocalAppSync serving ``schema``, else the
+  ``local_appsync`` fixture's. It signs with IAM like the deployed function (``auth="api_key"`` uses the
+  API key); its bridges are closed after the test.
 
 - ``local_event_api_factory``: ``factory(**options)`` returns a started :class:`LocalEventApi` (an AppSync
   Events API: ``POST /event`` and the real-time WebSocket); every one it made is stopped after the test.
@@ -106,7 +107,7 @@ def local_handler(
 
     def bind(
         handler: Handler[Any],
-        appsync: LocalAppSync | None = None,
+        appsync: LocalAppSync | LocalEventApi | None = None,
         *,
         schema: str | Path | None = None,
         auth: str = "iam",
@@ -124,11 +125,17 @@ def local_handler(
         if auth == "iam":
             from botocore.credentials import Credentials
 
-            credentials = Credentials(*appsync.credentials[0])
-            signer: Any = IAMAuth(region=appsync.region, credentials=credentials)
+            # both servers keep their test identities in the authorizer they share (LocalEventApi has no
+            # public ``credentials``)
+            accepted = list(appsync._authorizer.credentials.values())
+            if not accepted:
+                raise ValueError(f"local_handler(auth='iam'): this {type(appsync).__name__} has IAM mode off")
+            signer: Any = IAMAuth(region=appsync.region, credentials=Credentials(*accepted[0]))
         elif auth == "api_key":
             if appsync.api_key is None:
-                raise ValueError("local_handler(auth='api_key'): this LocalAppSync has API_KEY mode off")
+                raise ValueError(
+                    f"local_handler(auth='api_key'): this {type(appsync).__name__} has API_KEY mode off"
+                )
             signer = ApiKeyAuth(appsync.api_key)
         else:
             raise ValueError(f"local_handler: auth must be 'iam' or 'api_key', got {auth!r}")
