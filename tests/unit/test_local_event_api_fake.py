@@ -28,7 +28,7 @@ def test_answers_each_event_by_index_and_records_the_values() -> None:
 
 
 def test_same_rules_as_the_local_endpoint() -> None:
-    fake = FakeEventApi()
+    fake = FakeEventApi(namespaces=("default",))
     status, answer = publish(fake, "/default/a", *range(6))
     assert (status, answer["errors"][0]["errorType"]) == (400, "BadRequestException")
     assert publish(fake, "/other/a", 1)[0] == 400

@@ -13,7 +13,7 @@ from typing import Any
 from streambridge._io.transport import HttpResponse
 from streambridge.testing._fake import FakeAppSync, ReceivedRequest
 from streambridge.testing._local._errors import RejectedError
-from streambridge.testing._local_events._rules import Oversize, PublishedEvent, Rules
+from streambridge.testing._local_events._rules import _NAME, Oversize, PublishedEvent, Rules
 
 
 class _Faults(FakeAppSync):
@@ -31,7 +31,8 @@ class FakeEventApi:
     """A ``Transport`` that answers ``POST /event`` like AppSync Events, without a network.
 
     Args:
-        namespaces: the API's channel namespaces.
+        namespaces: the API's channel namespaces, enforced as AppSync does (a publish to another namespace
+            is refused). None (the default): every validly named namespace a test publishes to exists.
         on_publish: ``fn(channel, value)`` called for every event; raise ``EventRejectedError(message,
             code)`` to list that event in ``failed`` (like an onPublish handler's error).
         oversize: what an event over 240 KB gets: ``"failed"`` (listed in ``failed``, errorCode 400) or
@@ -43,19 +44,30 @@ class FakeEventApi:
 
     def __init__(
         self,
-        namespaces: Sequence[str] = ("default",),
+        namespaces: Sequence[str] | None = None,
         *,
         on_publish: Callable[[str, Any], None] | None = None,
         oversize: Oversize = "failed",
         latency: float = 0.0,
         conditions: Callable[[float], HttpResponse | BaseException | None] | None = None,
     ) -> None:
-        self.rules = Rules(namespaces, on_publish=on_publish, oversize=oversize)
+        # with none declared, a namespace comes into being on its first publish: a test that forgets to
+        # declare "rooms" should not fail on a rule it is not testing
+        self._open_namespaces = namespaces is None
+        self.rules = Rules(
+            ("default",) if namespaces is None else namespaces, on_publish=on_publish, oversize=oversize
+        )
         self._faults = _Faults(self._answer, latency=latency, conditions=conditions)
 
     def fail_next(self, *faults: HttpResponse | BaseException) -> None:
         """The next requests get these answers instead (an HttpResponse, or an exception to raise)."""
         self._faults.fail_next(*faults)
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """The channel namespaces (with none declared: ``default`` and those published to so far)."""
+        with self.rules.lock:
+            return self.rules.namespaces
 
     @property
     def published(self) -> list[PublishedEvent]:
@@ -88,10 +100,19 @@ class FakeEventApi:
     def _answer(self, received: ReceivedRequest) -> HttpResponse:
         try:
             channel, events = self.rules.parse_http(received.body)
+            if self._open_namespaces:
+                self._define_namespace_of(channel)
             outcome = self.rules.publish(channel, events)
         except RejectedError as rejected:
             return _json(rejected.status, rejected.body())
         return _json(200, outcome.body())
+
+    def _define_namespace_of(self, channel: Any) -> None:
+        namespace = channel.strip("/").split("/")[0] if isinstance(channel, str) else ""
+        if _NAME.fullmatch(namespace):
+            with self.rules.lock:
+                if namespace not in self.rules.namespaces:
+                    self.rules.namespaces += (namespace,)
 
 
 def _json(status: int, payload: dict[str, Any]) -> HttpResponse:
