@@ -179,11 +179,26 @@ def load_handlers(target: str, *, hint: str = "") -> list[tuple[str, Handler[Any
 
 
 def _module_name(text: str) -> str:
-    """``app/orders.py`` -> ``app.orders``; a dotted module name stays as it is."""
-    if text.endswith(".py") or "/" in text or os.sep in text:
-        path = Path(text).with_suffix("") if text.endswith(".py") else Path(text)
-        return ".".join(part for part in path.parts if part not in (".", ""))
-    return text
+    """``app/orders.py`` -> ``app.orders``; a dotted module name stays as it is.
+
+    A path outside the working folder (``../chat/app.py``, ``/srv/chat/app.py``) is imported the way
+    Python runs a script: its folder, or the folder above its package (the highest one with an
+    ``__init__.py``), is put on ``sys.path`` and the module named from there.
+    """
+    if not (text.endswith(".py") or "/" in text or os.sep in text):
+        return text
+    path = Path(text).with_suffix("") if text.endswith(".py") else Path(text)
+    full = Path(os.path.normpath(Path.cwd() / path))  # lexical: "..", not symlinks, decide the place
+    if full.is_relative_to(Path.cwd()):
+        return ".".join(full.relative_to(Path.cwd()).parts)
+    root, parts = full.parent, [full.name]
+    while (root / "__init__.py").is_file() and root.parent != root:
+        parts.insert(0, root.name)
+        root = root.parent
+    # kept for the rest of the run: the handler may import more of its project when it is called
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return ".".join(parts)
 
 
 def _import(name: str, hint: str) -> Any:

@@ -55,7 +55,11 @@ also exported as STREAMBRIDGE_APPSYNC_URL while the module is imported.""",
         formatter_class=_Formatter,
     )
     invoke.set_defaults(command=invoke.prog, run=_run_invoke)
-    invoke.add_argument("handler", metavar="HANDLER", help="the decorated handler, as module:attribute")
+    invoke.add_argument(
+        "handler",
+        metavar="HANDLER",
+        help="the decorated handler, as module:attribute or path/to/file.py:attribute (any folder)",
+    )
     invoke.add_argument("--event", required=True, metavar="FILE", help="the event JSON file, or - for stdin")
     invoke.add_argument(
         "--url",
