@@ -153,8 +153,11 @@ class FakeAppSync:
         return None
 
     def _execute(self, received: ReceivedRequest) -> HttpResponse:
-        from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse, value_from_ast_untyped
-        from graphql.language import FieldNode
+        try:
+            from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse, value_from_ast_untyped
+            from graphql.language import FieldNode
+        except ModuleNotFoundError as error:
+            raise testing_extra_missing("FakeAppSync", error) from error
 
         request = json.loads(received.body)
         try:
@@ -190,6 +193,16 @@ class FakeAppSync:
                 data[alias] = result
                 self.published.append(Published(name, arguments, result))
         return _answer({"data": data, "errors": errors} if errors else {"data": data})
+
+
+TESTING_EXTRA = "pip install 'streambridge[testing]'"
+
+
+def testing_extra_missing(what: str, error: ModuleNotFoundError) -> ModuleNotFoundError:
+    """``error`` (a module of the testing extra not installed) saying what to install, as the CLI does."""
+    return ModuleNotFoundError(
+        f"{what} needs {error.name}, from the testing extra: {TESTING_EXTRA}", name=error.name
+    )
 
 
 def _answer(payload: dict[str, Any], status: int = 200) -> HttpResponse:

@@ -75,12 +75,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def local_appsync_factory() -> Iterator[LocalAppSyncFactory]:
     """``factory(schema, **options)`` -> a started LocalAppSync (its arguments), stopped after the test."""
+    from streambridge.testing._fake import testing_extra_missing
     from streambridge.testing._local import LocalAppSync
 
     started: list[LocalAppSync] = []
 
     def factory(schema: str | Path, **options: Any) -> LocalAppSync:
-        appsync = LocalAppSync(schema, **options)
+        try:
+            appsync = LocalAppSync(schema, **options)
+        except ModuleNotFoundError as error:
+            if error.name not in ("graphql", "gql"):
+                raise
+            pytest.fail(str(testing_extra_missing("LocalAppSync", error)), pytrace=False)
         appsync.start()
         started.append(appsync)
         return appsync
