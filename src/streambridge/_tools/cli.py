@@ -1,10 +1,10 @@
 """The ``streambridge`` command: one dispatcher over the verbs in ``streambridge._tools.verbs``.
 
 Each verb is its own module (``verbs/demo.py``, ``events.py``, ``invoke.py``, ``check.py``, ``doctor.py``,
-``local.py``) with an ``add(verbs)`` that registers its subparser and sets ``run`` to the function doing the
-work; ``_VERBS`` lists them. What they share (``CommandError``, the help formatter, option parsers,
-``load_handlers``...) is in ``streambridge._tools.common``. Imports beyond the standard library happen
-inside the verbs, so ``streambridge --help`` stays instant (graphql-core only loads for ``check``).
+``local.py``, ``subscribe.py``) with an ``add(verbs)`` that registers its subparser and sets ``run`` to the
+function doing the work; ``_VERBS`` lists them. What they share (``CommandError``, the help formatter, option
+parsers, ``load_handlers``...) is in ``streambridge._tools.common``. Imports beyond the standard library
+happen inside the verbs, so ``streambridge --help`` stays instant (graphql-core only loads for ``check``).
 
 Exit status: 0 success, 1 the command ran and found a problem (a record failed, a document drifted),
 2 the command could not run (bad arguments, module not found, unreadable file).
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from streambridge._tools.common import PROG, CommandError, _Formatter, _out, _Subparsers, load_handlers
-from streambridge._tools.verbs import check, demo, doctor, events, invoke, local
+from streambridge._tools.verbs import check, demo, doctor, events, invoke, local, subscribe
 
 __all__ = ["PROG", "CommandError", "build_parser", "load_handlers", "main"]
 
@@ -29,6 +29,7 @@ _VERBS: tuple[Callable[[_Subparsers[argparse.ArgumentParser]], None], ...] = (
     check.add,
     doctor.add,
     local.add,
+    subscribe.add,
 )
 """Every verb's ``add``, in the order ``--help`` lists them. A new verb adds its module here."""
 
