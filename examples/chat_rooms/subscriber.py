@@ -20,6 +20,8 @@ highest ``seq`` applied per message and drops an event that is not newer (a dupl
 
     python -m examples.chat_rooms.subscriber --http-domain xxxx.appsync-api.eu-west-1.amazonaws.com \\
         --api-key da2-xxxx [--room lobby]
+    python -m examples.chat_rooms.subscriber --url http://127.0.0.1:20003/event \\
+        --api-key da2-localappsync-test-key      # against `streambridge local --namespace rooms`
 
 Stop with Ctrl-C.
 """
@@ -35,6 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 SUBPROTOCOL = "aws-appsync-event-ws"
 NAMESPACE = "rooms"
@@ -47,6 +50,19 @@ def realtime_domain_of(http_domain: str) -> str:
     ``RealtimeDomain`` output).
     """
     return http_domain.replace(".appsync-api.", ".appsync-realtime-api.", 1)
+
+
+def realtime_url(http_url: str) -> str:
+    """The real-time endpoint of an Event API's HTTP endpoint (``.../event``), as AppSync derives it.
+
+    AppSync's own domain: ``https://ID.appsync-api.REGION.amazonaws.com/event`` ->
+    ``wss://ID.appsync-realtime-api.REGION.amazonaws.com/event/realtime``; a custom domain or a local
+    server (``streambridge local``): the same host, ``/event/realtime``, and ``http`` -> ``ws``.
+    """
+    parts = urlsplit(http_url)
+    scheme = "ws" if parts.scheme == "http" else "wss"
+    host = parts.netloc.replace(".appsync-api.", ".appsync-realtime-api.", 1)
+    return f"{scheme}://{host}{parts.path.rstrip('/')}/realtime"
 
 
 def authorization(http_domain: str, api_key: str) -> dict[str, str]:
@@ -126,7 +142,7 @@ async def watch(
     url: str | None = None,
     out: Callable[[str], None] = print,
 ) -> None:
-    """Subscribe and print every event until cancelled (``url`` overrides the real-time URL, for tests)."""
+    """Subscribe and print every event until cancelled (``url``: the real-time URL, when not derived)."""
     import aiohttp  # only the script needs it
 
     header = authorization(http_domain, api_key)
@@ -173,13 +189,22 @@ async def _receive(ws: Any, timeout: float) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--http-domain", required=True, help="the stack's HttpDomain output")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--http-domain", help="the stack's HttpDomain output")
+    where.add_argument(
+        "--url",
+        help="the Event API's HTTP endpoint instead, e.g. http://127.0.0.1:20003/event (streambridge local)",
+    )
     parser.add_argument("--api-key", required=True, help="the stack's ApiKey output")
     parser.add_argument("--room", help="one room (default: every room, /rooms/*)")
     parser.add_argument("--realtime-domain", help="the stack's RealtimeDomain output (default: derived)")
     args = parser.parse_args(argv)
+    http_domain = args.http_domain or urlsplit(args.url).netloc
+    url = realtime_url(args.url) if args.url else None
     try:
-        asyncio.run(watch(args.http_domain, args.api_key, args.room, realtime_domain=args.realtime_domain))
+        asyncio.run(
+            watch(http_domain, args.api_key, args.room, realtime_domain=args.realtime_domain, url=url)
+        )
     except KeyboardInterrupt:
         return 0
     except SubscriptionError as error:

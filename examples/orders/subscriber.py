@@ -9,8 +9,9 @@ one (a lower ``seq``). Sequence numbers are decimal strings of varying length: c
     python -m examples.orders.subscriber --url https://xxxx.appsync-api.us-east-1.amazonaws.com/graphql \\
         --api-key da2-xxxx [--order-id order-1]
 
-``--url`` is the GraphQL endpoint (the stack's ``GraphQLUrl`` output); gql derives the real-time
-WebSocket endpoint from it. Stop with Ctrl-C.
+``--url`` is the GraphQL endpoint (the stack's ``GraphQLUrl`` output, or ``streambridge local``'s
+``http://127.0.0.1:20002/graphql``); the real-time WebSocket endpoint is derived from it as AppSync
+derives it (``realtime_url``). Stop with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -49,6 +50,22 @@ class OrderFeed:
         return "new"
 
 
+def realtime_url(graphql_url: str) -> str:
+    """The real-time endpoint of a GraphQL endpoint, as AppSync and Amplify derive it.
+
+    AppSync's own domain: ``https://ID.appsync-api.REGION.amazonaws.com/graphql`` ->
+    ``wss://ID.appsync-realtime-api.REGION.amazonaws.com/graphql``. A custom domain: ``wss://DOMAIN/graphql/realtime``
+    (https://docs.aws.amazon.com/appsync/latest/devguide/custom-domain-name.html). A local server
+    (``streambridge local``): the same, ``http`` -> ``ws``.
+    """
+    parts = urlsplit(graphql_url)
+    scheme = "ws" if parts.scheme == "http" else "wss"
+    path = parts.path.rstrip("/")
+    if ".appsync-api." in (parts.hostname or ""):
+        return f"{scheme}://{parts.netloc.replace('.appsync-api.', '.appsync-realtime-api.', 1)}{path}"
+    return f"{scheme}://{parts.netloc}{path}/realtime"
+
+
 def describe(order: Mapping[str, Any]) -> str:
     """One line for an order change."""
     return (
@@ -74,8 +91,9 @@ async def watch(
     from gql.transport.appsync_auth import AppSyncApiKeyAuthentication
     from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 
+    # AppSync authorizes the handshake for the API's own (HTTP) host; the socket goes to the real-time one.
     auth = AppSyncApiKeyAuthentication(host=urlsplit(url).netloc, api_key=api_key)
-    transport = AppSyncWebsocketsTransport(url=url, auth=auth)
+    transport = AppSyncWebsocketsTransport(url=realtime_url(url), auth=auth)
     request = GraphQLRequest(SUBSCRIBE, variable_values={"id": order_id} if order_id else None)
     feed = OrderFeed()
     async with Client(transport=transport, fetch_schema_from_transport=False) as session:
@@ -90,12 +108,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="python -m examples.orders.subscriber",
         description="Print order changes as AppSync pushes them; drop re-delivered duplicates by seq.",
     )
-    parser.add_argument("--url", required=True, help="AppSync GraphQL URL (the stack's GraphQLUrl output)")
+    parser.add_argument(
+        "--url",
+        required=True,
+        help="AppSync GraphQL URL (the stack's GraphQLUrl output, or http://127.0.0.1:20002/graphql locally)",
+    )
     parser.add_argument("--api-key", required=True, help="AppSync API key (the stack's ApiKey output)")
     parser.add_argument("--order-id", help="watch one order only (subscription argument id)")
     args = parser.parse_args(argv)
-    if urlsplit(args.url).scheme not in ("https", "http", "wss", "ws"):
-        parser.error(f"--url must be the AppSync GraphQL URL (https://...), got {args.url!r}")
+    if urlsplit(args.url).scheme not in ("https", "http"):
+        parser.error(
+            f"--url must be the AppSync GraphQL URL (https://... or http://... locally), got {args.url!r}"
+        )
     return args
 
 
