@@ -213,6 +213,7 @@ class Bridge:
         self.metrics: Metrics | None = metrics_setting(metrics)
         self.tracing: bool | RequestTracer = tracing_setting(tracing)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._close_at_exit: Callable[[], None] | None = None
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._auth_checked = False
 
@@ -530,6 +531,11 @@ class Bridge:
                 self._loop.run_until_complete(self._transport.close())
             self._loop.close()
         self._loop = None
+        if self._close_at_exit is not None:
+            import atexit
+
+            atexit.unregister(self._close_at_exit)
+            self._close_at_exit = None
         if self._threads is not None:  # a store call still hanging is not waited for
             self._threads.shutdown(wait=False, cancel_futures=True)
             self._threads = None
@@ -655,6 +661,7 @@ class Bridge:
         if not running:
             if self._loop is None or self._loop.is_closed():
                 self._loop = asyncio.new_event_loop()
+                self._close_at_exit = _close_at_exit(self)
             return self._loop.run_until_complete(start())
         # Called from inside a running loop (an async test, a notebook): run on a thread of its own, in a
         # copy of the caller's context (an OpenTelemetry span that is current there stays the parent).
@@ -902,6 +909,27 @@ def _likely_endpoint(parts: urllib.parse.SplitResult) -> str:
 def _is_event_api(url: str) -> bool:
     """True for an AppSync Event API's HTTP endpoint (``https://HTTP_DOMAIN/event``)."""
     return urllib.parse.urlsplit(url).path.rstrip("/").endswith("/event")
+
+
+def _close_at_exit(bridge: Bridge) -> Callable[[], None]:
+    """Close ``bridge`` when the interpreter exits, unless closed before.
+
+    A script that calls a handler and ends would otherwise leave the loop's aiohttp session open, and
+    aiohttp warns "Unclosed client session" at exit. Paid once per loop the bridge creates, never per
+    invocation; the bridge is held weakly, so this does not keep a dropped bridge alive.
+    """
+    import atexit
+    import weakref
+
+    reference = weakref.ref(bridge)
+
+    def close() -> None:
+        alive = reference()
+        if alive is not None and alive._loop is not None and not alive._loop.is_running():
+            alive.close()
+
+    atexit.register(close)
+    return close
 
 
 def _shown(url: str | None) -> str | None:
