@@ -32,6 +32,7 @@ from streambridge.testing._local._realtime import LocalSink
 from streambridge.testing._local._schema import schema_text
 from streambridge.testing._local._server import Service
 from streambridge.testing._local._thread import START_TIMEOUT, ServerThread
+from streambridge.testing._local._tls import LocalTls
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -149,6 +150,12 @@ class LocalAppSync(ServerThread[Service]):
             default (the Amplify simulator fires every aliased field, in order); turn it on to check
             that a publisher still reaches subscribers if the service behaves so (``batch_size=1`` sends
             unaliased requests).
+        tls: serve ``https``/``wss`` with a certificate from an authority made on this machine (trustme):
+            ``True`` for a new one, or another server's ``.tls`` to share its authority (one trust step).
+            Clients trust it with ``client_ssl_context()``, or the PEM from ``write_ca_pem(path)`` in
+            ``NODE_EXTRA_CA_CERTS`` (Node, Amplify JS) or ``SSL_CERT_FILE`` (Python, OpenSSL). Off by
+            default: plain ``http``/``ws`` needs no trust step (Amplify JS needs ``tls=True``: it always
+            opens ``wss://`` for real time).
     """
 
     def __init__(
@@ -167,6 +174,7 @@ class LocalAppSync(ServerThread[Service]):
         keep_alive: float = 60.0,
         clock: Callable[[], datetime] | None = None,
         mute_aliased_mutations: bool = False,
+        tls: bool | LocalTls = False,
     ) -> None:
         if isinstance(tokens, str):
             raise TypeError("tokens must be a collection of tokens or a predicate, not a single str")
@@ -188,7 +196,7 @@ class LocalAppSync(ServerThread[Service]):
             raise ValueError(f"default_auth {default_auth!r} is not an enabled mode (enabled: {enabled})")
         text, source_name = schema_text(schema)
         self._engine = Engine(text, source_name, dict(resolvers or {}), default_auth)
-        super().__init__(host, port)
+        super().__init__(host, port, tls)
         self._keep_alive = keep_alive
         self._mute_aliased_mutations = mute_aliased_mutations
         self._lock = threading.Condition()
@@ -217,13 +225,16 @@ class LocalAppSync(ServerThread[Service]):
 
     @property
     def url(self) -> str:
-        """The GraphQL endpoint, ``http://HOST:PORT/graphql``."""
-        return f"http://{self.host}/graphql"
+        """The GraphQL endpoint, ``http://HOST:PORT/graphql`` (``https`` with ``tls``)."""
+        return f"{self.scheme}://{self.host}/graphql"
 
     @property
     def realtime_url(self) -> str:
-        """The real-time endpoint, ``ws://HOST:PORT/graphql/realtime``."""
-        return f"ws://{self.host}/graphql/realtime"
+        """The real-time endpoint, ``ws://HOST:PORT/graphql/realtime`` (``wss`` with ``tls``).
+
+        It is the GraphQL URL with ``/realtime`` appended, where Amplify JS looks for a custom domain's.
+        """
+        return f"{self.ws_scheme}://{self.host}/graphql/realtime"
 
     @property
     def api_key(self) -> str | None:

@@ -1,7 +1,8 @@
 """AppSync's real-time endpoint: the ``graphql-ws`` WebSocket protocol, the subscriptions, their messages.
 
-``GET /graphql/realtime`` speaks AppSync's protocol: the connection is authorized by its base64 ``header``
-query parameter (``host`` must be this API's), then ``connection_init`` -> ``connection_ack`` (with
+``GET /graphql/realtime`` speaks AppSync's protocol: the connection is authorized by its headers, sent as
+the ``header-<base64url>`` subprotocol (amplify-js) or the base64 ``header`` query parameter (gql), see
+``_handshake`` (``host`` must be this API's), then ``connection_init`` -> ``connection_ack`` (with
 ``connectionTimeoutMs``) and ``ka`` every ``keep_alive`` seconds, ``start`` (authorized again by its own
 ``extensions.authorization``) -> ``start_ack`` or ``error``, ``data`` messages, ``stop`` -> ``complete``,
 ``connection_error`` for a refused connection. In-process subscriptions (``LocalAppSync.subscribe``) are
@@ -11,17 +12,20 @@ task, so messages leave in the order they were published.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import unquote
 
 from streambridge.testing._local._delivery import MAX_MESSAGE_BYTES, Subscription, matches, message_size
 from streambridge.testing._local._errors import RejectedError, StartError, appsync_error
+from streambridge.testing._local._handshake import (
+    decode_headers,
+    offered_protocols,
+    query_auth,
+    subprotocol_auth,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -120,7 +124,7 @@ class Realtime:
 
         from aiohttp import WSMsgType, web
 
-        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        offered = offered_protocols(request.headers.get("Sec-WebSocket-Protocol", ""))
         if SUBPROTOCOL not in offered:
             error = appsync_error(
                 "UnsupportedOperation", f"the real-time endpoint needs the {SUBPROTOCOL!r} subprotocol"
@@ -130,7 +134,7 @@ class Realtime:
         await ws.prepare(request)
         connection = Connection(ws)
         try:
-            connection.auth_mode = self._authorize_connection(request.rel_url.raw_query_string)
+            connection.auth_mode = self._authorize_connection(offered, request.rel_url.raw_query_string)
         except RejectedError as rejected:
             connection.rejection = rejected
         self.connections.add(connection)
@@ -147,19 +151,18 @@ class Realtime:
             await writer
         return ws
 
-    def _authorize_connection(self, raw_query: str) -> str:
-        encoded = _query_param(raw_query, "header")
+    def _authorize_connection(self, offered: list[str], raw_query: str) -> str:
+        # amplify-js sends the subprotocol form, gql the query form: the subprotocol wins when both come.
+        encoded = subprotocol_auth(offered) or query_auth(raw_query)
         if not encoded:
             raise RejectedError(401, "UnauthorizedException", "UnauthorizedException: Missing authorization")
-        try:
-            headers = json.loads(_b64decode(encoded))
-        except (ValueError, binascii.Error):
-            headers = None
-        if not isinstance(headers, dict):
+        lowered = decode_headers(encoded)
+        if lowered is None:
             raise RejectedError(
-                400, "MalformedMessage", "the 'header' query parameter is not base64 of a JSON object"
+                400,
+                "MalformedMessage",
+                "the 'header' query parameter or header- subprotocol is not base64 of a JSON object",
             )
-        lowered = _lower(headers)
         host = lowered.get("host")
         if host != self.owner.host:
             raise RejectedError(
@@ -326,17 +329,3 @@ def _error_message(subscription_id: str | None, error_type: str, message: str) -
 
 def _lower(headers: Mapping[str, Any]) -> dict[str, str]:
     return {str(name).lower(): str(value) for name, value in headers.items()}
-
-
-def _query_param(raw_query: str, name: str) -> str | None:
-    """A query parameter, percent-decoded but with '+' kept (base64 is sent unescaped by AppSync clients)."""
-    for part in raw_query.split("&"):
-        key, _, value = part.partition("=")
-        if unquote(key) == name:
-            return unquote(value)
-    return None
-
-
-def _b64decode(text: str) -> bytes:
-    text = text.strip().replace(" ", "+").replace("-", "+").replace("_", "/")
-    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)

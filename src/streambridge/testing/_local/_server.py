@@ -19,6 +19,7 @@ from streambridge.testing._local._realtime import Realtime
 if TYPE_CHECKING:
     import asyncio
     import concurrent.futures
+    import ssl
 
     from aiohttp import web
 
@@ -37,7 +38,12 @@ class Service:
         self.realtime = Realtime(owner, self.engine, self.authorizer)
 
     async def serve(
-        self, host: str, port: int, ready: concurrent.futures.Future[int], stop: asyncio.Event
+        self,
+        host: str,
+        port: int,
+        ready: concurrent.futures.Future[int],
+        stop: asyncio.Event,
+        ssl_context: ssl.SSLContext | None,
     ) -> None:
         """Listen on ``host:port``, hand the bound port to ``ready``, serve until ``stop`` is set."""
         from aiohttp import web
@@ -48,7 +54,7 @@ class Service:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port)
+            site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
             await site.start()
             address = runner.addresses[0]
             ready.set_result(int(address[1]))

@@ -10,9 +10,13 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from streambridge.testing._local._tls import LocalTls
+
 if TYPE_CHECKING:
     import asyncio
     import concurrent.futures
+    import ssl
+    from pathlib import Path
     from types import TracebackType
 
     from typing_extensions import Self
@@ -27,7 +31,12 @@ class Serving(Protocol):
     """What runs on the server thread: it binds, reports the port on ``ready`` and serves until ``stop``."""
 
     async def serve(
-        self, host: str, port: int, ready: concurrent.futures.Future[int], stop: asyncio.Event
+        self,
+        host: str,
+        port: int,
+        ready: concurrent.futures.Future[int],
+        stop: asyncio.Event,
+        ssl_context: ssl.SSLContext | None,
     ) -> None: ...
 
 
@@ -37,7 +46,12 @@ S = TypeVar("S", bound=Serving)
 class ServerThread(Generic[S]):
     """Runs ``_new_service()`` on its own event loop in a daemon thread, between ``start`` and ``stop``."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, tls: bool | LocalTls = False) -> None:
+        if not isinstance(tls, (bool, LocalTls)):
+            raise TypeError(f"tls must be True, False or another server's .tls, got {type(tls).__name__}")
+        # The authority is made once, at construction: its PEM can be handed out before start, and it
+        # stays the same across restarts.
+        self._tls: LocalTls | None = LocalTls(host) if tls is True else tls or None
         self._bind_host = host
         self._requested_port = port
         self._port: int | None = None
@@ -52,6 +66,39 @@ class ServerThread(Generic[S]):
 
     def _stopped(self) -> None:
         """Forget what lived with the server (called by ``stop`` once the thread ended)."""
+
+    @property
+    def tls(self) -> LocalTls | None:
+        """The certificate authority of an https/wss server (None: plain http/ws); ``tls=`` for another."""
+        return self._tls
+
+    @property
+    def scheme(self) -> str:
+        """``https`` with TLS, else ``http``."""
+        return "https" if self._tls is not None else "http"
+
+    @property
+    def ws_scheme(self) -> str:
+        """``wss`` with TLS, else ``ws``."""
+        return "wss" if self._tls is not None else "ws"
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """A verifying ``ssl.SSLContext`` that trusts this server's authority (for aiohttp, gql...)."""
+        return self._need_tls().client_ssl_context()
+
+    @property
+    def ca_pem(self) -> bytes:
+        """The PEM certificate of the authority a client must trust."""
+        return self._need_tls().ca_pem
+
+    def write_ca_pem(self, path: str | Path) -> Path:
+        """Write the authority's PEM to ``path`` (for ``NODE_EXTRA_CA_CERTS`` or ``SSL_CERT_FILE``)."""
+        return self._need_tls().write_ca_pem(path)
+
+    def _need_tls(self) -> LocalTls:
+        if self._tls is None:
+            raise RuntimeError(f"{type(self).__name__} serves plain http: construct it with tls=True")
+        return self._tls
 
     @property
     def running(self) -> bool:
@@ -131,4 +178,5 @@ class ServerThread(Generic[S]):
 
         self._stop_event = asyncio.Event()
         self._service = self._new_service()
-        await self._service.serve(self._bind_host, self._requested_port, ready, self._stop_event)
+        ssl_context = self._tls.server_ssl_context() if self._tls is not None else None
+        await self._service.serve(self._bind_host, self._requested_port, ready, self._stop_event, ssl_context)

@@ -18,6 +18,7 @@ from streambridge.testing._local._auth import (
     check_credentials,
 )
 from streambridge.testing._local._thread import START_TIMEOUT, ServerThread
+from streambridge.testing._local._tls import LocalTls
 from streambridge.testing._local_events._rules import Oversize, PublishedEvent, Rules
 from streambridge.testing._local_events._server import LocalSink, Service
 
@@ -104,6 +105,12 @@ class LocalEventApi(ServerThread[Service]):
         host: the interface to listen on; port: the port (0: any free one).
         keep_alive: seconds between ``ka`` messages.
         clock: the current time (aware) for the SigV4 freshness check.
+        tls: serve ``https``/``wss`` with a certificate from an authority made on this machine (trustme):
+            ``True`` for a new one, or another server's ``.tls`` to share its authority (one trust step).
+            Clients trust it with ``client_ssl_context()``, or the PEM from ``write_ca_pem(path)`` in
+            ``NODE_EXTRA_CA_CERTS`` (Node, Amplify JS) or ``SSL_CERT_FILE`` (Python, OpenSSL). Off by
+            default: plain ``http``/``ws`` needs no trust step (Amplify JS needs ``tls=True``: it always
+            opens ``wss://`` for real time).
     """
 
     def __init__(
@@ -121,6 +128,7 @@ class LocalEventApi(ServerThread[Service]):
         port: int = 0,
         keep_alive: float = 60.0,
         clock: Callable[[], datetime] | None = None,
+        tls: bool | LocalTls = False,
     ) -> None:
         if isinstance(tokens, str):
             raise TypeError("tokens must be a collection of tokens or a predicate, not a single str")
@@ -138,7 +146,7 @@ class LocalEventApi(ServerThread[Service]):
             clock=clock or _utc_now,
         )
         self.keep_alive = keep_alive
-        super().__init__(host, port)
+        super().__init__(host, port, tls)
         self._ids = itertools.count(1)
 
     def __repr__(self) -> str:
@@ -161,13 +169,13 @@ class LocalEventApi(ServerThread[Service]):
 
     @property
     def url(self) -> str:
-        """The HTTP publish endpoint, ``http://HOST:PORT/event``."""
-        return f"http://{self.host}/event"
+        """The HTTP publish endpoint, ``http://HOST:PORT/event`` (``https`` with ``tls``)."""
+        return f"{self.scheme}://{self.host}/event"
 
     @property
     def realtime_url(self) -> str:
-        """The real-time endpoint, ``ws://HOST:PORT/event/realtime``."""
-        return f"ws://{self.host}/event/realtime"
+        """The real-time endpoint, ``ws://HOST:PORT/event/realtime`` (``wss`` with ``tls``)."""
+        return f"{self.ws_scheme}://{self.host}/event/realtime"
 
     @property
     def api_key(self) -> str | None:

@@ -24,19 +24,19 @@ LocalEventApi's server thread.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from streambridge.testing._local._errors import RejectedError
+from streambridge.testing._local._handshake import decode_headers, offered_protocols, subprotocol_auth
 from streambridge.testing._local_events._rules import PublishedEvent, channel_path, matches
 
 if TYPE_CHECKING:
     import asyncio
     import concurrent.futures
+    import ssl
 
     from aiohttp import web
 
@@ -103,7 +103,12 @@ class Service:
         self.writers: set[asyncio.Task[None]] = set()
 
     async def serve(
-        self, host: str, port: int, ready: concurrent.futures.Future[int], stop: asyncio.Event
+        self,
+        host: str,
+        port: int,
+        ready: concurrent.futures.Future[int],
+        stop: asyncio.Event,
+        ssl_context: ssl.SSLContext | None,
     ) -> None:
         """Listen on ``host:port``, hand the bound port to ``ready``, serve until ``stop`` is set."""
         import asyncio
@@ -118,7 +123,7 @@ class Service:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port).start()
+            await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
             ready.set_result(int(runner.addresses[0][1]))
             await stop.wait()
             self.subscriptions.clear()
@@ -177,7 +182,7 @@ class Service:
 
         from aiohttp import WSMsgType, web
 
-        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        offered = offered_protocols(request.headers.get("Sec-WebSocket-Protocol", ""))
         if SUBPROTOCOL not in offered:
             error = _error(
                 "UnsupportedOperation", f"the real-time endpoint needs the {SUBPROTOCOL!r} subprotocol"
@@ -209,18 +214,14 @@ class Service:
         return ws
 
     def _authorize_connection(self, offered: list[str]) -> None:
-        encoded = next((p[len("header-") :] for p in offered if p.startswith("header-")), None)
+        encoded = subprotocol_auth(offered)  # the Event API documents only the subprotocol form
         if not encoded:
             raise RejectedError(401, "UnauthorizedException", "Missing the header-<base64url> subprotocol")
-        try:
-            headers = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-        except (ValueError, binascii.Error):
-            headers = None
-        if not isinstance(headers, dict):
+        lowered = decode_headers(encoded)
+        if lowered is None:
             raise RejectedError(
                 400, "BadRequestException", "The header subprotocol is not base64url of a JSON object"
             )
-        lowered = _lower(headers)
         if lowered.get("host") != self.owner.host:
             raise RejectedError(
                 401,
