@@ -214,3 +214,65 @@ def test_local_on_a_busy_port_says_to_pick_another(capsys: pytest.CaptureFixture
     assert (code, out) == (2, "")
     assert f"cannot listen on port {port}" in err
     assert "pass another --port" in err
+
+
+def test_local_tls_serves_https_and_prints_how_to_trust_its_authority(
+    tmp_path: Path, stopped: list[Server]
+) -> None:
+    # GIVEN `streambridge local --tls` serving both APIs, the authority's PEM written to --ca-file
+    ca_file = tmp_path / "ca.pem"
+    server = Server(
+        "--schema", str(SCHEMA), "--port", "0", "--namespace", "rooms", "--event-port", "0",
+        "--tls", "--ca-file", str(ca_file),
+    )  # fmt: skip
+    stopped.append(server)
+    url, event_url = server.value("GraphQL"), server.value("Event API")
+    # THEN every URL is https/wss (the real-time URL is where Amplify JS looks: the endpoint + /realtime)
+    assert re.fullmatch(r"https://127\.0\.0\.1:\d+/graphql", url)
+    assert server.value("real-time") == url.replace("https://", "wss://") + "/realtime"
+    assert server.value("Event real-time") == event_url.replace("https://", "wss://") + "/realtime"
+    # AND it says how to trust the one authority of both APIs
+    assert server.value("CA certificate") == str(ca_file.resolve())
+    assert ca_file.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    assert f"export NODE_EXTRA_CA_CERTS={ca_file.resolve()}" in server.banner
+    assert f"export SSL_CERT_FILE={ca_file.resolve()}" in server.banner
+
+    # WHEN `streambridge invoke` runs in a shell with the printed exports (SSL_CERT_FILE, IAM credentials)
+    event = write_event(tmp_path / "orders.json", "dynamodb", "--keys", "2", "--count", "2")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION")
+    }
+    env.update(
+        SSL_CERT_FILE=str(ca_file.resolve()),
+        STREAMBRIDGE_APPSYNC_URL=url,
+        AWS_ACCESS_KEY_ID=server.value("IAM access key id"),
+        AWS_SECRET_ACCESS_KEY=server.value("IAM secret key"),
+        AWS_REGION="us-east-1",
+    )
+    argv = ["invoke", "examples.orders.handler:handler", "--event", str(event), "--json"]
+    invoked = subprocess.run(
+        [sys.executable, "-m", "streambridge._tools.cli", *argv],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    # THEN it publishes over https, the certificate verified against the local authority
+    assert invoked.returncode == 0, invoked.stdout + invoked.stderr
+    assert json.loads(invoked.stdout)["summary"]["published"] == 4
+    # AND without the trust step it fails on the certificate
+    del env["SSL_CERT_FILE"]
+    untrusted = subprocess.run(
+        [sys.executable, "-m", "streambridge._tools.cli", *argv],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert untrusted.returncode != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stdout + untrusted.stderr
+    code, out, err = server.stop(signal.SIGINT)
+    assert (code, err) == (0, "")
+    assert out.count("mutation  publishOrder (AWS_IAM): ok") == 4
+
+
+def test_local_ca_file_needs_tls(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["local", "--event-api", "--ca-file", "ca.pem"])
+    assert code != 0
+    assert "--ca-file goes with --tls" in capsys.readouterr().err

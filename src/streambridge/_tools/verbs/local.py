@@ -3,6 +3,10 @@
 It prints the endpoints, the API key, the IAM test credentials and the environment variables to export,
 so that ``streambridge invoke``, a browser app or an Amplify client can talk to it; then one line per
 mutation or event received, until Ctrl-C (SIGINT) or SIGTERM stops it (exit status 0).
+
+With ``--tls`` both APIs serve https/wss with a certificate from one authority made at start; its PEM is
+written to ``--ca-file`` and the banner prints how to trust it. Amplify JS needs it: it opens ``wss://``
+for real time whatever the endpoint's scheme.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from streambridge._tools.common import (
 
 if TYPE_CHECKING:
     from streambridge.testing import LocalAppSync, LocalEventApi
+    from streambridge.testing._local._tls import LocalTls
 
 _POLL_SECONDS = 0.1  # how often the request log looks for new mutations and events
 
@@ -53,6 +58,7 @@ examples:
   streambridge local --schema schema.graphql --resolvers resolvers --port 20002 --api-key da2-dev
   streambridge local --event-api --namespace rooms --event-port 20003
   streambridge local --schema schema.graphql --namespace rooms          # both APIs
+  streambridge local --schema schema.graphql --tls                      # https/wss, for Amplify JS
 
   # in another terminal, with the printed exports:
   streambridge events dynamodb | streambridge invoke app:handler --event - --iam
@@ -79,6 +85,18 @@ streambridge.testing.EventRejectedError to refuse an event.""",
         help="the API key to accept (default: da2-localappsync-test-key)",
     )
     local.add_argument("--region", default="us-east-1", help="the region IAM signatures must be scoped to")
+    local.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve https/wss with a certificate from an authority made at start (Amplify JS opens wss:// "
+        "for real time: it needs this); the authority's PEM goes to --ca-file",
+    )
+    local.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="where --tls writes the authority's PEM, for NODE_EXTRA_CA_CERTS / SSL_CERT_FILE "
+        "(default: streambridge-local-ca.pem in the temporary folder; rewritten at each start)",
+    )
     events = local.add_argument_group("AppSync Events")
     events.add_argument(
         "--event-api", action="store_true", help="also serve an AppSync Events API (POST /event)"
@@ -115,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--resolvers goes with --schema")
     if args.schema is not None and event_api and args.port == args.event_port and args.port != 0:
         raise CommandError(f"--port and --event-port are both {args.port}: give them different ports")
+    if args.ca_file is not None and not args.tls:
+        raise CommandError("--ca-file goes with --tls")
 
     from streambridge.testing import DEFAULT_API_KEY
 
@@ -122,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
     with _importable_cwd():
         resolvers = _load_resolvers(args.resolvers) if args.resolvers else None
         on_publish = _load_function(args.on_publish, "--on-publish") if args.on_publish else None
-    appsync = _appsync(args, api_key, resolvers) if args.schema is not None else None
-    events = _event_api(args, api_key, on_publish) if event_api else None
+    tls = _tls(args) if args.tls else None
+    appsync = _appsync(args, api_key, resolvers, tls) if args.schema is not None else None
+    events = _event_api(args, api_key, on_publish, tls) if event_api else None
 
     stop = threading.Event()
     with ExitStack() as running, _stop_on_signals(stop):
@@ -137,7 +158,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _appsync(args: argparse.Namespace, api_key: str, resolvers: Mapping[str, Any] | None) -> LocalAppSync:
+def _tls(args: argparse.Namespace) -> LocalTls:
+    """One authority for both APIs (one file to trust), its PEM written where the banner says."""
+    import tempfile
+    from pathlib import Path
+
+    from streambridge.testing._local._tls import LocalTls
+
+    tls = LocalTls(args.host)
+    path = Path(args.ca_file) if args.ca_file else Path(tempfile.gettempdir()) / "streambridge-local-ca.pem"
+    try:
+        args.ca_file = str(tls.write_ca_pem(path).resolve())
+    except OSError as error:
+        raise CommandError(f"--ca-file: cannot write {path}: {error.strerror or error}") from None
+    return tls
+
+
+def _appsync(
+    args: argparse.Namespace, api_key: str, resolvers: Mapping[str, Any] | None, tls: LocalTls | None
+) -> LocalAppSync:
     from pathlib import Path
 
     from streambridge.testing import LocalAppSync
@@ -150,6 +189,7 @@ def _appsync(args: argparse.Namespace, api_key: str, resolvers: Mapping[str, Any
             region=args.region,
             host=args.host,
             port=args.port,
+            tls=tls or False,
         )
     except FileNotFoundError as error:
         raise CommandError(f"--schema: {error}") from None
@@ -160,7 +200,10 @@ def _appsync(args: argparse.Namespace, api_key: str, resolvers: Mapping[str, Any
 
 
 def _event_api(
-    args: argparse.Namespace, api_key: str, on_publish: Callable[[str, Any], None] | None
+    args: argparse.Namespace,
+    api_key: str,
+    on_publish: Callable[[str, Any], None] | None,
+    tls: LocalTls | None,
 ) -> LocalEventApi:
     from streambridge.testing import LocalEventApi
 
@@ -172,6 +215,7 @@ def _event_api(
             on_publish=on_publish,
             host=args.host,
             port=args.event_port,
+            tls=tls or False,
         )
     except (ValueError, TypeError) as error:
         raise CommandError(f"--namespace: {error}") from None
@@ -256,6 +300,9 @@ def _banner(args: argparse.Namespace, appsync: LocalAppSync | None, events: Loca
     _out(f"  IAM access key id  {access_key}")
     _out(f"  IAM secret key     {secret_key}")
     _out(f"  IAM region         {server.region}")
+    if server.tls is not None:
+        _out(f"  TLS certificate    for {', '.join(server.tls.names)}")
+        _out(f"  CA certificate     {args.ca_file}")
     _out()
     url = server.url
     _out("export these for `streambridge invoke ... --iam` (or give --url and --api-key):")
@@ -267,6 +314,14 @@ def _banner(args: argparse.Namespace, appsync: LocalAppSync | None, events: Loca
     if appsync is not None and events is not None:
         _out(f"  (a handler publishing to channels: --url {events.url})")
     _out()
+    if server.tls is not None:
+        ca_file = shlex.quote(args.ca_file)
+        _out("trust the local authority (it is new at each start: restart the client too):")
+        _out(f"  export NODE_EXTRA_CA_CERTS={ca_file}  # Node: Amplify JS")
+        _out(f"  export SSL_CERT_FILE={ca_file}  # Python (streambridge invoke, gql), curl, OpenSSL")
+        _out("  (SSL_CERT_FILE replaces the system's authorities in that shell. A browser imports the file")
+        _out("  as a trusted authority; Python code can pass ssl.create_default_context(cafile=FILE).)")
+        _out()
     _out("Ctrl-C stops the server.")
     sys.stdout.flush()
 
