@@ -442,3 +442,16 @@ def test_the_chat_rooms_subscriber_takes_a_local_url(
     assert lines[0] == "subscribed to /rooms/*"
     assert len(lines) == 2, lines
     assert "hi" in lines[1]
+
+
+def test_help_has_examples_for_both_apis(capsys: pytest.CaptureFixture[str]) -> None:
+    from streambridge._tools.cli import main
+
+    # WHEN the verb's help is printed
+    assert main(["subscribe", "--help"]) == 0
+    out = capsys.readouterr().out
+    # THEN it shows a GraphQL and a channel example, and says that stdout holds only the messages
+    examples = out.split("examples:", 1)[1]
+    assert "streambridge subscribe --url http://127.0.0.1:20002/graphql" in examples
+    assert "--channel '/rooms/*'" in examples
+    assert "stdout is only the messages" in out

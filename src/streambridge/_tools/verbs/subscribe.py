@@ -189,6 +189,8 @@ def _run_subscribe(args: argparse.Namespace) -> int:
     )
     if variables is not None and document is None:
         raise CommandError("--variables goes with --query")
+    if args.realtime_url is not None and urlsplit(args.realtime_url).scheme not in ("ws", "wss"):
+        raise CommandError(f"--realtime-url must be a ws:// or wss:// URL, got {args.realtime_url!r}")
     target = args.realtime_url or realtime_url(url)
     source: _Source = (
         _GraphQLSource(url, target, document, variables, args)
@@ -266,6 +268,8 @@ async def _listen(source: _Source, args: argparse.Namespace) -> int:
         elif not done and args.count is not None:  # --timeout, with messages missing
             _status(args, f"timeout: {received} of {args.count} message(s) in {args.timeout:g} s")
             return 1
+        elif stopper in done:
+            _status(args, f"stopped after {received} message(s)")
         return 0
     finally:
         await source.close()
