@@ -455,3 +455,35 @@ def test_help_has_examples_for_both_apis(capsys: pytest.CaptureFixture[str]) -> 
     assert "streambridge subscribe --url http://127.0.0.1:20002/graphql" in examples
     assert "--channel '/rooms/*'" in examples
     assert "stdout is only the messages" in out
+
+
+def test_on_appsync_the_handshake_is_signed_for_the_http_host_in_both_forms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+    import base64
+    from urllib.parse import parse_qs, urlsplit
+
+    from streambridge._tools.verbs.subscribe import _graphql_auth, _transport_class
+
+    # GIVEN an AppSync GraphQL URL, --iam without --region, credentials in the environment
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    url = "https://abc.appsync-api.eu-west-1.amazonaws.com/graphql"
+    args = argparse.Namespace(api_key=None, token=None, iam=True, region=None)
+    # WHEN the subscriber prepares its connection (no network)
+    auth = _graphql_auth(url, args)
+    transport = _transport_class()(realtime_url(url), auth=auth, timeout=10)
+    # THEN it goes to the real-time host, and the auth header (in the query and in the subprotocol) is
+    # signed for the API's HTTP host in the URL's region
+    assert transport.url.startswith("wss://abc.appsync-realtime-api.eu-west-1.amazonaws.com/graphql?header=")
+    query_header = json.loads(base64.b64decode(parse_qs(urlsplit(transport.url).query)["header"][0]))
+    graphql_ws, subprotocol = transport.adapter.subprotocols
+    encoded = subprotocol.removeprefix("header-")
+    protocol_header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    assert graphql_ws == "graphql-ws"
+    for header in (query_header, protocol_header):
+        assert header["host"] == "abc.appsync-api.eu-west-1.amazonaws.com"
+        assert "/eu-west-1/appsync/aws4_request" in header["Authorization"]
