@@ -318,7 +318,7 @@ def _banner(args: argparse.Namespace, appsync: LocalAppSync | None, events: Loca
         ca_file = shlex.quote(args.ca_file)
         _out("trust the local authority (it is new at each start: restart the client too):")
         _out(f"  export NODE_EXTRA_CA_CERTS={ca_file}  # Node: Amplify JS")
-        _out(f"  export SSL_CERT_FILE={ca_file}  # Python (streambridge invoke, gql), curl, OpenSSL")
+        _out(f"  export SSL_CERT_FILE={ca_file}  # Python (streambridge invoke, gql), OpenSSL tools")
         _out("  (SSL_CERT_FILE replaces the system's authorities in that shell. A browser imports the file")
         _out("  as a trusted authority; Python code can pass ssl.create_default_context(cafile=FILE).)")
         _out()
