@@ -15,7 +15,9 @@ imports on every cold start), with ``unchecked-hash`` pycs, which a zip's 2-seco
 stale. Removed: the DWARF debug sections of compiled extensions (``strip --strip-debug``: no code or
 symbol changes, a debugger's data only; ``llvm-strip`` does both architectures, GNU strip the host's), pip's
 RECORD and INSTALLER files and ``bin/`` (console scripts with the build host's interpreter), which nothing
-reads at run time.
+reads at run time; and streambridge's test harness (``streambridge/testing``) and command line
+(``streambridge/_tools``) with the entry points that name them, which never run in Lambda (the wheel keeps
+them).
 
 Usage: python packaging/build_layer.py --python 3.12 --arch x86_64 [--dist dist]
 """
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             site = Path(tmp) / "python"
             _pip_install(site, args.python, ARCHES[args.arch], wheel, requirements)
             owners = _owners(site)
+            _leave_out_development_tools(site)
             _tidy(site, ARCHES[args.arch])
             if interpreter:
                 subprocess.run(
@@ -155,6 +158,21 @@ def _owners(site: Path) -> dict[str, str]:
             owners[os.path.normpath(path)] = distribution
         owners[os.path.normpath(record.parent.name)] = distribution
     return owners
+
+
+DEVELOPMENT_ONLY = ("streambridge/testing", "streambridge/_tools")
+"""Packages a Lambda function never imports: the test harness and the command line."""
+
+
+def _leave_out_development_tools(site: Path) -> None:
+    """Remove what only a developer's machine uses, and the entry points that would name it.
+
+    A pytest run with the layer on its path must not try to load a plugin the layer does not carry.
+    """
+    for package in DEVELOPMENT_ONLY:
+        shutil.rmtree(site / package)
+    for entry_points in site.glob("streambridge-*.dist-info/entry_points.txt"):
+        entry_points.unlink()
 
 
 def _tidy(site: Path, machine: str) -> None:

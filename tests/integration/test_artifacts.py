@@ -130,6 +130,14 @@ def test_the_slim_layer_imports_with_the_runtimes_boto3(built: Path, tmp_path: P
         archive.extractall(tmp_path / "opt")  # noqa: S202 (our own zip, names checked below)
     assert all(name.startswith("python/") for name in names)
     assert not any(name.startswith(("python/botocore/", "python/boto3/")) for name in names)
+    # the test harness and the command line never run in Lambda: the layer leaves them (and their entry
+    # points) out, the wheel keeps them
+    assert not any(
+        name.startswith(("python/streambridge/testing/", "python/streambridge/_tools/")) for name in names
+    )
+    assert not any(name.endswith(".dist-info/entry_points.txt") and "streambridge" in name for name in names)
+    with zipfile.ZipFile(next(built.glob("streambridge-*.whl"))) as wheel:
+        assert {"streambridge/testing/__init__.py", "streambridge/_tools/cli.py"} <= set(wheel.namelist())
 
     # WHEN a new interpreter has the layer first on its path and boto3/botocore from elsewhere (the runtime)
     import boto3
