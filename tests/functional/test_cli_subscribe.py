@@ -487,3 +487,24 @@ def test_on_appsync_the_handshake_is_signed_for_the_http_host_in_both_forms(
     for header in (query_header, protocol_header):
         assert header["host"] == "abc.appsync-api.eu-west-1.amazonaws.com"
         assert "/eu-west-1/appsync/aws4_request" in header["Authorization"]
+
+
+def test_a_reader_that_stops_reading_ends_the_subscription_quietly(
+    event_api: LocalEventApi, processes: list[Subscribe]
+) -> None:
+    # GIVEN `subscribe --channel ... | head -n 1`: a reader that closes the pipe after one line
+    subscribe = Subscribe(
+        "--url", event_api.url, "--api-key", str(event_api.api_key), "--channel", "/rooms/*"
+    )
+    processes.append(subscribe)
+    assert subscribe.process.stdout is not None
+    publish_messages(event_api.url, ApiKeyAuth(str(event_api.api_key)), ["first"])
+    assert json.loads(subscribe.process.stdout.readline()) == {"text": "first"}
+    subscribe.process.stdout.close()
+    # WHEN more messages arrive
+    publish_messages(event_api.url, ApiKeyAuth(str(event_api.api_key)), ["second", "third"])
+    # THEN it stops, exit status 0, without a traceback or a BrokenPipeError
+    assert subscribe.process.wait(timeout=20) == 0
+    assert subscribe.process.stderr is not None
+    with subscribe.process.stderr:
+        assert "Error" not in subscribe.process.stderr.read()

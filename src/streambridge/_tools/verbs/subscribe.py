@@ -228,6 +228,13 @@ def _emit(value: Any) -> None:
     sys.stdout.flush()
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush does not hit the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _status(args: argparse.Namespace, text: str) -> None:
     sys.stderr.write(f"{args.command}: {text}\n")
     sys.stderr.flush()
@@ -240,11 +247,17 @@ async def _listen(source: _Source, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     signals: list[Callable[[], None]] = []
     received = 0
+    reader_gone = False
 
     async def consume() -> None:
-        nonlocal received
+        nonlocal received, reader_gone
         async for value in source.messages():
-            _emit(value)
+            try:
+                _emit(value)
+            except BrokenPipeError:  # `| head -n 1` has what it wanted: stop, as after --count
+                reader_gone = True
+                _silence_stdout()
+                return
             received += 1
             if args.count is not None and received >= args.count:
                 return
@@ -263,7 +276,7 @@ async def _listen(source: _Source, args: argparse.Namespace) -> int:
         if consumer in done:
             if consumer.exception() is not None:
                 raise SubscribeError(source.lost(consumer.exception()), exit_code=1)
-            if args.count is None or received < args.count:
+            if not reader_gone and (args.count is None or received < args.count):
                 raise SubscribeError(f"{source.realtime_url} closed the subscription", exit_code=1)
         elif not done and args.count is not None:  # --timeout, with messages missing
             _status(args, f"timeout: {received} of {args.count} message(s) in {args.timeout:g} s")
