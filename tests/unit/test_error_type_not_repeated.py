@@ -1,0 +1,48 @@
+"""An AppSync error whose message already starts with its type is shown once (issue 19)."""
+
+from __future__ import annotations
+
+import json
+
+from streambridge import AuthorizationError, GraphQLError
+from streambridge._io.transport import HttpResponse
+from streambridge._targets.graphql.response import interpret
+
+
+def answer(status: int, body: object) -> HttpResponse:
+    return HttpResponse(status, {}, json.dumps(body).encode())
+
+
+def test_a_401_whose_message_repeats_its_type_names_it_once() -> None:
+    # GIVEN a 401 as the Amplify simulator and LocalAppSync write it: the message starts with the type
+    body = {
+        "errors": [
+            {"errorType": "UnauthorizedException", "message": "UnauthorizedException: Invalid API key"}
+        ]
+    }
+    # WHEN it is read
+    error = interpret(answer(401, body), {"m0": 0}).request_error
+    # THEN the type is named once
+    assert isinstance(error, AuthorizationError)
+    assert "HTTP 401 (UnauthorizedException: Invalid API key)" in str(error)
+    assert "UnauthorizedException: UnauthorizedException" not in str(error)
+
+
+def test_a_message_without_its_type_still_gets_it() -> None:
+    body = {
+        "errors": [
+            {"errorType": "UnauthorizedException", "message": "You are not authorized to make this call."}
+        ]
+    }
+    error = interpret(answer(401, body), {"m0": 0}).request_error
+    assert "HTTP 401 (UnauthorizedException: You are not authorized to make this call.)" in str(error)
+
+
+def test_a_field_error_whose_message_repeats_its_type_names_it_once() -> None:
+    body = {
+        "data": {"m0": None},
+        "errors": [{"path": ["m0"], "errorType": "BadInput", "message": "BadInput: id is missing"}],
+    }
+    error = interpret(answer(200, body), {"m0": 0}).errors[0]
+    assert isinstance(error, GraphQLError)
+    assert str(error).endswith("AppSync rejected the mutation: BadInput: id is missing")
