@@ -775,7 +775,7 @@ def _prepare(args: argparse.Namespace) -> _Probe:
     label, handler = _one_handler(args.handler)
     bridge = _bridge_for(handler.bridge, args)
     spec = handler.source
-    origin = args.event or "the built-in sample"
+    origin = {None: "the built-in sample", "-": "stdin"}.get(args.event, args.event)
     event = (
         _json_option("--event", "@" + args.event)
         if args.event
