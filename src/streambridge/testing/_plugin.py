@@ -108,7 +108,7 @@ def local_appsync(request: pytest.FixtureRequest, local_appsync_factory: LocalAp
 def local_handler(
     request: pytest.FixtureRequest, local_appsync_factory: LocalAppSyncFactory
 ) -> Iterator[LocalHandlerFactory]:
-    """``local_handler(handler, appsync=None, *, schema=None, auth="iam")``: the handler on LocalAppSync."""
+    """``local_handler(handler, appsync=None, *, schema=None, auth="iam")``: the handler on a local server."""
     bridges: list[Bridge] = []
 
     def bind(
