@@ -508,3 +508,79 @@ def test_a_reader_that_stops_reading_ends_the_subscription_quietly(
     assert subscribe.process.stderr is not None
     with subscribe.process.stderr:
         assert "Error" not in subscribe.process.stderr.read()
+
+
+class SilentServer:
+    """A real-time endpoint that acks with connectionTimeoutMs 300, subscribes, then says nothing."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.runner, self.port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+
+    async def _start(self) -> tuple[Any, int]:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_get("/graphql/realtime", self._graphql)
+        app.router.add_get("/event/realtime", self._event)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def _graphql(self, request: Any) -> Any:
+        from aiohttp import web
+
+        ws = web.WebSocketResponse(protocols=("graphql-ws",))
+        await ws.prepare(request)
+        async for frame in ws:
+            message = json.loads(frame.data)
+            if message["type"] == "connection_init":
+                await ws.send_json({"type": "connection_ack", "payload": {"connectionTimeoutMs": 300}})
+            elif message["type"] == "start":
+                await ws.send_json({"type": "start_ack", "id": message["id"]})
+        return ws
+
+    async def _event(self, request: Any) -> Any:
+        from aiohttp import web
+
+        ws = web.WebSocketResponse(protocols=("aws-appsync-event-ws",))
+        await ws.prepare(request)
+        async for frame in ws:
+            message = json.loads(frame.data)
+            if message["type"] == "connection_init":
+                await ws.send_json({"type": "connection_ack", "connectionTimeoutMs": 300})
+            elif message["type"] == "subscribe":
+                await ws.send_json({"type": "subscribe_success", "id": message["id"]})
+        return ws
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.mark.parametrize("api", ["graphql", "event"])
+def test_a_connection_gone_silent_past_the_acks_timeout_is_lost(api: str, processes: list[Subscribe]) -> None:
+    # GIVEN a real-time endpoint whose ack says connectionTimeoutMs 300, then sends nothing, not even a ka
+    server = SilentServer()
+    try:
+        what = ["--query", ON_ORDER_CHANGED] if api == "graphql" else ["--channel", "/rooms/*"]
+        subscribe = Subscribe(
+            "--url", f"http://127.0.0.1:{server.port}/{api}", "--api-key", "da2-silent", *what
+        )
+        processes.append(subscribe)
+        # WHEN the silence lasts longer THEN the subscription ends as lost: exit status 1, saying so
+        status, lines, err = subscribe.finish(timeout=20)
+    finally:
+        server.close()
+    assert (status, lines) == (1, [])
+    assert f"127.0.0.1:{server.port}/{api}/realtime" in err
+    assert "no message (not even a keep-alive)" in err
+    assert "the connection is lost" in err

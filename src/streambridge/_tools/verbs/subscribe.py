@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 EVENT_SUBPROTOCOL = "aws-appsync-event-ws"
 GRAPHQL_SUBPROTOCOL = "graphql-ws"
 _CONNECT_TIMEOUT = 10.0
+_SILENCE = 300.0
+"""The longest silence (not even a ``ka``) before the connection counts as lost, until the server's
+``connection_ack`` says its own ``connectionTimeoutMs``; AppSync's is 5 minutes, as Amplify reads it."""
 
 
 class SubscribeError(Exception):
@@ -350,6 +353,18 @@ def _errors_text(errors: Any) -> str:
     return "; ".join(texts)
 
 
+def _silence_of(ack_payload: Any) -> float:
+    """The ack's ``connectionTimeoutMs`` in seconds: no message for that long means the connection is lost."""
+    milliseconds = ack_payload.get("connectionTimeoutMs") if isinstance(ack_payload, dict) else None
+    if isinstance(milliseconds, (int, float)) and not isinstance(milliseconds, bool) and milliseconds > 0:
+        return float(milliseconds) / 1000
+    return _SILENCE
+
+
+def _silent(realtime: str, seconds: float) -> str:
+    return f"no message (not even a keep-alive) from {realtime} in {seconds:g} s: the connection is lost"
+
+
 def _header_subprotocol(header: dict[str, Any]) -> str:
     """``header-`` + the auth header as JSON in base64url without padding: the handshake's auth."""
     import base64
@@ -435,7 +450,10 @@ class _GraphQLSource(_Source):
             return None
 
     def lost(self, error: BaseException | None) -> str:
-        refusal = self._transport.refusal if self._transport is not None else None
+        transport = self._transport
+        if transport is not None and "No keep-alive message" in str(error):  # gql's words for the silence
+            return _silent(self.realtime_url, transport.keep_alive_timeout)
+        refusal = transport.refusal if transport is not None else None
         return f"the subscription at {self.realtime_url} ended: {refusal or _connect_error(error)}"
 
     async def close(self) -> None:
@@ -507,7 +525,13 @@ def _transport_class() -> type[Any]:
 
     class Transport(AppSyncWebsocketsTransport):
         def __init__(self, url: str, *, auth: Any, timeout: float) -> None:
-            super().__init__(url, auth=auth, connect_timeout=int(timeout), ack_timeout=int(timeout))
+            super().__init__(
+                url,
+                auth=auth,
+                connect_timeout=int(timeout),
+                ack_timeout=int(timeout),
+                keep_alive_timeout=_SILENCE,
+            )
             # Both handshake forms: the query (gql's, for existing APIs and older servers) and the
             # subprotocol (AppSync's current form, Amplify's only one).
             self.adapter.subprotocols = [GRAPHQL_SUBPROTOCOL, _header_subprotocol(auth.get_headers())]
@@ -521,7 +545,9 @@ def _transport_class() -> type[Any]:
                 message = None
             if isinstance(message, dict):
                 kind = message.get("type")
-                if kind == "start_ack":
+                if kind == "connection_ack":
+                    self.keep_alive_timeout = _silence_of(message.get("payload"))
+                elif kind == "start_ack":
                     self.acked.set()
                 elif kind in ("connection_error", "error"):
                     payload = message.get("payload")
@@ -561,6 +587,7 @@ class _ChannelSource(_Source):
         self._session: Any = None
         self._ws: Any = None
         self._id = ""
+        self._silence = _SILENCE
 
     def _authorization(self, body: dict[str, Any]) -> dict[str, str]:
         """The headers authorizing ``body`` as a publish to the HTTP endpoint would be, with ``host``."""
@@ -584,7 +611,7 @@ class _ChannelSource(_Source):
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
             raise _unreachable(self.realtime_url, error) from None
         await self._ws.send_str(json.dumps({"type": "connection_init"}))
-        await self._expect("connection_ack", timeout)
+        self._silence = _silence_of(await self._expect("connection_ack", timeout))
         self._id = str(uuid.uuid4())
         subscribe = {
             "type": "subscribe",
@@ -595,7 +622,8 @@ class _ChannelSource(_Source):
         await self._ws.send_str(json.dumps(subscribe))
         await self._expect("subscribe_success", timeout)
 
-    async def _expect(self, wanted: str, timeout: float) -> None:
+    async def _expect(self, wanted: str, timeout: float) -> dict[str, Any]:
+        """The ``wanted`` answer; SubscribeError with the server's words when it refuses."""
         import asyncio
 
         while True:
@@ -605,16 +633,21 @@ class _ChannelSource(_Source):
                 raise _refused(self.realtime_url, f"no {wanted} within {timeout:g} s") from None
             kind = message.get("type")
             if kind == wanted:
-                return
+                return message
             if kind in ("connection_error", "subscribe_error", "error"):
                 raise _refused(self.realtime_url, f"{kind}: {_errors_text(message.get('errors'))}")
 
     async def _next(self) -> dict[str, Any]:
-        """The next message other than a keep-alive; SubscribeError when the server closes."""
+        """The next message other than a keep-alive; SubscribeError when the server closes or goes silent."""
+        import asyncio
+
         import aiohttp
 
         while True:
-            frame = await self._ws.receive()
+            try:
+                frame = await asyncio.wait_for(self._ws.receive(), self._silence)
+            except asyncio.TimeoutError:
+                raise SubscribeError(_silent(self.realtime_url, self._silence), exit_code=1) from None
             if frame.type is not aiohttp.WSMsgType.TEXT:
                 code = self._ws.close_code
                 raise SubscribeError(f"{self.realtime_url} closed the connection (code {code})", exit_code=1)
