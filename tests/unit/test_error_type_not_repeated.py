@@ -6,6 +6,7 @@ import json
 
 from streambridge import AuthorizationError, GraphQLError
 from streambridge._io.transport import HttpResponse
+from streambridge._targets.channels import interpret as interpret_events
 from streambridge._targets.graphql.response import interpret
 
 
@@ -46,3 +47,19 @@ def test_a_field_error_whose_message_repeats_its_type_names_it_once() -> None:
     error = interpret(answer(200, body), {"m0": 0}).errors[0]
     assert isinstance(error, GraphQLError)
     assert str(error).endswith("AppSync rejected the mutation: BadInput: id is missing")
+
+
+def test_an_event_api_refusal_whose_message_repeats_its_type_names_it_once() -> None:
+    # GIVEN LocalEventApi's answer to a wrong API key, and a failed event written the same way
+    error = {"errorType": "UnauthorizedException", "message": "UnauthorizedException: Invalid"}
+    refused = {"errors": [error]}
+    failed = {"failed": [{"index": 0, "errorCode": "BadRequest", "errorMessage": "BadRequest: no"}]}
+    # WHEN read
+    texts = [
+        str(interpret_events(answer(401, refused), 1).request_error),
+        str(interpret_events(answer(200, failed), 1).errors[0]),
+    ]
+    # THEN each type is named once
+    assert "(UnauthorizedException: Invalid)" in texts[0]
+    assert "UnauthorizedException: UnauthorizedException" not in texts[0]
+    assert "BadRequest: BadRequest" not in texts[1]

@@ -84,3 +84,14 @@ def status_failure(response: HttpResponse, what: str, detail: str) -> PublishErr
             f"AppSync answered HTTP {status}{detail or body_hint(response.body)}", retry_after=wait
         )
     return None
+
+
+def typed(error_type: Any, message: str) -> str:
+    """``type: message``, naming the type once.
+
+    Some servers' messages already start with it: the Amplify simulator's "UnauthorizedException: Invalid
+    API key" (amplify-cli issue 3619), which LocalAppSync and LocalEventApi copy.
+    """
+    if not error_type or message.startswith(f"{error_type}:"):
+        return message
+    return f"{error_type}: {message}"

@@ -37,7 +37,7 @@ from streambridge._errors import (
     ThrottledError,
     said,
 )
-from streambridge._targets.answers import body_hint, parse_json, redact, status_failure
+from streambridge._targets.answers import body_hint, parse_json, redact, status_failure, typed
 from streambridge._targets.base import Answer, Item, Rendered
 from streambridge._targets.values import to_json
 
@@ -233,7 +233,7 @@ def _classify(entry: dict[str, Any]) -> PublishError:
     """A failed event's error, from its ``errorCode`` (a status like 400, or a name) and ``errorMessage``."""
     code = str(next((entry[k] for k in ("errorCode", "code", "errorType") if entry.get(k) is not None), ""))
     message = redact(str(entry.get("errorMessage") or entry.get("message") or "no message"))
-    text = f"{code}: {message}" if code else message
+    text = typed(code, message)
     kind = code.lower()
     if kind == "429" or "throttl" in kind or "toomanyrequests" in kind or "limitexceeded" in kind:
         return ThrottledError(f"AppSync throttled the event: {text}")
@@ -254,4 +254,4 @@ def _detail(payload: Any) -> str:
     message = error.get("message") or error.get("errorMessage") or error.get("Message")
     if message is None:
         return ""
-    return f" ({kind}: {redact(str(message))})" if kind else f" ({redact(str(message))})"
+    return f" ({typed(kind, redact(str(message)))})"

@@ -21,7 +21,7 @@ from streambridge._errors import (
     ThrottledError,
 )
 from streambridge._io.transport import HttpResponse
-from streambridge._targets.answers import body_hint, parse_json, redact, status_failure
+from streambridge._targets.answers import body_hint, parse_json, redact, status_failure, typed
 from streambridge._targets.base import Answer
 
 _THROTTLING = ("throttl", "toomanyrequests", "provisionedthroughputexceeded", "requestlimitexceeded")
@@ -256,7 +256,7 @@ def _classify(error: Mapping[str, Any], aliases: Mapping[str, int] | None = None
     kind = str(error_type or "").lower()
     raw_path = error.get("path")
     path = tuple(raw_path) if isinstance(raw_path, list) else ()
-    text = _typed(error_type, message)
+    text = typed(error_type, message)
     if any(word in kind for word in _THROTTLING):
         return ThrottledError(f"AppSync throttled the mutation: {text}")
     if any(word in kind for word in _UNAUTHORIZED):
@@ -267,16 +267,5 @@ def _classify(error: Mapping[str, Any], aliases: Mapping[str, int] | None = None
 def _first(errors: list[Any]) -> str:
     for error in errors:
         if isinstance(error, dict):
-            return f" ({_typed(error.get('errorType'), redact(str(error.get('message'))))})"
+            return f" ({typed(error.get('errorType'), redact(str(error.get('message'))))})"
     return ""
-
-
-def _typed(error_type: Any, message: str) -> str:
-    """``type: message``, naming the type once.
-
-    Some servers' messages already start with it: the Amplify simulator's "UnauthorizedException: Invalid
-    API key" (amplify-cli issue 3619), which LocalAppSync copies.
-    """
-    if not error_type or message.startswith(f"{error_type}:"):
-        return message
-    return f"{error_type}: {message}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
-from streambridge.testing._fake import FieldError, Resolver, pass_through
+from streambridge.testing._fake import FieldError, Resolver, pass_through, testing_extra_missing
 from streambridge.testing._local._auth import auth_modes
 from streambridge.testing._local._delivery import Subscription, subscription_error, subscription_filters
 from streambridge.testing._local._errors import (
@@ -64,7 +64,10 @@ class Engine:
     def __init__(
         self, text: str, source_name: str, resolvers: dict[str, Resolver], default_auth: str
     ) -> None:
-        import graphql
+        try:
+            import graphql
+        except ModuleNotFoundError as error:  # the testing extra is not installed: say which
+            raise testing_extra_missing("LocalAppSync", error) from error
 
         if graphql.version_info < (3, 3):
             raise RuntimeError(f"LocalAppSync needs graphql-core >= 3.3 (gql >= 4), found {graphql.version}")
