@@ -151,3 +151,16 @@ def test_a_store_working_on_its_thread_is_waited_for_on_virtual_time() -> None:
     # THEN the clock did not jump past the sink's work: the record is dead-lettered, as on a real loop
     assert [o.status for o in result.outcomes] == [Status.DEAD_LETTERED]
     assert len(sink.letters) == 1
+
+
+def test_local_handler_publishes_over_https_to_a_tls_server(local_handler, local_appsync_factory) -> None:
+    # GIVEN a LocalAppSync serving https with its own local authority
+    appsync = local_appsync_factory(SCHEMA, tls=True)
+    assert appsync.url.startswith("https://")
+    # WHEN the fixture binds the handler to it (IAM)
+    result = local_handler(handler, appsync).process(
+        events.sqs([{"id": "o-4", "status": "NEW"}]), lambda_context()
+    )
+    # THEN the bridge trusts that authority (verification on) and publishes
+    assert result.published == 1
+    assert [m.auth_mode for m in appsync.mutations] == ["AWS_IAM"]

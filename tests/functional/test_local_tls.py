@@ -23,7 +23,7 @@ from gql.transport.appsync_auth import AppSyncApiKeyAuthentication, AppSyncIAMAu
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 
 from streambridge import ApiKeyAuth, Bridge, IAMAuth
-from streambridge._io.transport import HttpResponse
+from streambridge._io.http import AiohttpTransport
 from streambridge.testing import DEFAULT_CREDENTIALS, events
 from streambridge.testing._local import LocalAppSync
 from streambridge.testing._local_events import LocalEventApi
@@ -43,25 +43,9 @@ ON_PUBLISH = "subscription { onPublishOrder { id status } }"
 IDS = ["o-1", "o-2", "o-3"]
 
 
-class TrustingTransport:
-    """A Bridge transport over aiohttp that verifies the server against ``ssl_context`` (the local CA).
-
-    streambridge's AiohttpTransport verifies against aiohttp's default trust (which reads SSL_CERT_FILE when
-    aiohttp is imported), and takes no SSLContext: in-process tests bring this small transport instead.
-    """
-
-    def __init__(self, ssl_context: Any) -> None:
-        self._ssl = ssl_context
-
-    async def post(self, url: str, body: bytes, headers: Any, timeout: float) -> HttpResponse:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(url, data=body, headers=dict(headers), ssl=self._ssl) as response,
-        ):
-            return HttpResponse(response.status, dict(response.headers), await response.read())
-
-    async def close(self) -> None:
-        pass
+def trusting(ssl_context: Any) -> AiohttpTransport:
+    """streambridge's own transport, trusting the local CA (verification stays on)."""
+    return AiohttpTransport(ssl_context=ssl_context)
 
 
 def iam(region: str) -> IAMAuth:
@@ -158,9 +142,7 @@ async def test_a_bridge_publishes_over_https_to_a_gql_subscriber_over_wss(
     await asyncio.to_thread(tls_appsync.wait_for_subscriptions, 1)
     # AND a Bridge publishing over https with the same mode, trusting the local authority
     credentials = ApiKeyAuth(str(tls_appsync.api_key)) if auth == "api_key" else iam(tls_appsync.region)
-    bridge = Bridge(
-        tls_appsync.url, credentials, transport=TrustingTransport(tls_appsync.client_ssl_context())
-    )
+    bridge = Bridge(tls_appsync.url, credentials, transport=trusting(tls_appsync.client_ssl_context()))
     handler = bridge.eventbridge(PUBLISH)(
         lambda event: {"input": {"id": event.detail["id"], "status": "new"}}
     )
@@ -201,7 +183,7 @@ async def test_a_bridge_publishes_over_https_to_an_event_api_subscriber_over_wss
             assert (await _next(ws))["type"] == "subscribe_success"
             # AND a Bridge publishing over https with the same mode
             credentials = ApiKeyAuth(str(api.api_key)) if auth == "api_key" else signer
-            bridge = Bridge(api.url, credentials, transport=TrustingTransport(api.client_ssl_context()))
+            bridge = Bridge(api.url, credentials, transport=trusting(api.client_ssl_context()))
             handler = bridge.eventbridge(channel=lambda event: f"/rooms/{event.detail['room']}")(
                 lambda event: {"id": event.detail["id"]}
             )

@@ -20,6 +20,7 @@ from streambridge._io.transport import HttpResponse
 
 if TYPE_CHECKING:
     import asyncio
+    import ssl
     from collections.abc import AsyncGenerator, Mapping
 
     import aiohttp
@@ -60,15 +61,20 @@ class AiohttpTransport:
     Args:
         max_connections: size of the connection pool (concurrent requests beyond it wait for a connection).
         verify_tls: verify server certificates. Turn off only for a local test endpoint.
+        ssl_context: the certificates to trust instead of the system's, e.g. a local server's
+            (``LocalAppSync(tls=True).client_ssl_context()``); verification stays on.
     """
 
-    __slots__ = ("_guard", "_loop", "_max_connections", "_session", "_verify_tls")
+    __slots__ = ("_guard", "_loop", "_max_connections", "_session", "_ssl", "_verify_tls")
 
-    def __init__(self, *, max_connections: int = 32, verify_tls: bool = True) -> None:
+    def __init__(
+        self, *, max_connections: int = 32, verify_tls: bool = True, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
             raise ConfigurationError(f"max_connections must be a positive int, got {max_connections!r}")
         self._max_connections = max_connections
         self._verify_tls = verify_tls
+        self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._guard: AsyncGenerator[None, None] | None = None
@@ -146,7 +152,7 @@ class AiohttpTransport:
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,
             ttl_dns_cache=300,
-            ssl=self._verify_tls,
+            ssl=self._ssl if self._ssl is not None and self._verify_tls else self._verify_tls,
         )
         session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
         guard = _close_at_loop_shutdown(session)

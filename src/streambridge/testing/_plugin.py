@@ -145,7 +145,12 @@ def local_handler(
             signer = ApiKeyAuth(appsync.api_key)
         else:
             raise ValueError(f"local_handler: auth must be 'iam' or 'api_key', got {auth!r}")
-        bridges.append(handler.bridge.replace(url=appsync.url, auth=signer))
+        settings: dict[str, Any] = {"url": appsync.url, "auth": signer}
+        if appsync.tls is not None:  # https: trust the server's local authority, verification on
+            from streambridge._io.http import AiohttpTransport
+
+            settings["transport"] = AiohttpTransport(ssl_context=appsync.client_ssl_context())
+        bridges.append(handler.bridge.replace(**settings))
         return handler.with_bridge(bridges[-1])
 
     yield bind
