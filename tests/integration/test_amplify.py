@@ -1,0 +1,184 @@
+"""AWS's own client: Amplify JS v6 (Node) subscribes through the local servers over wss (issue 19, item 3).
+
+Each test starts a local server with ``tls=True`` in process, runs ``amplify/client.mjs`` with the server's
+authority in ``NODE_EXTRA_CA_CERTS`` (the documented trust step, the only one a user takes) and reads its
+JSON lines, while a decorated streambridge handler publishes. Amplify is configured with the endpoint as the
+server prints it: it finds the real-time URL, the handshake and the auth itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from examples.orders.handler import handler as orders_handler
+
+from streambridge.testing import DEFAULT_CREDENTIALS, events, lambda_context
+from streambridge.testing._local import LocalAppSync
+from streambridge.testing._local_events import LocalEventApi
+from tests.integration.simulator import REPO_ROOT
+
+CLIENT = Path(__file__).resolve().parent / "amplify" / "client.mjs"
+ORDERS_SCHEMA = REPO_ROOT / "examples" / "orders" / "schema.graphql"
+KEY_ID, SECRET, _ = DEFAULT_CREDENTIALS[0]
+TIMEOUT = 20.0  # seconds for any one line from node: Amplify connects in well under a second here
+
+
+def _amplify_installed() -> None:
+    if shutil.which("node") and (REPO_ROOT / "node_modules" / "aws-amplify").is_dir():
+        return
+    reason = "Amplify JS not installed (node_modules/aws-amplify missing): run `make node` (npm ci)"
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"{reason}; CI is set, so this is an error, not a skip", pytrace=False)
+    pytest.skip(reason)
+
+
+class Amplify:
+    """One ``node client.mjs`` process; its stdout JSON lines, read with a timeout; stopped on exit."""
+
+    def __init__(self, job: dict[str, Any], ca_file: Path, stderr: Path) -> None:
+        env = {**os.environ, "NODE_EXTRA_CA_CERTS": str(ca_file)}
+        self._stderr = stderr
+        with stderr.open("w") as errors:  # a file, not a pipe: node's warnings never block it
+            self._process = subprocess.Popen(
+                ["node", str(CLIENT), json.dumps(job)],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def next(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """The next JSON line; fails with node's stderr if it exits or stays silent past ``timeout``."""
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"Amplify said nothing for {timeout} s; stderr: {self._stop()}")
+        if line is None:
+            pytest.fail(f"Amplify exited ({self._process.wait()}); stderr: {self._stop()}")
+        return dict(json.loads(line))
+
+    def messages(self, count: int) -> list[Any]:
+        """The data of ``count`` messages; an error line fails the test with Amplify's error."""
+        received = []
+        while len(received) < count:
+            line = self.next()
+            assert line["event"] != "error", line["error"]
+            if line["event"] == "message":
+                received.append(line["data"])
+        return received
+
+    def _stop(self) -> str:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        return self._stderr.read_text()[-4000:]
+
+    def close(self) -> None:
+        self._stop()
+        self._reader.join(5)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
+@pytest.fixture
+def amplify(tmp_path: Path) -> Iterator[Any]:
+    """``amplify(server, job)`` -> a running Amplify client trusting ``server``'s authority."""
+    _amplify_installed()
+    started: list[Amplify] = []
+
+    def start(server: LocalAppSync | LocalEventApi, job: dict[str, Any]) -> Amplify:
+        ca_file = server.write_ca_pem(tmp_path / "ca.pem")
+        auth = job.get("auth", "apiKey")
+        job = {"endpoint": server.url, "region": server.region, "auth": auth, **job}
+        if auth == "apiKey":
+            job["apiKey"] = server.api_key
+        else:
+            job["credentials"] = {"accessKeyId": KEY_ID, "secretAccessKey": SECRET}
+        client = Amplify(job, ca_file, tmp_path / f"node-{len(started)}.stderr")
+        started.append(client)
+        return client
+
+    yield start
+    for client in started:
+        client.close()
+
+
+# --- GraphQL: LocalAppSync ---------------------------------------------------------------------------------
+
+# two orders, interleaved: each order's changes must arrive in its own order
+CHANGES = [("o-1", "placed"), ("o-2", "placed"), ("o-1", "paid"), ("o-2", "paid"), ("o-1", "shipped")]
+
+
+def _orders_batch() -> dict[str, Any]:
+    return events.dynamodb(
+        [{"new_image": {"id": i, "status": s, "customer": "c-9", "amount": 12.5}} for i, s in CHANGES]
+    )
+
+
+@pytest.fixture
+def tls_orders(local_appsync_factory: Any) -> LocalAppSync:
+    appsync: LocalAppSync = local_appsync_factory(ORDERS_SCHEMA, tls=True)
+    return appsync
+
+
+@pytest.mark.parametrize("auth", ["apiKey", "iam"])
+def test_amplify_receives_every_order_change_in_order_with_only_the_fields_it_selected(
+    tls_orders: LocalAppSync, amplify: Any, local_handler: Any, auth: str
+) -> None:
+    # GIVEN Amplify subscribed to every order change, selecting two fields, by API key or IAM
+    subscription = "subscription { onOrderChanged { id status } }"
+    client = amplify(tls_orders, {"api": "graphql", "auth": auth, "query": subscription, "count": 5})
+    tls_orders.wait_for_subscriptions(1, timeout=TIMEOUT)
+    # WHEN the orders example's handler publishes a batch of changes of two orders
+    result = local_handler(orders_handler, tls_orders)(_orders_batch(), lambda_context())
+    assert result == {"batchItemFailures": []}
+    # THEN Amplify receives every change, each order's in order, with only the selected fields
+    received = [m["onOrderChanged"] for m in client.messages(len(CHANGES))]
+    assert all(set(m) == {"id", "status"} for m in received)
+    for order_id in ("o-1", "o-2"):
+        assert [m["status"] for m in received if m["id"] == order_id] == [
+            s for i, s in CHANGES if i == order_id
+        ]
+    assert sorted((m["id"], m["status"]) for m in received) == sorted(CHANGES)
+
+
+def test_amplify_receives_only_the_order_its_subscription_argument_selects(
+    tls_orders: LocalAppSync, amplify: Any, local_handler: Any
+) -> None:
+    # GIVEN Amplify subscribed to order o-2 only, through a variable
+    subscription = "subscription($id: ID) { onOrderChanged(id: $id) { id status amount } }"
+    job = {"api": "graphql", "query": subscription, "variables": {"id": "o-2"}, "count": 3}
+    client = amplify(tls_orders, job)
+    tls_orders.wait_for_subscriptions(1, timeout=TIMEOUT)
+    # WHEN the handler publishes changes of o-1 and o-2, then, once that batch is done, one more of o-2
+    handler = local_handler(orders_handler, tls_orders)
+    handler(_orders_batch(), lambda_context())
+    last = {"new_image": {"id": "o-2", "status": "delivered", "amount": 12.5}}
+    handler(events.dynamodb([last], start_sequence=200), lambda_context())
+    # THEN Amplify receives o-2's changes only, in order: none of o-1's came before the last one
+    assert [m["onOrderChanged"] for m in client.messages(3)] == [
+        {"id": "o-2", "status": status, "amount": 12.5} for status in ("placed", "paid", "delivered")
+    ]
