@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from examples.chat_rooms.handler import handler as chat_handler
 from examples.orders.handler import handler as orders_handler
 
-from streambridge.testing import DEFAULT_CREDENTIALS, events, lambda_context
+from streambridge.testing import DEFAULT_CREDENTIALS, EventRejectedError, events, lambda_context
 from streambridge.testing._local import LocalAppSync
 from streambridge.testing._local_events import LocalEventApi
 from tests.integration.simulator import REPO_ROOT
@@ -85,6 +86,13 @@ class Amplify:
             if line["event"] == "message":
                 received.append(line["data"])
         return received
+
+    def wait_until_subscribed(self, appsync: LocalAppSync) -> None:
+        """Amplify's GraphQL subscribe says nothing when it is started: ask the server."""
+        try:
+            appsync.wait_for_subscriptions(1, timeout=TIMEOUT)
+        except TimeoutError:
+            pytest.fail(f"Amplify did not subscribe in {TIMEOUT} s; stderr: {self._stop()}")
 
     def _stop(self) -> str:
         if self._process.poll() is None:
@@ -151,7 +159,7 @@ def test_amplify_receives_every_order_change_in_order_with_only_the_fields_it_se
     # GIVEN Amplify subscribed to every order change, selecting two fields, by API key or IAM
     subscription = "subscription { onOrderChanged { id status } }"
     client = amplify(tls_orders, {"api": "graphql", "auth": auth, "query": subscription, "count": 5})
-    tls_orders.wait_for_subscriptions(1, timeout=TIMEOUT)
+    client.wait_until_subscribed(tls_orders)
     # WHEN the orders example's handler publishes a batch of changes of two orders
     result = local_handler(orders_handler, tls_orders)(_orders_batch(), lambda_context())
     assert result == {"batchItemFailures": []}
@@ -172,7 +180,7 @@ def test_amplify_receives_only_the_order_its_subscription_argument_selects(
     subscription = "subscription($id: ID) { onOrderChanged(id: $id) { id status amount } }"
     job = {"api": "graphql", "query": subscription, "variables": {"id": "o-2"}, "count": 3}
     client = amplify(tls_orders, job)
-    tls_orders.wait_for_subscriptions(1, timeout=TIMEOUT)
+    client.wait_until_subscribed(tls_orders)
     # WHEN the handler publishes changes of o-1 and o-2, then, once that batch is done, one more of o-2
     handler = local_handler(orders_handler, tls_orders)
     handler(_orders_batch(), lambda_context())
@@ -182,3 +190,64 @@ def test_amplify_receives_only_the_order_its_subscription_argument_selects(
     assert [m["onOrderChanged"] for m in client.messages(3)] == [
         {"id": "o-2", "status": status, "amount": 12.5} for status in ("placed", "paid", "delivered")
     ]
+
+
+# --- Channels: LocalEventApi -------------------------------------------------------------------------------
+
+# chat messages in two rooms, interleaved: each room's must arrive in its own order
+MESSAGES = [("r-1", "m-1", "hi"), ("r-2", "m-1", "hello"), ("r-1", "m-2", "how are you"), ("r-1", "m-3", "?")]
+
+
+@pytest.fixture
+def tls_rooms(local_event_api_factory: Any) -> LocalEventApi:
+    api: LocalEventApi = local_event_api_factory(namespaces=("rooms",), tls=True, on_publish=_moderate)
+    return api
+
+
+def _moderate(channel: str, value: Any) -> None:
+    """An onPublish handler's refusal, for events.post's answer."""
+    if value == {"text": "spam"}:
+        raise EventRejectedError("spam is not allowed", 400)
+
+
+@pytest.mark.parametrize("auth", ["apiKey", "iam"])
+def test_amplify_events_receives_every_chat_message_in_order_per_room(
+    tls_rooms: LocalEventApi, amplify: Any, local_handler: Any, auth: str
+) -> None:
+    # GIVEN Amplify connected to /rooms/* by API key or IAM
+    client = amplify(tls_rooms, {"api": "events", "auth": auth, "channel": "/rooms/*", "count": 4})
+    assert client.next() == {"event": "subscribed"}
+    # WHEN the chat rooms example's handler publishes a batch of messages of two rooms, with the same mode
+    changes = [
+        {"new_image": {"roomId": room, "messageId": mid, "author": "ann", "text": text}}
+        for room, mid, text in MESSAGES
+    ]
+    batch = events.dynamodb(changes, key_names=("roomId", "messageId"), table="Messages")
+    bound = local_handler(chat_handler, tls_rooms, auth="api_key" if auth == "apiKey" else "iam")
+    assert bound(batch, lambda_context()) == {"batchItemFailures": []}
+    # THEN Amplify receives every message, each room's in order, as the handler shaped it
+    received = [m["event"] for m in client.messages(len(MESSAGES))]  # Amplify's {id, type, event}
+    for room in ("r-1", "r-2"):
+        assert [m["text"] for m in received if m["roomId"] == room] == [
+            t for r, _, t in MESSAGES if r == room
+        ]
+    assert all(m["type"] == "message" and m["author"] == "ann" for m in received)
+
+
+@pytest.mark.parametrize("auth", ["apiKey", "iam"])
+def test_amplify_events_post_answers_the_failed_events_and_delivers_the_others(
+    tls_rooms: LocalEventApi, amplify: Any, auth: str
+) -> None:
+    # GIVEN Amplify connected to /rooms/*, WHEN it posts two events, one refused by onPublish
+    post = {"channel": "/rooms/r-9", "events": [{"text": "spam"}, {"text": "hi"}]}
+    job = {"api": "events", "auth": auth, "channel": "/rooms/*", "post": post, "count": 1}
+    client = amplify(tls_rooms, job)
+    assert client.next() == {"event": "subscribed"}
+    # THEN events.post returns the failed one as Amplify parses the answer
+    posted = client.next()
+    assert posted["event"] == "posted", posted
+    [failed] = posted["answer"]
+    assert (failed["index"], failed["errorCode"], failed["errorMessage"]) == (0, 400, "spam is not allowed")
+    # AND the other one reaches the subscriber
+    [message] = client.messages(1)
+    assert (message["type"], message["event"]) == ("data", {"text": "hi"})
