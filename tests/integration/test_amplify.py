@@ -8,12 +8,6 @@ server prints it: it finds the real-time URL, the handshake and the auth itself.
 
 from __future__ import annotations
 
-import json
-import os
-import queue
-import shutil
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,99 +19,21 @@ from examples.orders.handler import handler as orders_handler
 from streambridge.testing import DEFAULT_CREDENTIALS, EventRejectedError, events, lambda_context
 from streambridge.testing._local import LocalAppSync
 from streambridge.testing._local_events import LocalEventApi
+from tests.integration.node_script import NodeScript, node_package_installed
 from tests.integration.simulator import REPO_ROOT
 
 CLIENT = Path(__file__).resolve().parent / "amplify" / "client.mjs"
 ORDERS_SCHEMA = REPO_ROOT / "examples" / "orders" / "schema.graphql"
 KEY_ID, SECRET, _ = DEFAULT_CREDENTIALS[0]
-TIMEOUT = 20.0  # seconds for any one line from node: Amplify connects in well under a second here
-
-
-def _amplify_installed() -> None:
-    if shutil.which("node") and (REPO_ROOT / "node_modules" / "aws-amplify").is_dir():
-        return
-    reason = "Amplify JS not installed (node_modules/aws-amplify missing): run `make node` (npm ci)"
-    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-        pytest.fail(f"{reason}; CI is set, so this is an error, not a skip", pytrace=False)
-    pytest.skip(reason)
-
-
-class Amplify:
-    """One ``node client.mjs`` process; its stdout JSON lines, read with a timeout; stopped on exit."""
-
-    def __init__(self, job: dict[str, Any], ca_file: Path, stderr: Path) -> None:
-        env = {**os.environ, "NODE_EXTRA_CA_CERTS": str(ca_file)}
-        self._stderr = stderr
-        with stderr.open("w") as errors:  # a file, not a pipe: node's warnings never block it
-            self._process = subprocess.Popen(
-                ["node", str(CLIENT), json.dumps(job)],
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                text=True,
-            )
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self._process.stdout is not None
-        for line in self._process.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def next(self, timeout: float = TIMEOUT) -> dict[str, Any]:
-        """The next JSON line; fails with node's stderr if it exits or stays silent past ``timeout``."""
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            pytest.fail(f"Amplify said nothing for {timeout} s; stderr: {self._stop()}")
-        if line is None:
-            pytest.fail(f"Amplify exited ({self._process.wait()}); stderr: {self._stop()}")
-        return dict(json.loads(line))
-
-    def messages(self, count: int) -> list[Any]:
-        """The data of ``count`` messages; an error line fails the test with Amplify's error."""
-        received = []
-        while len(received) < count:
-            line = self.next()
-            assert line["event"] != "error", line["error"]
-            if line["event"] == "message":
-                received.append(line["data"])
-        return received
-
-    def wait_until_subscribed(self, appsync: LocalAppSync) -> None:
-        """Amplify's GraphQL subscribe says nothing when it is started: ask the server."""
-        try:
-            appsync.wait_for_subscriptions(1, timeout=TIMEOUT)
-        except TimeoutError:
-            pytest.fail(f"Amplify did not subscribe in {TIMEOUT} s; stderr: {self._stop()}")
-
-    def _stop(self) -> str:
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        return self._stderr.read_text()[-4000:]
-
-    def close(self) -> None:
-        self._stop()
-        self._reader.join(5)
-        if self._process.stdout is not None:
-            self._process.stdout.close()
 
 
 @pytest.fixture
 def amplify(tmp_path: Path) -> Iterator[Any]:
     """``amplify(server, job)`` -> a running Amplify client trusting ``server``'s authority."""
-    _amplify_installed()
-    started: list[Amplify] = []
+    node_package_installed("aws-amplify")
+    started: list[NodeScript] = []
 
-    def start(server: LocalAppSync | LocalEventApi, job: dict[str, Any]) -> Amplify:
+    def start(server: LocalAppSync | LocalEventApi, job: dict[str, Any]) -> NodeScript:
         ca_file = server.write_ca_pem(tmp_path / "ca.pem")
         auth = job.get("auth", "apiKey")
         job = {"endpoint": server.url, "region": server.region, "auth": auth, **job}
@@ -125,7 +41,8 @@ def amplify(tmp_path: Path) -> Iterator[Any]:
             job["apiKey"] = server.api_key
         else:
             job["credentials"] = {"accessKeyId": KEY_ID, "secretAccessKey": SECRET}
-        client = Amplify(job, ca_file, tmp_path / f"node-{len(started)}.stderr")
+        env = {"NODE_EXTRA_CA_CERTS": str(ca_file)}
+        client = NodeScript(CLIENT, job, env, tmp_path / f"node-{len(started)}.stderr")
         started.append(client)
         return client
 
