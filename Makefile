@@ -16,9 +16,9 @@ PACKAGING_TOOLS := 'build>=1.2' 'twine>=5' 'hatchling>=1.25'
 SAM_CLI_VERSION := 1.170.0
 SAM_EVENTS := .cache/sam-events
 
-.PHONY: test demo lint typecheck pytest docs install install-demo node bench dist layer clean
+.PHONY: test demo lint typecheck pytest docs install install-demo node browser bench dist layer clean
 
-test: install node $(SAM_EVENTS)/.stamp lint typecheck docs pytest
+test: install node browser $(SAM_EVENTS)/.stamp lint typecheck docs pytest
 
 demo: install-demo
 	$(BIN)/streambridge demo
@@ -60,6 +60,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Headless Chromium for tests/integration/test_browser.py: the distribution's package (no browser download),
+# installed where apt-get runs as root (CI); elsewhere the browser tests skip and say why (CHROMIUM=path also works).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$CHROMIUM" ] || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else echo "make browser: no chromium, and apt-get needs root: the browser tests will skip"; fi
+
 # AWS's own sample events, as shipped inside the aws-sam-cli wheel (no one here wrote them).
 $(SAM_EVENTS)/.stamp: | install
 	mkdir -p .cache
@@ -79,7 +87,7 @@ typecheck: install
 docs: install
 	$(BIN)/mkdocs build --strict --quiet
 
-pytest: install node $(SAM_EVENTS)/.stamp
+pytest: install node browser $(SAM_EVENTS)/.stamp
 	SAM_EVENTS_DIR=$(SAM_EVENTS) $(BIN)/python -m pytest
 
 bench: install
