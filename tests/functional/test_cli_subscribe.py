@@ -475,7 +475,10 @@ def test_on_appsync_the_handshake_is_signed_for_the_http_host_in_both_forms(
     args = argparse.Namespace(api_key=None, token=None, iam=True, region=None)
     # WHEN the subscriber prepares its connection (no network)
     auth = _graphql_auth(url, args)
-    transport = _transport_class()(realtime_url(url), auth=auth, timeout=10)
+    async def prepare() -> Any:  # in a loop of its own: gql's transport would otherwise make one, unclosed
+        return _transport_class()(realtime_url(url), auth=auth, timeout=10)
+
+    transport = asyncio.run(prepare())
     # THEN it goes to the real-time host, and the auth header (in the query and in the subprotocol) is
     # signed for the API's HTTP host in the URL's region
     assert transport.url.startswith("wss://abc.appsync-realtime-api.eu-west-1.amazonaws.com/graphql?header=")
