@@ -475,6 +475,7 @@ def test_on_appsync_the_handshake_is_signed_for_the_http_host_in_both_forms(
     args = argparse.Namespace(api_key=None, token=None, iam=True, region=None)
     # WHEN the subscriber prepares its connection (no network)
     auth = _graphql_auth(url, args)
+
     async def prepare() -> Any:  # in a loop of its own: gql's transport would otherwise make one, unclosed
         return _transport_class()(realtime_url(url), auth=auth, timeout=10)
 
