@@ -4,7 +4,8 @@
 // {"event": "message", "data": <text of a new line on the page>} for each, {"event": "error", "error"}.
 // Job: {"executable", "spki" (base64 SHA-256 of the server key the browser is to trust), "url",
 //       "fill": {selector: value}, "click": selector | null, "ready": {"selector", "text"},
-//       "lines": selector of the page's message lines, "newest_first": bool, "count"}
+//       "lines": selector of the page's message lines, "newest_first": bool, "count",
+//       "report": selector of an element whose text, once it has one, ends the run as {"event": "report"}}
 import { chromium } from 'playwright-core';
 
 const job = JSON.parse(process.argv[2]);
@@ -34,6 +35,13 @@ try {
     await page.waitForTimeout(50);
   }
   emit({ event: 'done' });
+  if (job.report) {
+    const element = page.locator(job.report);
+    await page.waitForFunction((node) => node.textContent !== '', await element.elementHandle(), {
+      timeout: 15000,
+    });
+    emit({ event: 'report', data: await element.textContent() });
+  }
 } catch (error) {
   emit({ event: 'error', error: String(error) });
 } finally {
