@@ -140,10 +140,6 @@ def test_an_amplify_page_shows_every_order_change_the_handler_publishes(
     assert page.messages(3) == [f"o-1 {s}" for s in statuses]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LocalAppSync answers a CORS preflight 405, without Access-Control-Allow-Origin (a src change)",
-)
 def test_an_amplify_page_queries_over_https_from_its_own_origin(
     local_appsync_factory: Any, browser: Any, tmp_path: Path
 ) -> None:

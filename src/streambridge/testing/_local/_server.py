@@ -48,7 +48,9 @@ class Service:
         """Listen on ``host:port``, hand the bound port to ``ready``, serve until ``stop`` is set."""
         from aiohttp import web
 
-        app = web.Application()
+        from streambridge.testing._local._cors import cors
+
+        app = web.Application(middlewares=[cors()])
         app.router.add_post("/graphql", self.graphql)
         app.router.add_get("/graphql/realtime", self.realtime.handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)

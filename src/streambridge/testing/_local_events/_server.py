@@ -115,9 +115,11 @@ class Service:
 
         from aiohttp import web
 
-        app = web.Application(
-            client_max_size=self.rules.max_request_bytes * 4
-        )  # the rules answer 413 themselves
+        from streambridge.testing._local._cors import cors
+
+        app = web.Application(  # the rules answer 413 themselves
+            client_max_size=self.rules.max_request_bytes * 4, middlewares=[cors()]
+        )
         app.router.add_post("/event", self.http_publish)
         app.router.add_get("/event/realtime", self.realtime)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
