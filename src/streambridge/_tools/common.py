@@ -260,3 +260,18 @@ def _region_in_command_words(message: str, *, iam: bool) -> str:
     """The library says ``IAMAuth(region=...)``; on the command line the fix is ``--region``."""
     option = "--region REGION" if iam else "--iam --region REGION"
     return message.replace(_PYTHON_REGION_FIX, f"pass {option} (or set AWS_REGION)")
+
+
+def errors_text(errors: Any) -> str:
+    """AppSync's ``errors`` list as one line, ``Type: message; ...`` (each type named once)."""
+    if not isinstance(errors, list) or not errors:
+        return json.dumps(errors)
+    texts = []
+    for error in errors:
+        if isinstance(error, dict):
+            kind, message = error.get("errorType"), error.get("message")
+            text = str(message or kind or error)
+            texts.append(f"{kind}: {text}" if kind and not text.startswith(str(kind)) else text)
+        else:
+            texts.append(str(error))
+    return "; ".join(texts)

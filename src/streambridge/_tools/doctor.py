@@ -90,6 +90,7 @@ from streambridge._tools.common import (
     _library_logs,
     _out,
     _read_text,
+    errors_text,
     load_handlers,
 )
 from streambridge.testing import events as sample_events
@@ -635,17 +636,7 @@ class _WatchedTransport(AppSyncWebsocketsTransport):
 
 def _errors_text(payload: Any) -> str:
     errors = payload.get("errors") if isinstance(payload, Mapping) else None
-    if not isinstance(errors, list) or not errors:
-        return json.dumps(payload)
-    texts = []
-    for error in errors:
-        if isinstance(error, Mapping):
-            kind, message = error.get("errorType"), error.get("message")
-            text = str(message or kind or error)
-            texts.append(f"{kind}: {text}" if kind and not text.startswith(str(kind)) else text)
-        else:
-            texts.append(str(error))
-    return "; ".join(texts)
+    return errors_text(errors) if isinstance(errors, list) and errors else json.dumps(payload)
 
 
 class Subscriber:

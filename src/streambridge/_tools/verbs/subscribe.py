@@ -33,6 +33,7 @@ from streambridge._tools.common import (
     _read_text,
     _region_in_command_words,
     _Subparsers,
+    errors_text,
 )
 
 if TYPE_CHECKING:
@@ -340,21 +341,6 @@ def _unreachable(realtime: str, error: BaseException) -> SubscribeError:
     return SubscribeError(f"cannot connect to {realtime}: {_connect_error(error)}")
 
 
-def _errors_text(errors: Any) -> str:
-    """AppSync's ``errors`` list as one line: ``Type: message; ...``."""
-    if not isinstance(errors, list) or not errors:
-        return json.dumps(errors)
-    texts = []
-    for error in errors:
-        if isinstance(error, dict):
-            kind, message = error.get("errorType"), error.get("message")
-            text = str(message or kind or error)
-            texts.append(f"{kind}: {text}" if kind and not text.startswith(str(kind)) else text)
-        else:
-            texts.append(str(error))
-    return "; ".join(texts)
-
-
 def _silence_of(ack_payload: Any) -> float:
     """The ack's ``connectionTimeoutMs`` in seconds: no message for that long means the connection is lost."""
     milliseconds = ack_payload.get("connectionTimeoutMs") if isinstance(ack_payload, dict) else None
@@ -439,7 +425,7 @@ class _GraphQLSource(_Source):
         result = await self._first
         while result is not None:
             if result.errors:
-                _status(self.args, f"a message carries errors: {_errors_text(result.errors)}")
+                _status(self.args, f"a message carries errors: {errors_text(result.errors)}")
             yield result.data
             result = await self._next_result()
 
@@ -554,7 +540,7 @@ def _transport_class() -> type[Any]:
                 elif kind in ("connection_error", "error"):
                     payload = message.get("payload")
                     errors = payload.get("errors") if isinstance(payload, dict) else None
-                    self.refusal = _errors_text(errors) if errors else json.dumps(payload)
+                    self.refusal = errors_text(errors) if errors else json.dumps(payload)
             return super()._parse_answer(answer)
 
     return Transport
@@ -637,7 +623,7 @@ class _ChannelSource(_Source):
             if kind == wanted:
                 return message
             if kind in ("connection_error", "subscribe_error", "error"):
-                raise _refused(self.realtime_url, f"{kind}: {_errors_text(message.get('errors'))}")
+                raise _refused(self.realtime_url, f"{kind}: {errors_text(message.get('errors'))}")
 
     async def _next(self) -> dict[str, Any]:
         """The next message other than a keep-alive; SubscribeError when the server closes or goes silent."""
@@ -667,7 +653,7 @@ class _ChannelSource(_Source):
                     yield json.loads(text) if isinstance(text, str) else text
             elif kind in ("error", "subscribe_error", "connection_error"):
                 raise SubscribeError(
-                    f"{self.realtime_url} ended the subscription: {_errors_text(message.get('errors'))}",
+                    f"{self.realtime_url} ended the subscription: {errors_text(message.get('errors'))}",
                     exit_code=1,
                 )
 
