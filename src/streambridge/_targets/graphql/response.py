@@ -63,7 +63,8 @@ def interpret(response: HttpResponse, aliases: Mapping[str, int]) -> Answer:
     for position in returned & answer.errors.keys():  # a document of several fields, one of which ran
         error = answer.errors.pop(position)
         answer.notes[position] = f"it ran in part (a field of its document returned data), but: {error}"
-    if status != 200 and answer.request_error is None and not answer.errors and not _any_ran(data, answer):
+    ran = returned or answer.notes  # a result came back, or an error says its mutation ran
+    if status != 200 and answer.request_error is None and not answer.errors and not ran:
         answer.request_error = GraphQLError(
             f"AppSync rejected the request: HTTP {status}{body_hint(response.body)}"
         )
@@ -97,11 +98,6 @@ def _read_errors(
     for position in ran_anyway:  # an error of its own answered before the one that shows it ran
         answer.errors.pop(position, None)
     return pathless, ran_anyway
-
-
-def _any_ran(data: Mapping[str, Any] | None, answer: Answer) -> bool:
-    """True when the answer shows a mutation ran: its result came back, or an error says it ran."""
-    return bool(answer.notes) or (data is not None and any(v is not None for v in data.values()))
 
 
 def _ran_despite(path: list[Any], data: Any) -> str | None:
