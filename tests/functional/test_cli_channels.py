@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from streambridge._tools.cli import main
-from streambridge._tools.doctor_events import events_realtime_url
+from streambridge._tools.common import realtime_url
 from streambridge.testing import DEFAULT_CREDENTIALS, EventRejectedError, LocalEventApi
 from streambridge.testing import events as testing_events
 
@@ -264,4 +264,4 @@ def test_doctor_refuses_a_graphql_handler_on_an_event_api(
     ],
 )
 def test_the_event_apis_realtime_url(url: str, expected: str) -> None:
-    assert events_realtime_url(url) == expected
+    assert realtime_url(url) == expected

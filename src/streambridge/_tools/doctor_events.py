@@ -44,7 +44,14 @@ from streambridge._io.auth import ApiKeyAuth, IAMAuth
 from streambridge._io.transport import Auth
 from streambridge._sources import SOURCES
 from streambridge._targets.channels import MAX_EVENT_BYTES, MAX_EVENTS, ChannelTarget
-from streambridge._tools.common import CommandError, _bridge_for, _json_option, _library_logs, _out
+from streambridge._tools.common import (
+    CommandError,
+    _bridge_for,
+    _json_option,
+    _library_logs,
+    _out,
+    realtime_url,
+)
 from streambridge._tools.doctor import (
     Delivery,
     ProbeError,
@@ -65,25 +72,12 @@ from streambridge._tools.doctor import (
 )
 from streambridge.testing.events import lambda_context
 
-__all__ = ["EventSocket", "PublishShape", "ShapeReport", "events_realtime_url", "judge", "run"]
+__all__ = ["EventSocket", "PublishShape", "ShapeReport", "judge", "run"]
 
 SUBPROTOCOL = "aws-appsync-event-ws"
 _TIMEOUT = 10.0
 _INVOCATION_TIMEOUT_MS = 60_000
 _NAMES = {Shape.SINGLE: "single events", Shape.BATCH: f"batches of up to {MAX_EVENTS}"}
-
-
-def events_realtime_url(http_url: str) -> str:
-    """The real-time endpoint of an Event API's HTTP endpoint.
-
-    ``https://X.appsync-api.R.amazonaws.com/event`` -> ``wss://X.appsync-realtime-api.R.amazonaws.com/event/realtime``
-    (https://docs.aws.amazon.com/appsync/latest/eventapi/event-api-websocket-protocol.html); a custom domain
-    ``https://DOMAIN/event`` -> ``wss://DOMAIN/event/realtime``; plain http (LocalEventApi) -> ``ws://``.
-    """
-    parts = urlsplit(http_url)
-    scheme = "ws" if parts.scheme == "http" else "wss"
-    host = parts.netloc.replace(".appsync-api.", ".appsync-realtime-api.", 1)
-    return f"{scheme}://{host}{parts.path.rstrip('/')}/realtime"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -402,7 +396,7 @@ def _prepare(args: argparse.Namespace) -> _Probe:
         batch_event=batch_event,
         channels=list(dict.fromkeys(event.channel for event in planned)),
         largest_event=max(len(json.loads(event.quoted).encode()) for event in planned),
-        realtime_url=args.realtime_url or events_realtime_url(bridge.url),
+        realtime_url=args.realtime_url or realtime_url(bridge.url),
         realtime_auth=ApiKeyAuth(args.subscribe_api_key) if args.subscribe_api_key else bridge.auth,
     )
 

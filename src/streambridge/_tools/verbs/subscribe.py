@@ -34,6 +34,7 @@ from streambridge._tools.common import (
     _region_in_command_words,
     _Subparsers,
     errors_text,
+    realtime_url,
 )
 
 if TYPE_CHECKING:
@@ -131,26 +132,6 @@ def _positive_float(text: str) -> float:
 
 # --------------------------------------------------------------------------------------------------
 # The real-time endpoint
-
-
-def realtime_url(http_url: str) -> str:
-    """The real-time (WebSocket) endpoint of a GraphQL API's or an Event API's HTTP endpoint.
-
-    - AppSync's own domain: the ``appsync-realtime-api`` host; GraphQL keeps ``/graphql``, the Event API
-      ``/event/realtime`` (https://docs.aws.amazon.com/appsync/latest/devguide/real-time-websocket-client.html,
-      https://docs.aws.amazon.com/appsync/latest/eventapi/event-api-websocket-protocol.html).
-    - A custom domain: the same host, ``/graphql/realtime`` or ``/event/realtime``
-      (https://docs.aws.amazon.com/appsync/latest/devguide/custom-domain-name.html).
-    - A local server (LocalAppSync, LocalEventApi, ``streambridge local``): like a custom domain, and
-      ``http`` becomes ``ws``.
-    """
-    parts = urlsplit(http_url)
-    scheme = "ws" if parts.scheme == "http" else "wss"
-    path = parts.path.rstrip("/")
-    if ".appsync-api." in (parts.hostname or ""):
-        host = parts.netloc.replace(".appsync-api.", ".appsync-realtime-api.", 1)
-        return f"{scheme}://{host}{path if path.endswith('/graphql') else path + '/realtime'}"
-    return f"{scheme}://{parts.netloc}{path}/realtime"
 
 
 def _endpoint(args: argparse.Namespace) -> str:
