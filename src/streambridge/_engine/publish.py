@@ -337,7 +337,7 @@ class _Run:
         return answer, sent_at
 
     def _interpret(self, response: HttpResponse, keys: object) -> Answer:
-        """The target's reading of an answer; an answer it cannot read fails the request, transiently.
+        """The target's reading of an answer; an answer it cannot read fails the request for good.
 
         Never raises: the governor must learn of every attempt that went out (a probe among them).
         """
