@@ -286,6 +286,30 @@ async def test_unsubscribe_stops_the_data(api: LocalEventApi, session: aiohttp.C
         await client.receive(timeout=0.2)
 
 
+async def test_active_subscriptions_counts_websocket_subscriptions_until_they_end(
+    api: LocalEventApi, session: aiohttp.ClientSession
+) -> None:
+    # GIVEN a connection with two subscriptions (an in-process subscriber does not count)
+    api.subscribe("/rooms/*")
+    client = await connected(session, api)
+    await subscribe(client, api, "/default/*", "s1")
+    await subscribe(client, api, "/rooms/*", "s2")
+    await asyncio.to_thread(api.wait_for_subscriptions, 2)
+    assert api.active_subscriptions == 2
+    with pytest.raises(TimeoutError, match="2 subscription"):
+        api.wait_for_subscriptions(3, timeout=0.05)
+    # WHEN one is unsubscribed, THEN one is left; WHEN the connection closes, THEN none
+    await client.send({"type": "unsubscribe", "id": "s1"})
+    assert await client.receive() == {"type": "unsubscribe_success", "id": "s1"}
+    assert api.active_subscriptions == 1
+    await client.ws.close()
+    for _ in range(100):
+        if api.active_subscriptions == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert api.active_subscriptions == 0
+
+
 async def test_publish_over_the_websocket(api: LocalEventApi, session: aiohttp.ClientSession) -> None:
     # GIVEN a connection subscribed to /rooms/* and a local subscriber
     client = await connected(session, api)

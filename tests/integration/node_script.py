@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from streambridge.testing._local import LocalAppSync
+from streambridge.testing._local_events import LocalEventApi
 from tests.integration.simulator import REPO_ROOT
 
 TIMEOUT = 20.0  # seconds for any one line from node: Amplify connects in well under a second here
@@ -44,6 +45,7 @@ class NodeScript:
                 ["node", str(script), json.dumps(job)],
                 cwd=REPO_ROOT,
                 env={**os.environ, **env},
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=errors,
                 text=True,
@@ -79,10 +81,16 @@ class NodeScript:
                 received.append(line["data"])
         return received
 
-    def wait_until_subscribed(self, appsync: LocalAppSync) -> None:
-        """Amplify's GraphQL subscribe says nothing when it is started: ask the server."""
+    def say(self, line: str) -> None:
+        """Write one line to the script's stdin."""
+        assert self._process.stdin is not None
+        self._process.stdin.write(f"{line}\n")
+        self._process.stdin.flush()
+
+    def wait_until_subscribed(self, server: LocalAppSync | LocalEventApi) -> None:
+        """Amplify's subscribe calls return before the server has the subscription: ask the server."""
         try:
-            appsync.wait_for_subscriptions(1, timeout=TIMEOUT)
+            server.wait_for_subscriptions(1, timeout=TIMEOUT)
         except TimeoutError:
             pytest.fail(f"Amplify did not subscribe in {TIMEOUT} s; stderr: {self._stop()}")
 
@@ -101,5 +109,6 @@ class NodeScript:
     def close(self) -> None:
         self._stop()
         self._reader.join(5)
-        if self._process.stdout is not None:
-            self._process.stdout.close()
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                pipe.close()

@@ -134,6 +134,7 @@ def test_amplify_events_receives_every_chat_message_in_order_per_room(
     # GIVEN Amplify connected to /rooms/* by API key or IAM
     client = amplify(tls_rooms, {"api": "events", "auth": auth, "channel": "/rooms/*", "count": 4})
     assert client.next() == {"event": "subscribed"}
+    client.wait_until_subscribed(tls_rooms)
     # WHEN the chat rooms example's handler publishes a batch of messages of two rooms, with the same mode
     changes = [
         {"new_image": {"roomId": room, "messageId": mid, "author": "ann", "text": text}}
@@ -160,6 +161,8 @@ def test_amplify_events_post_answers_the_failed_events_and_delivers_the_others(
     job = {"api": "events", "auth": auth, "channel": "/rooms/*", "post": post, "count": 1}
     client = amplify(tls_rooms, job)
     assert client.next() == {"event": "subscribed"}
+    client.wait_until_subscribed(tls_rooms)
+    client.say("post")
     # THEN events.post returns the failed one as Amplify parses the answer
     posted = client.next()
     assert posted["event"] == "posted", posted

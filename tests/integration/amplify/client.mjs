@@ -3,6 +3,7 @@
 // Usage: node client.mjs '<JSON job>'; every result is one JSON line on stdout:
 //   {"event": "subscribed"} | {"event": "message", "data": ...} | {"event": "error", "error": ...}
 //   {"event": "posted", "answer": ...} | {"event": "done"}
+// With a "post", it posts once a line arrives on stdin (the test's word that the server has the subscription).
 // Job: {"api": "graphql" | "events", "endpoint", "region", "auth": "apiKey" | "iam", "apiKey",
 //       "credentials": {"accessKeyId", "secretAccessKey", "sessionToken"?},
 //       "query", "variables" (graphql) | "channel", "post": {"channel", "events"} (events), "count"}
@@ -47,6 +48,11 @@ Amplify.configure(
   libraryOptions,
 );
 
+const nextStdinLine = () =>
+  new Promise((resolve) => {
+    process.stdin.once('data', resolve);
+  });
+
 let received = 0;
 const onMessage = (data) => {
   emit({ event: 'message', data });
@@ -66,7 +72,11 @@ if (job.api === 'graphql') {
     const channel = await events.connect(job.channel);
     channel.subscribe({ next: onMessage, error: fail });
     emit({ event: 'subscribed' });
-    if (job.post) emit({ event: 'posted', answer: (await events.post(job.post.channel, job.post.events)) ?? null });
+    if (job.post) {
+      // subscribe() returns before the server has the subscription: post once the test says it has it
+      await nextStdinLine();
+      emit({ event: 'posted', answer: (await events.post(job.post.channel, job.post.events)) ?? null });
+    }
   } catch (error) {
     fail(error);
   }

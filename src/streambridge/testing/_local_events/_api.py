@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -148,6 +149,8 @@ class LocalEventApi(ServerThread[Service]):
         self.keep_alive = keep_alive
         super().__init__(host, port, tls)
         self._ids = itertools.count(1)
+        self._subscribers = threading.Condition()
+        self._active_subscriptions = 0
 
     def __repr__(self) -> str:
         return f"LocalEventApi({self.url if self._port is not None else 'not started'})"
@@ -214,6 +217,25 @@ class LocalEventApi(ServerThread[Service]):
                 )
             return list(self.rules.published)
 
+    @property
+    def active_subscriptions(self) -> int:
+        """How many WebSocket subscriptions are registered (acknowledged with ``subscribe_success``) now."""
+        with self._subscribers:
+            return self._active_subscriptions
+
+    def wait_for_subscriptions(self, count: int = 1, timeout: float = 5.0) -> None:
+        """Block until at least ``count`` WebSocket subscriptions are registered; ``TimeoutError`` otherwise.
+
+        A client's subscribe call may return before the server has its ``subscribe`` message (Amplify's
+        does): wait here before publishing what it must receive.
+        """
+        with self._subscribers:
+            if not self._subscribers.wait_for(lambda: self._active_subscriptions >= count, timeout=timeout):
+                raise TimeoutError(
+                    f"{self._active_subscriptions} subscription(s) registered after {timeout} s, "
+                    f"expected {count}"
+                )
+
     def reset(self) -> None:
         """Forget the published events (subscriptions stay)."""
         with self.rules.lock:
@@ -243,6 +265,14 @@ class LocalEventApi(ServerThread[Service]):
 
     def _new_service(self) -> Service:
         return Service(self)
+
+    # -- called from the server thread -----------------------------------------------------------------
+
+    def _subscriptions_changed(self, delta: int | None) -> None:
+        """Count WebSocket subscriptions: ``delta`` more or fewer, or None when the server stops (none)."""
+        with self._subscribers:
+            self._active_subscriptions = 0 if delta is None else self._active_subscriptions + delta
+            self._subscribers.notify_all()
 
 
 def _utc_now() -> datetime:

@@ -129,6 +129,7 @@ class Service:
             ready.set_result(int(runner.addresses[0][1]))
             await stop.wait()
             self.subscriptions.clear()
+            self.owner._subscriptions_changed(None)
             for connection in list(self.connections):
                 connection.close_soon()
             if self.writers:
@@ -287,6 +288,8 @@ class Service:
             error = _error(rejected.error_type, rejected.message)
             connection.send({"type": "subscribe_error", "id": subscription_id, "errors": [error]})
             return
+        if subscription_id not in connection.subscriptions:
+            self.owner._subscriptions_changed(+1)
         connection.subscriptions[subscription_id] = pattern
         self.subscriptions[connection, subscription_id] = pattern
         connection.send({"type": "subscribe_success", "id": subscription_id})
@@ -297,6 +300,7 @@ class Service:
             connection.send({"type": "unsubscribe_error", "id": subscription_id, "errors": [error]})
             return
         self.subscriptions.pop((connection, subscription_id), None)
+        self.owner._subscriptions_changed(-1)
         connection.send({"type": "unsubscribe_success", "id": subscription_id})
 
     def _publish(self, connection: Connection, publish_id: str, message: Mapping[str, Any]) -> None:
@@ -335,6 +339,8 @@ class Service:
     def _forget(self, connection: Connection) -> None:
         for subscription_id in connection.subscriptions:
             self.subscriptions.pop((connection, subscription_id), None)
+        if connection.subscriptions:
+            self.owner._subscriptions_changed(-len(connection.subscriptions))
         connection.subscriptions.clear()
         if connection.keep_alive is not None:
             connection.keep_alive.cancel()
