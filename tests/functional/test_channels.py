@@ -331,3 +331,18 @@ def test_a_namespace_the_api_does_not_have_fails_every_event_never_skips_it() ->
     assert [o.status for o in result.outcomes] == [Status.FAILED] * 3
     assert all(isinstance(o.error, SchemaMismatchError) for o in result.outcomes)
     assert "namespace" in str(result.outcomes[0].error)
+
+
+def test_a_channel_per_key_with_per_key_5_sends_each_key_in_full_publishes() -> None:
+    # GIVEN 200 messages over 20 rooms, interleaved, each room its own channel and key, 5 of a key a publish
+    api = FakeEventApi(namespaces=("rooms",))
+    handler = room_handler(api, per_key=5)
+    rooms, count = 20, 200
+    # WHEN the handler publishes them while it is still mapping the later ones
+    result = handler.process(messages(*[(f"r{n % rooms}", str(n)) for n in range(count)]), lambda_context())
+    handler.bridge.close()
+    # THEN a room's first publish waits for its later messages: 10 per room is 2 publishes, not 3 or 4
+    assert result.ok
+    assert len(api.requests) <= 44, len(api.requests)
+    for room in range(rooms):
+        assert [v["n"] for v in api.values(f"/rooms/r{room}")] == list(range(room, count, rooms))

@@ -136,29 +136,45 @@ def _group_by_shares(ready: deque[Lane], first: Hashable | None) -> None:
 
 
 def would_fill(ready: deque[Lane], limits: Limits) -> bool:
-    """True when the ready lanes' heads would fill a request: enough of them share the first one's.
+    """True when the ready lanes' heads would fill a request: ``max_mutations`` items that share the first's.
 
-    While records are still being planned, a request waits until it can be full; for a target whose
-    requests group by ``shares`` (an Event API channel), counting ready lanes is not enough.
+    While records are still being planned, a request waits until it can be full. Items are counted, not
+    lanes: a lane gives up to ``per_key`` of its steps, so with a channel per key (a request takes one
+    lane) a key's request waits for its later changes instead of leaving with the two already planned.
+    For a target whose requests group by ``shares`` (an Event API channel), only lanes of the first one's
+    count.
     """
-    wanted = -(-limits.max_mutations // limits.per_key)  # lanes a full request takes, at most
-    if len(ready) < wanted:
+    most, per_key = limits.max_mutations, limits.per_key
+    if len(ready) * per_key < most:
         return False
     first: Hashable | None = None
-    sharing = 0
+    items = 0
     for position, lane in enumerate(ready):
-        if position == LOOKAHEAD + wanted:
+        if position == LOOKAHEAD + most:
             return False
         head = lane.steps[0].item if lane.steps else None
-        if head is not None:  # (a skip or a letter counts as before: take_batch settles it)
+        if head is None:  # a skip or a letter counts as one, as before: take_batch settles it
+            items += 1
+        else:
             if first is None:
                 first = head.shares
             if head.shares != first:
                 continue
-        sharing += 1
-        if sharing == wanted:
+            items += 1 if lane.solo or head.shares is None else _sharing(lane, per_key)
+        if items >= most:
             return True
     return False
+
+
+def _sharing(lane: Lane, per_key: int) -> int:
+    """How many of ``lane``'s leading steps (``per_key`` at most) a request could take with its head."""
+    shares = lane.steps[0].item.shares  # type: ignore[union-attr]  # the caller checked the head is an item
+    taken = 0
+    for step in lane.steps:
+        if taken == per_key or step.item is None or step.item.shares != shares:
+            break
+        taken += 1
+    return taken
 
 
 def _cost(item: Item, position: int) -> int:
