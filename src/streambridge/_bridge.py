@@ -236,7 +236,7 @@ class Bridge:
     def process(
         self,
         source: SourceName,
-        event: Mapping[str, Any],
+        event: Mapping[str, Any] | Sequence[Any],
         mapper: Callable[[Any], Any],
         *,
         document: str | None = None,
@@ -244,7 +244,11 @@ class Bridge:
         partition_key: Callable[[Any], Hashable] | None = None,
         context: LambdaContext | None = None,
     ) -> InvocationResult:
-        """Publish one Lambda event of ``source`` through ``mapper``; return every record's outcome."""
+        """Publish one Lambda event of ``source`` through ``mapper``; return every record's outcome.
+
+        A batch source takes its event source mapping's ``{"Records": [...]}`` or an EventBridge pipe's
+        JSON array of the same records, told apart by shape.
+        """
         return self._run(
             lambda: self.process_async(
                 source,
@@ -260,7 +264,7 @@ class Bridge:
     async def process_async(
         self,
         source: SourceName,
-        event: Mapping[str, Any],
+        event: Mapping[str, Any] | Sequence[Any],
         mapper: Callable[[Any], Any],
         *,
         document: str | None = None,
@@ -291,7 +295,7 @@ class Bridge:
     async def _process(
         self,
         source: SourceName,
-        event: Mapping[str, Any],
+        event: Mapping[str, Any] | Sequence[Any],
         mapper: Callable[[Any], Any],
         *,
         document: str | None,
@@ -708,7 +712,9 @@ class Handler(Generic[R]):
             bridge, self.source, self.mapper, self.document, self.partition_key, channel=self.channel
         )
 
-    def process(self, event: Mapping[str, Any], context: LambdaContext | None = None) -> InvocationResult:
+    def process(
+        self, event: Mapping[str, Any] | Sequence[Any], context: LambdaContext | None = None
+    ) -> InvocationResult:
         """Publish the event and return every record's outcome."""
         return self.bridge.process(
             self.source.name,
@@ -721,7 +727,7 @@ class Handler(Generic[R]):
         )
 
     async def process_async(
-        self, event: Mapping[str, Any], context: LambdaContext | None = None
+        self, event: Mapping[str, Any] | Sequence[Any], context: LambdaContext | None = None
     ) -> InvocationResult:
         """The async form of ``process``."""
         return await self.bridge.process_async(
@@ -735,7 +741,7 @@ class Handler(Generic[R]):
         )
 
     def __call__(
-        self, event: Mapping[str, Any], context: LambdaContext | None = None
+        self, event: Mapping[str, Any] | Sequence[Any], context: LambdaContext | None = None
     ) -> PartialItemFailureResponse | dict[str, Any]:
         """Lambda entry point: batch sources answer ``batchItemFailures``; single events raise on failure."""
         # Lambda runs one invocation at a time per process, so the collector can be paused for it: its

@@ -70,8 +70,8 @@ class Source(NamedTuple):
     """Human name for messages: ``DynamoDB Streams``."""
     batch: bool
     """True: answers ``batchItemFailures``. False: a single event, failures raise."""
-    parse: Callable[[Mapping[str, Any]], Sequence[SourceRecord]]
-    """Event -> record views. Raises EventShapeError when the event as a whole is wrong."""
+    parse: Callable[[Any], Sequence[SourceRecord]]
+    """Event (an object; a pipe's array for batches) -> record views. EventShapeError when it is wrong."""
 
 
 class MutationOf(SourceRecord):

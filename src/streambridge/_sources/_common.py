@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar, overload
 
 from streambridge._errors import EventShapeError, RecordError
 
@@ -37,8 +37,19 @@ def short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def pipe_batch(event: Any) -> TypeGuard[Sequence[Any]]:
+    """True for the JSON array an EventBridge pipe invokes a Lambda target with (no ``Records`` wrapper).
+
+    The one place the two shapes of a batch are told apart: a pipe sends an array even for one record
+    (EventBridge user guide, "Amazon EventBridge Pipes batching and concurrency").
+    """
+    return isinstance(event, (list, tuple))
+
+
 def describe_event(event: Any) -> str:  # noqa: PLR0911 - one return per kind of event
     """Guess what kind of Lambda event this is, for messages such as ``handler received <this>``."""
+    if pipe_batch(event):
+        return _describe_array(event)
     if not isinstance(event, Mapping):
         return f"a JSON {type(event).__name__} ({short(event, 60)})"
     records = event.get("Records")
@@ -63,6 +74,8 @@ def describe_event(event: Any) -> str:  # noqa: PLR0911 - one return per kind of
 
 def aws_service_event(event: Any) -> str | None:
     """Describe ``event`` when an AWS service produced it (batch, EventBridge, alarm); else None."""
+    if pipe_batch(event):
+        return describe_event(event) if _record_source(event[0] if event else None) is not None else None
     if not isinstance(event, Mapping):
         return None
     records = event.get("Records")
@@ -77,14 +90,37 @@ def aws_service_event(event: Any) -> str | None:
     return None
 
 
+def _record_source(raw: Any) -> str | None:
+    """The ``aws:...`` eventSource of a batch record; None for anything else."""
+    if not isinstance(raw, Mapping):
+        return None
+    source = raw.get("eventSource", raw.get("EventSource"))
+    return source if isinstance(source, str) and source.startswith("aws:") else None
+
+
+def _describe_array(event: Sequence[Any]) -> str:
+    if not event:
+        return "an empty JSON array"
+    source = _record_source(event[0])
+    if source is None:
+        return f"a JSON array of {len(event)} item{'' if len(event) == 1 else 's'} ({short(event, 60)})"
+    count = f"{len(event)} {source} record" + ("" if len(event) == 1 else "s")
+    return f"an EventBridge Pipes batch of {count} ({_SOURCE_TITLES.get(source, source)})"
+
+
 def batch_records(event: Any, handler: str) -> Sequence[Any]:
-    """Return the ``Records`` list of a batch event; EventShapeError when there is none."""
+    """The records of a batch: an event source mapping's ``Records`` list, or a pipe's JSON array.
+
+    EventShapeError when the event is neither.
+    """
+    if pipe_batch(event):
+        return event
     records = event.get("Records") if isinstance(event, Mapping) else None
     if isinstance(records, list):
         return records
     raise EventShapeError(
-        f"{handler} handler received {describe_event(event)}, not a batch with a 'Records' list; "
-        "check the function's trigger"
+        f"{handler} handler received {describe_event(event)}, not a batch with a 'Records' list "
+        "(nor an EventBridge Pipes array of records); check the function's trigger"
     )
 
 
@@ -95,6 +131,10 @@ def _record_name(raw: Any, index: int) -> str:
             if isinstance(value, str) and value:
                 return f"record #{index}, {field} {value}"
     return f"record #{index}"
+
+
+PIPE_HINT = "check the pipe's source, and that its enrichment and target input transformer keep the records"
+"""The hint of a wrong record in a pipe's batch: an enrichment's output replaces the source's records."""
 
 
 def wrong_source(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -11,11 +11,13 @@ from streambridge._errors import RecordError
 from streambridge._sources._attributes import deserialize_map
 from streambridge._sources._base import Source, SourceRecord
 from streambridge._sources._common import (
+    PIPE_HINT,
     arn_resource,
     batch_records,
     epoch_time,
     field,
     missing_identifier,
+    pipe_batch,
     short,
     wrong_source,
 )
@@ -40,7 +42,7 @@ class DynamoDBRecord(SourceRecord):
 
     source_title: ClassVar[str] = "DynamoDB Streams"
 
-    def __init__(self, raw: Mapping[str, Any], index: int) -> None:
+    def __init__(self, raw: Mapping[str, Any], index: int, *, pipe: bool = False) -> None:
         super().__init__(raw, index)
         stream = raw.get("dynamodb")
         sequence = stream.get("SequenceNumber") if isinstance(stream, Mapping) else None
@@ -48,11 +50,19 @@ class DynamoDBRecord(SourceRecord):
             raise missing_identifier("dynamodb", "dynamodb.SequenceNumber", raw, index)
         self._stream: Mapping[str, Any] = stream  # type: ignore[assignment]  # a Mapping, checked above
         self._sequence_number = sequence
+        self._identifier = sequence
+        if pipe:
+            # A pipe's record has the same shape, but a pipe names it in batchItemFailures by its eventID
+            # (EventBridge user guide, "Amazon EventBridge Pipes batching and concurrency").
+            event_id = raw.get("eventID")
+            if not isinstance(event_id, str) or not event_id:
+                raise missing_identifier("dynamodb", "eventID", raw, index)
+            self._identifier = event_id
 
     @property
     def item_identifier(self) -> str:
-        """The stream sequence number, as Lambda expects it in ``batchItemFailures``."""
-        return self._sequence_number
+        """What ``batchItemFailures`` names the record by: the sequence number; in a pipe, the eventID."""
+        return self._identifier
 
     @cached_property
     def default_partition_key(self) -> str:
@@ -169,14 +179,16 @@ def _key_text(keys: Mapping[str, Any]) -> str | None:
     return "{" + ",".join(parts) + "}"
 
 
-def parse(event: Mapping[str, Any]) -> list[DynamoDBRecord]:
-    """Build the record views of a DynamoDB Streams batch; nothing is decoded yet."""
+def parse(event: Mapping[str, Any] | Sequence[Any]) -> list[DynamoDBRecord]:
+    """Build the record views of a DynamoDB Streams batch (a mapping's or a pipe's); nothing decoded yet."""
     records = batch_records(event, "dynamodb")
+    pipe = pipe_batch(event)
+    hint = PIPE_HINT if pipe else "check the event source mapping"
     views = []
     for index, raw in enumerate(records):
         if not isinstance(raw, dict) or raw.get("eventSource") != _EVENT_SOURCE:
-            raise wrong_source("dynamodb", raw, index)
-        views.append(DynamoDBRecord(raw, index))
+            raise wrong_source("dynamodb", raw, index, hint)
+        views.append(DynamoDBRecord(raw, index, pipe=pipe))
     return views
 
 

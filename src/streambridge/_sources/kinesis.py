@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from streambridge._errors import RecordError
 from streambridge._sources._base import Source, SourceRecord
 from streambridge._sources._common import (
+    PIPE_HINT,
     batch_records,
     epoch_time,
     field,
     load_json,
     missing_identifier,
+    pipe_batch,
     short,
     wrong_source,
 )
@@ -28,24 +30,43 @@ _UNSET: Any = object()
 
 
 class KinesisRecord(SourceRecord):
-    """One record of a Kinesis data stream shard; ``data`` is decoded from base64 on first access."""
+    """One record of a Kinesis data stream shard; ``data`` is decoded from base64 on first access.
+
+    Reads both shapes: an event source mapping's record, whose stream fields sit in a ``kinesis`` object,
+    and an EventBridge pipe's, which has them at the top level (EventBridge user guide, "Amazon Kinesis
+    stream as a source"). ``pipe=True`` says the record came in a pipe's batch; a flat record always did.
+    """
 
     source_title: ClassVar[str] = "Kinesis"
 
-    def __init__(self, raw: Mapping[str, Any], index: int) -> None:
+    def __init__(self, raw: Mapping[str, Any], index: int, *, pipe: bool = False) -> None:
         super().__init__(raw, index)
-        kinesis = raw.get("kinesis")
-        sequence = kinesis.get("sequenceNumber") if isinstance(kinesis, Mapping) else None
+        nested = raw.get("kinesis")
+        if nested is None and (pipe or "sequenceNumber" in raw):  # a pipe's flat record
+            self._kinesis: Mapping[str, Any] = raw
+            self._prefix = ""
+            pipe = True
+        else:
+            self._kinesis = nested if isinstance(nested, Mapping) else {}
+            self._prefix = "kinesis."
+        sequence = self._kinesis.get("sequenceNumber")
         if not isinstance(sequence, str) or not sequence:
-            raise missing_identifier("kinesis", "kinesis.sequenceNumber", raw, index)
-        self._kinesis: Mapping[str, Any] = kinesis  # type: ignore[assignment]  # a Mapping, checked above
+            raise missing_identifier("kinesis", f"{self._prefix}sequenceNumber", raw, index)
         self._sequence_number = sequence
+        self._identifier = sequence
+        if pipe:
+            # A pipe names a Kinesis record in batchItemFailures by its eventID (EventBridge user guide,
+            # "Amazon EventBridge Pipes batching and concurrency", partial batch failure).
+            event_id = raw.get("eventID")
+            if not isinstance(event_id, str) or not event_id:
+                raise missing_identifier("kinesis", "eventID", raw, index)
+            self._identifier = event_id
         self._json: Any = _UNSET
 
     @property
     def item_identifier(self) -> str:
-        """The record's sequence number, as Lambda expects it in ``batchItemFailures``."""
-        return self._sequence_number
+        """What ``batchItemFailures`` names the record by: its sequence number; in a pipe, its eventID."""
+        return self._identifier
 
     @property
     def default_partition_key(self) -> str:
@@ -54,13 +75,13 @@ class KinesisRecord(SourceRecord):
 
     @property
     def sequence_number(self) -> str:
-        """The record's sequence number within its shard (``kinesis.sequenceNumber``)."""
+        """The record's sequence number within its shard (``kinesis.sequenceNumber``; flat in a pipe)."""
         return self._sequence_number
 
     @property
     def partition_key(self) -> str:
         """The partition key the producer gave (``kinesis.partitionKey``)."""
-        return field(self._kinesis, "partitionKey", str, self, "kinesis.partitionKey")
+        return field(self._kinesis, "partitionKey", str, self, f"{self._prefix}partitionKey")
 
     @cached_property
     def data(self) -> bytes:
@@ -68,23 +89,23 @@ class KinesisRecord(SourceRecord):
         import base64
         import binascii
 
-        text = field(self._kinesis, "data", str, self, "kinesis.data")
+        text = field(self._kinesis, "data", str, self, f"{self._prefix}data")
         try:
             return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError) as e:
-            raise RecordError(f"{self.describe()}: kinesis.data is not valid base64 ({e})") from e
+            raise RecordError(f"{self.describe()}: {self._prefix}data is not valid base64 ({e})") from e
 
     def text(self) -> str:
         """Decode the payload as UTF-8 text."""
         try:
             return self.data.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise RecordError(f"{self.describe()}: kinesis.data is not UTF-8 text ({e})") from e
+            raise RecordError(f"{self.describe()}: {self._prefix}data is not UTF-8 text ({e})") from e
 
     def json(self) -> Any:
         """Parse the payload as JSON (once: treat the result as read-only)."""
         if self._json is _UNSET:
-            self._json = load_json(self.data, self, "kinesis.data")
+            self._json = load_json(self.data, self, f"{self._prefix}data")
         return self._json
 
     @property
@@ -104,7 +125,7 @@ class KinesisRecord(SourceRecord):
     def approximate_arrival_time(self) -> datetime:
         """When the stream accepted the record, in UTC (``kinesis.approximateArrivalTimestamp``)."""
         value = self._kinesis.get("approximateArrivalTimestamp")
-        return epoch_time(value, "seconds", self, "kinesis.approximateArrivalTimestamp")
+        return epoch_time(value, "seconds", self, f"{self._prefix}approximateArrivalTimestamp")
 
     @property
     def event_source_arn(self) -> str:
@@ -112,14 +133,16 @@ class KinesisRecord(SourceRecord):
         return field(self._raw, "eventSourceARN", str, self, "eventSourceARN")
 
 
-def parse(event: Mapping[str, Any]) -> list[KinesisRecord]:
-    """Build the record views of a Kinesis batch; nothing is decoded yet."""
+def parse(event: Mapping[str, Any] | Sequence[Any]) -> list[KinesisRecord]:
+    """Build the record views of a Kinesis batch (a mapping's or a pipe's); nothing is decoded yet."""
     records = batch_records(event, "kinesis")
+    pipe = pipe_batch(event)
+    hint = PIPE_HINT if pipe else "check the event source mapping"
     views = []
     for index, raw in enumerate(records):
         if not isinstance(raw, dict) or raw.get("eventSource") != _EVENT_SOURCE:
-            raise wrong_source("kinesis", raw, index)
-        views.append(KinesisRecord(raw, index))
+            raise wrong_source("kinesis", raw, index, hint)
+        views.append(KinesisRecord(raw, index, pipe=pipe))
     return views
 
 

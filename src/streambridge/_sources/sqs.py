@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from streambridge._errors import RecordError
 from streambridge._sources._base import Source, SourceRecord
 from streambridge._sources._common import (
+    PIPE_HINT,
     arn_resource,
     batch_records,
     epoch_time,
@@ -16,6 +17,7 @@ from streambridge._sources._common import (
     load_json,
     missing_identifier,
     optional_field,
+    pipe_batch,
     short,
     wrong_source,
 )
@@ -156,13 +158,17 @@ class SQSRecord(SourceRecord):
             ) from None
 
 
-def parse(event: Mapping[str, Any]) -> list[SQSRecord]:
-    """Build the record views of an SQS batch; nothing is decoded yet."""
+def parse(event: Mapping[str, Any] | Sequence[Any]) -> list[SQSRecord]:
+    """Build the record views of an SQS batch (a mapping's or a pipe's); nothing is decoded yet.
+
+    A pipe's SQS record has the same shape and the same identifier (``messageId``) as a mapping's.
+    """
     records = batch_records(event, "sqs")
+    hint = PIPE_HINT if pipe_batch(event) else "check the event source mapping"
     views = []
     for index, raw in enumerate(records):
         if not isinstance(raw, dict) or raw.get("eventSource") != _EVENT_SOURCE:
-            raise wrong_source("sqs", raw, index)
+            raise wrong_source("sqs", raw, index, hint)
         views.append(SQSRecord(raw, index))
     return views
 

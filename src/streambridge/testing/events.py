@@ -10,7 +10,8 @@ Shapes were checked against AWS's own sample events (the ``aws-sam-cli`` wheel's
 events) and the documentation pages named in each builder.
 
 Builders: :func:`dynamodb`, :func:`kinesis`, :func:`sqs`, :func:`aurora`, :func:`cloudwatch_alarm`,
-:func:`eventbridge`, and :func:`lambda_context` for the context argument.
+:func:`eventbridge`, :func:`pipe` (a batch as an EventBridge pipe delivers it), and :func:`lambda_context`
+for the context argument.
 
 >>> from streambridge.testing.events import dynamodb, lambda_context
 >>> event = dynamodb([{"new_image": {"id": "o-1", "total": 12.5}}])
@@ -48,6 +49,7 @@ __all__ = [
     "eventbridge",
     "kinesis",
     "lambda_context",
+    "pipe",
     "sqs",
 ]
 
@@ -1056,3 +1058,47 @@ def lambda_context(
         aws_request_id=aws_request_id or _fake_uuid("request", function_name, region, account),
         clock=clock,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# EventBridge Pipes
+
+_PIPE_SOURCES: Final = ("aws:dynamodb", "aws:kinesis", "aws:sqs")
+
+
+def pipe(event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Turn a batch event of :func:`dynamodb`, :func:`kinesis` or :func:`sqs` into what a pipe delivers.
+
+    An EventBridge pipe invokes a Lambda target with a JSON array of the source's records, without the
+    ``Records`` wrapper, even for a batch of one (EventBridge user guide, "Amazon EventBridge Pipes
+    batching and concurrency"). DynamoDB and SQS records keep their shape; a Kinesis record's
+    ``kinesis`` object is flattened into the record ("Amazon Kinesis stream as a source"). The input is
+    not changed.
+
+    >>> [record] = pipe(kinesis([b"raw"]))
+    >>> list(record)[:5], record["eventID"].startswith("shardId-")
+    (['kinesisSchemaVersion', 'partitionKey', 'sequenceNumber', 'data', 'approximateArrivalTimestamp'], True)
+    >>> pipe(sqs(["a"]))[0]["body"]
+    'a'
+    """
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list):
+        raise TypeError(
+            "pipe() takes a batch event with a 'Records' list, as dynamodb(), kinesis() or sqs() build"
+        )
+    result = []
+    for index, record in enumerate(_json_copy(records, "Records")):
+        source = record.get("eventSource") if isinstance(record, dict) else None
+        if source not in _PIPE_SOURCES:
+            raise ValueError(
+                f"Records[{index}]: eventSource {source!r} is not a source of a pipe streambridge reads "
+                f"({', '.join(_PIPE_SOURCES)})"
+            )
+        # A pipe's Kinesis record, in the user guide's order: the stream fields first, then the record's own.
+        stream = (
+            record.pop("kinesis")
+            if source == "aws:kinesis" and isinstance(record.get("kinesis"), dict)
+            else {}
+        )
+        result.append({**stream, **record})
+    return result

@@ -135,7 +135,6 @@ def test_wrong_source_in_a_later_record_is_reported_with_its_index(sam_event: Sa
         {},
         {"Records": None},
         {"Records": {"eventSource": "aws:dynamodb"}},
-        [],
         "text",
         None,
     ],
