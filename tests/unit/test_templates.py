@@ -102,7 +102,12 @@ def stream_events() -> Iterator[tuple[str, str, str]]:
 
 
 STREAM_EVENTS = list(stream_events())
-SINGLE_EVENT_NAMES = [name for name in NAMES if name not in {n for n, _, _ in STREAM_EVENTS}]
+# Examples whose publisher an EventBridge pipe invokes (synchronously, with a batch): checked by
+# tests/functional/test_pipes_example.py, not as a stream mapping nor as a single-event function.
+PIPE_NAMES = [name for name in NAMES if resources(load(name), "AWS::Pipes::Pipe")]
+SINGLE_EVENT_NAMES = [
+    name for name in NAMES if name not in {n for n, _, _ in STREAM_EVENTS} and name not in PIPE_NAMES
+]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -36,6 +36,10 @@ SAMPLE_PAYLOAD: dict[str, Any] = {"sku": "sku-1", "warehouse": "w-1", "quantity"
 """The payload of ``events aurora`` without --payload (the Aurora example's shape)."""
 
 
+_PIPE_SOURCES = ("dynamodb", "kinesis", "sqs")
+"""The sources whose events ``--pipe`` turns into an EventBridge pipe's batch."""
+
+
 def add(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
     events = verbs.add_parser(
         "events",
@@ -50,6 +54,7 @@ examples:
   streambridge events dynamodb --old-image @order.json --event-name REMOVE --ttl
   streambridge events kinesis --data '{"temp": 21.5}' --partition-key dev-1 --count 10
   streambridge events sqs --body '{"orderId": "o-1"}' --fifo --group-id o-1
+  streambridge events kinesis --data '{"temp": 21.5}' --count 3 --pipe
   streambridge events aurora --payload '{"id": "o-1", "status": "PAID"}'
   streambridge events cloudwatch-alarm --name HighCpu --state ALARM --via sns
   streambridge events eventbridge --detail '{"orderId": "o-1"}' --source com.example.orders \\
@@ -90,6 +95,13 @@ def _source_parser(
     )
     sub.set_defaults(command=f"{prog} {name}", run=_run_events, builder=name)
     sub.add_argument("--compact", action="store_true", help="print the event on one line")
+    if name in _PIPE_SOURCES:
+        sub.add_argument(
+            "--pipe",
+            action="store_true",
+            help="the batch as an EventBridge pipe delivers it to a Lambda target: a JSON array of the "
+            "records, without the Records wrapper (Kinesis records flat)",
+        )
     return sub
 
 
@@ -288,6 +300,8 @@ def _run_events(args: argparse.Namespace) -> int:
         event = _BUILDERS[args.builder](args, events)
     except (ValueError, TypeError) as error:
         raise CommandError(_in_command_words(str(error))) from None
+    if getattr(args, "pipe", False):
+        event = events.pipe(event)
     separators = (",", ":") if args.compact else None
     _out(json.dumps(event, indent=None if args.compact else 2, separators=separators, ensure_ascii=False))
     return 0
