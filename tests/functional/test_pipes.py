@@ -29,6 +29,7 @@ from streambridge.testing import (
     FakeAppSync,
     FakeEventApi,
     FieldError,
+    LocalEventApi,
     events,
     lambda_context,
 )
@@ -273,3 +274,53 @@ def test_a_pipes_batch_publishes_to_event_api_channels_in_order() -> None:
             {"itemIdentifier": event[3]["eventID"]},
         ]
     }
+
+
+@pytest.mark.parametrize("source", ["kinesis", "sqs"])
+def test_subscribers_of_a_local_event_api_receive_a_pipes_batch_in_order_per_room(
+    source: str, local_event_api_factory: Any
+) -> None:
+    # GIVEN a local Event API (a real server) that refuses one message of room r1, a subscriber on every
+    # room, and a pipe's batch of chat messages from a Kinesis stream or an SQS FIFO queue (group = room)
+    def on_publish(_channel: str, value: Any) -> None:
+        if value["text"] == "spam":
+            raise EventRejectedError("no spam", 400)
+
+    api: LocalEventApi = local_event_api_factory(namespaces=("rooms",), on_publish=on_publish)
+    everything = api.subscribe("/rooms/*")
+    bridge = Bridge(api.url, ApiKeyAuth(api.api_key or ""))
+    rows = [
+        ("r1", "hello"),
+        ("r2", "hi"),
+        ("r1", "how are you"),
+        ("r1", "spam"),
+        ("r2", "bye"),
+        ("r1", "later"),
+    ]
+    messages = [{"room": room, "text": text} for room, text in rows]
+    if source == "kinesis":
+        batch = events.pipe(events.kinesis([{"data": m, "partition_key": m["room"]} for m in messages]))
+        identifier = "eventID"
+
+        @bridge.kinesis(channel=lambda record: f"/rooms/{record.partition_key}")
+        def handler(record: Any) -> Any:
+            return record.json()
+
+    else:
+        batch = events.pipe(events.sqs(messages, fifo=True, group_id=lambda m: m["room"]))
+        identifier = "messageId"
+
+        @bridge.sqs(channel=lambda record: f"/rooms/{record.message_group_id}")
+        def handler(record: Any) -> Any:
+            return record.json()
+
+    # WHEN the pipe invokes the function
+    answer = handler(batch, lambda_context())
+    bridge.close()
+
+    # THEN each room's subscriber got its messages in order up to the refused one, r2 all of them
+    received = everything.wait_for(4)
+    assert [e["text"] for e in received if e["room"] == "r1"] == ["hello", "how are you"]
+    assert [e["text"] for e in received if e["room"] == "r2"] == ["hi", "bye"]
+    # AND the pipe is told the refused message and the one held back behind it
+    assert answer == {"batchItemFailures": [{"itemIdentifier": batch[i][identifier]} for i in (3, 5)]}
