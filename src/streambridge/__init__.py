@@ -4,6 +4,8 @@ Importing this package is cheap: botocore, aiohttp and tenacity load on first us
 """
 
 import types as _types
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from streambridge._bridge import Bridge, Handler, LambdaContext
 from streambridge._engine.observe import Metrics, RequestTrace
@@ -47,6 +49,9 @@ from streambridge._stores.idempotency import DynamoDBIdempotencyStore, Idempoten
 from streambridge._targets.channels import ChannelEvent
 from streambridge._targets.graphql.target import Mutation
 
+if _TYPE_CHECKING:  # at run time loaded on first use by __getattr__ below
+    from streambridge._sources.kinesis_dynamodb import KinesisDynamoDBRecord
+
 __all__ = [
     "AlarmEvent",
     "ApiKeyAuth",
@@ -76,6 +81,7 @@ __all__ = [
     "IAMAuth",
     "IdempotencyStore",
     "InvocationResult",
+    "KinesisDynamoDBRecord",
     "KinesisRecord",
     "LambdaContext",
     "MappingError",
@@ -104,7 +110,22 @@ __all__ = [
 # Public names carry the module users import them from, as httpx's do: a traceback says
 # ``streambridge.ConfigurationError``, not the private module that happens to define it.
 for _name in __all__:
-    _public = globals()[_name]
+    _public = globals().get(_name)  # a name loaded on first use is renamed then
     if isinstance(_public, (type, _types.FunctionType)) and _public.__module__.startswith("streambridge."):
         _public.__module__ = "streambridge"
 del _name, _public, _types
+
+
+def __getattr__(name: str) -> _Any:
+    """Public names whose module loads on first use: a function that never uses them never pays for them."""
+    if name == "KinesisDynamoDBRecord":
+        from streambridge._sources.kinesis_dynamodb import KinesisDynamoDBRecord
+
+        KinesisDynamoDBRecord.__module__ = "streambridge"
+        globals()[name] = KinesisDynamoDBRecord
+        return KinesisDynamoDBRecord
+    raise AttributeError(f"module 'streambridge' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not
 
     from streambridge._engine.publish import Endpoint, SendDeadLetters
     from streambridge._lambda_types import PartialItemFailureResponse
+    from streambridge._sources.kinesis_dynamodb import KinesisDynamoDBRecord
 
 logger = logging.getLogger("streambridge")
 
@@ -318,7 +319,12 @@ class Bridge:
             records, mapper, partition_key = _mutations_of(records[0], mapper, partition_key, target)
             coalesce = False  # one event: nothing to coalesce, and its mutations must all go
         ledger = Ledger(records, skip_poison=self.poison == "skip")
-        fresh = await self._skip_published(spec.name, records, ledger, deadline, partition_key)
+        ordered = records
+        if spec.arrange is not None:  # the source's own order: a DynamoDB item's changes by creation time
+            ordered, repeats = spec.arrange(records)
+            for record, note in repeats:  # the ledger keeps every record, in arrival order
+                ledger.skip(record.index, note=note)
+        fresh = await self._skip_published(spec.name, ordered, ledger, deadline, partition_key)
         request_id = getattr(context, "aws_request_id", None)
         send_dead_letters = self._dead_letterer(spec.name, records, deadline, request_id=request_id)
         planner = Planner(
@@ -596,6 +602,20 @@ class Bridge:
     ) -> Callable[[Callable[[KinesisRecord], Any]], Handler[KinesisRecord]]:
         """Kinesis Data Streams; ordered by the record's partition key."""
         return self.handler("kinesis", document, channel=channel, partition_key=partition_key)
+
+    def kinesis_dynamodb(
+        self,
+        document: str | None = None,
+        *,
+        channel: Channel | None = None,
+        partition_key: Callable[[KinesisDynamoDBRecord], Hashable] | None = None,
+    ) -> Callable[[Callable[[KinesisDynamoDBRecord], Any]], Handler[KinesisDynamoDBRecord]]:
+        """Kinesis Data Streams for DynamoDB: a table's changes through a Kinesis data stream.
+
+        Ordered by the item's key attributes, as for DynamoDB Streams; within a batch an item's changes go
+        in creation order and a change delivered twice goes once (the stream keeps neither promise).
+        """
+        return self.handler("kinesis_dynamodb", document, channel=channel, partition_key=partition_key)
 
     def sqs(
         self,

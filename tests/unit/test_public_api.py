@@ -40,6 +40,7 @@ EXPECTED = {
     "HttpResponse",
     "IAMAuth",
     "InvocationResult",
+    "KinesisDynamoDBRecord",
     "KinesisRecord",
     "LambdaContext",
     "MappingError",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from streambridge._sources import aurora, cloudwatch, dynamodb, eventbridge, kinesis, sqs
 from streambridge._sources._base import Source, SourceName, SourceRecord
 from streambridge._sources.aurora import AuroraEvent
@@ -24,16 +27,38 @@ __all__ = [
     "SourceRecord",
 ]
 
+def _parse_kinesis_dynamodb(event: Any) -> Sequence[SourceRecord]:
+    # The module loads with the first event of its source: a function that does not use it never pays.
+    from streambridge._sources import kinesis_dynamodb
+
+    return kinesis_dynamodb.parse(event)
+
+
+def _arrange_kinesis_dynamodb(
+    records: Sequence[SourceRecord],
+) -> tuple[Sequence[SourceRecord], Sequence[tuple[SourceRecord, str]]]:
+    from streambridge._sources import kinesis_dynamodb
+
+    return kinesis_dynamodb.arrange(records)
+
+
 SOURCES: dict[str, Source] = {  # keyed by str: a name a user passes is checked by looking it up here
     source.name: source
     for source in (
         dynamodb.SOURCE,
         kinesis.SOURCE,
+        Source(
+            name="kinesis_dynamodb",
+            title="Kinesis Data Streams for DynamoDB",
+            batch=True,
+            parse=_parse_kinesis_dynamodb,
+            arrange=_arrange_kinesis_dynamodb,
+        ),
         sqs.SOURCE,
         aurora.SOURCE,
         cloudwatch.SOURCE,
         eventbridge.SOURCE,
     )
 }
-"""Every source by its decorator name: ``dynamodb``, ``kinesis``, ``sqs`` (batch), ``aurora``,
-``cloudwatch_alarm``, ``eventbridge`` (single event)."""
+"""Every source by its decorator name: ``dynamodb``, ``kinesis``, ``kinesis_dynamodb``, ``sqs`` (batch),
+``aurora``, ``cloudwatch_alarm``, ``eventbridge`` (single event)."""

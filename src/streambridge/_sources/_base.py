@@ -57,8 +57,17 @@ class SourceRecord(ABC):
         return f"<{type(self).__name__} #{self._index} {self.item_identifier}>"
 
 
-SourceName = Literal["dynamodb", "kinesis", "sqs", "aurora", "cloudwatch_alarm", "eventbridge"]
+SourceName = Literal[
+    "dynamodb", "kinesis", "kinesis_dynamodb", "sqs", "aurora", "cloudwatch_alarm", "eventbridge"
+]
 """Every source's short name, the name of its decorator (``Bridge.dynamodb``...)."""
+
+
+Arrange = Callable[
+    [Sequence[SourceRecord]], tuple[Sequence[SourceRecord], Sequence[tuple[SourceRecord, str]]]
+]
+"""A source's own order: records -> (the order to plan them in, records to skip with a note); every
+record is in exactly one of the two."""
 
 
 class Source(NamedTuple):
@@ -72,6 +81,9 @@ class Source(NamedTuple):
     """True: answers ``batchItemFailures``. False: a single event, failures raise."""
     parse: Callable[[Any], Sequence[SourceRecord]]
     """Event (an object; a pipe's array for batches) -> record views. EventShapeError when it is wrong."""
+    arrange: Arrange | None = None
+    """Records in arrival order -> (the order to plan them in, records to skip with a note); None: plan them
+    as they came. For a source whose arrival order is not its order (Kinesis Data Streams for DynamoDB)."""
 
 
 class MutationOf(SourceRecord):

@@ -25,7 +25,7 @@ from streambridge._sources._common import (
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["SOURCE", "DynamoDBRecord", "parse"]
+__all__ = ["SOURCE", "DynamoDBChange", "DynamoDBRecord", "parse"]
 
 _EVENT_SOURCE = "aws:dynamodb"
 # Built once: json.dumps(..., sort_keys=True) would build a new encoder on every call.
@@ -33,36 +33,21 @@ _KEY_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_as
 _quote = json.encoder.encode_basestring  # how that encoder writes a string (ensure_ascii=False)
 
 
-class DynamoDBRecord(SourceRecord):
-    """One change from a DynamoDB stream: an ``INSERT``, ``MODIFY`` or ``REMOVE`` of one item.
+class DynamoDBChange(SourceRecord):
+    """What every view of a DynamoDB change shares, wherever the change came from.
 
-    Attribute values come out as plain, JSON-safe Python: numbers are ``int`` or ``float``, sets are
-    sorted lists and binary values stay base64 text. Decoding happens on first access and is cached.
+    DynamoDB Streams delivers the change as the Lambda record itself; Kinesis Data Streams for DynamoDB as
+    the JSON data of a Kinesis record. Either way ``_change`` holds ``eventName``, ``eventID`` and
+    ``userIdentity``, and ``_stream`` its ``dynamodb`` object (``Keys``, ``NewImage``, ``OldImage``...).
     """
 
-    source_title: ClassVar[str] = "DynamoDB Streams"
+    if TYPE_CHECKING:  # an attribute of DynamoDBRecord, a lazily decoded property of the Kinesis view
 
-    def __init__(self, raw: Mapping[str, Any], index: int, *, pipe: bool = False) -> None:
-        super().__init__(raw, index)
-        stream = raw.get("dynamodb")
-        sequence = stream.get("SequenceNumber") if isinstance(stream, Mapping) else None
-        if not isinstance(sequence, str) or not sequence:
-            raise missing_identifier("dynamodb", "dynamodb.SequenceNumber", raw, index)
-        self._stream: Mapping[str, Any] = stream  # type: ignore[assignment]  # a Mapping, checked above
-        self._sequence_number = sequence
-        self._identifier = sequence
-        if pipe:
-            # A pipe's record has the same shape, but a pipe names it in batchItemFailures by its eventID
-            # (EventBridge user guide, "Amazon EventBridge Pipes batching and concurrency").
-            event_id = raw.get("eventID")
-            if not isinstance(event_id, str) or not event_id:
-                raise missing_identifier("dynamodb", "eventID", raw, index)
-            self._identifier = event_id
+        @property
+        def _change(self) -> Mapping[str, Any]: ...
 
-    @property
-    def item_identifier(self) -> str:
-        """What ``batchItemFailures`` names the record by: the sequence number; in a pipe, the eventID."""
-        return self._identifier
+        @property
+        def _stream(self) -> Mapping[str, Any]: ...
 
     @cached_property
     def default_partition_key(self) -> str:
@@ -79,19 +64,14 @@ class DynamoDBRecord(SourceRecord):
             raise RecordError(f"{self.describe()}: dynamodb.Keys cannot be written as JSON ({e})") from e
 
     @property
-    def sequence_number(self) -> str:
-        """The stream sequence number (``dynamodb.SequenceNumber``)."""
-        return self._sequence_number
-
-    @property
     def event_name(self) -> str:
         """``INSERT``, ``MODIFY`` or ``REMOVE``."""
-        return field(self._raw, "eventName", str, self, "eventName")
+        return field(self._change, "eventName", str, self, "eventName")
 
     @property
     def event_id(self) -> str:
-        """The unique id of this stream event (``eventID``)."""
-        return field(self._raw, "eventID", str, self, "eventID")
+        """The unique id of this change (``eventID``)."""
+        return field(self._change, "eventID", str, self, "eventID")
 
     @cached_property
     def keys(self) -> dict[str, Any]:
@@ -112,6 +92,61 @@ class DynamoDBRecord(SourceRecord):
         image = self._stream.get("OldImage")
         return None if image is None else deserialize_map(image, "OldImage", self.describe)
 
+    @property
+    def size_bytes(self) -> int:
+        """The size of the change record in bytes (``dynamodb.SizeBytes``)."""
+        return field(self._stream, "SizeBytes", int, self, "dynamodb.SizeBytes")
+
+    @property
+    def expired_by_ttl(self) -> bool:
+        """True for a ``REMOVE`` made by DynamoDB's Time to Live, not by an application."""
+        identity = self._change.get("userIdentity")
+        return (
+            isinstance(identity, Mapping)
+            and identity.get("type") == "Service"
+            and identity.get("principalId") == "dynamodb.amazonaws.com"
+        )
+
+
+class DynamoDBRecord(DynamoDBChange):
+    """One change from a DynamoDB stream: an ``INSERT``, ``MODIFY`` or ``REMOVE`` of one item.
+
+    Attribute values come out as plain, JSON-safe Python: numbers are ``int`` or ``float``, sets are
+    sorted lists and binary values stay base64 text. Decoding happens on first access and is cached.
+    """
+
+    source_title: ClassVar[str] = "DynamoDB Streams"
+    _change: Mapping[str, Any]
+    _stream: Mapping[str, Any]
+
+    def __init__(self, raw: Mapping[str, Any], index: int, *, pipe: bool = False) -> None:
+        super().__init__(raw, index)
+        stream = raw.get("dynamodb")
+        sequence = stream.get("SequenceNumber") if isinstance(stream, Mapping) else None
+        if not isinstance(sequence, str) or not sequence:
+            raise missing_identifier("dynamodb", "dynamodb.SequenceNumber", raw, index)
+        self._change = raw
+        self._stream = stream  # type: ignore[assignment]  # a Mapping, checked above
+        self._sequence_number = sequence
+        self._identifier = sequence
+        if pipe:
+            # A pipe's record has the same shape, but a pipe names it in batchItemFailures by its eventID
+            # (EventBridge user guide, "Amazon EventBridge Pipes batching and concurrency").
+            event_id = raw.get("eventID")
+            if not isinstance(event_id, str) or not event_id:
+                raise missing_identifier("dynamodb", "eventID", raw, index)
+            self._identifier = event_id
+
+    @property
+    def item_identifier(self) -> str:
+        """What ``batchItemFailures`` names the record by: the sequence number; in a pipe, the eventID."""
+        return self._identifier
+
+    @property
+    def sequence_number(self) -> str:
+        """The stream sequence number (``dynamodb.SequenceNumber``)."""
+        return self._sequence_number
+
     @cached_property
     def approximate_creation_time(self) -> datetime:
         """When the change was made, in UTC (``ApproximateCreationDateTime``, epoch seconds)."""
@@ -124,24 +159,9 @@ class DynamoDBRecord(SourceRecord):
         return field(self._stream, "StreamViewType", str, self, "dynamodb.StreamViewType")
 
     @property
-    def size_bytes(self) -> int:
-        """The size of the stream record in bytes (``dynamodb.SizeBytes``)."""
-        return field(self._stream, "SizeBytes", int, self, "dynamodb.SizeBytes")
-
-    @property
     def event_source_arn(self) -> str:
         """The ARN of the stream (``eventSourceARN``)."""
         return field(self._raw, "eventSourceARN", str, self, "eventSourceARN")
-
-    @property
-    def expired_by_ttl(self) -> bool:
-        """True for a ``REMOVE`` made by DynamoDB's Time to Live, not by an application."""
-        identity = self._raw.get("userIdentity")
-        return (
-            isinstance(identity, Mapping)
-            and identity.get("type") == "Service"
-            and identity.get("principalId") == "dynamodb.amazonaws.com"
-        )
 
     @cached_property
     def table_name(self) -> str:

@@ -34,6 +34,7 @@ def test_sources_are_registered_by_decorator_name() -> None:
     assert {name: source.batch for name, source in SOURCES.items()} == {
         "dynamodb": True,
         "kinesis": True,
+        "kinesis_dynamodb": True,
         "sqs": True,
         "aurora": False,
         "cloudwatch_alarm": False,
