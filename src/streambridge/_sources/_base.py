@@ -49,6 +49,10 @@ class SourceRecord(ABC):
         """
         return None
 
+    def _change_version(self) -> int | None:
+        """The change's own version for ``Bridge(stale_guard=...)``: larger is newer; None: it has none."""
+        return None
+
     def describe(self) -> str:
         """Name the record for logs and error messages, e.g. ``DynamoDB record #3 (seq 1200)``."""
         return f"{self.source_title} record #{self._index} ({self.item_identifier})"

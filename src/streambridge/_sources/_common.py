@@ -268,3 +268,17 @@ def arn_resource(arn: str, record: SourceRecord, path: str) -> str:
     if len(parts) != 6 or parts[0] != "arn" or not parts[5]:
         raise RecordError(f"{record.describe()}: {path} {short(arn)} is not an ARN")
     return parts[5]
+
+
+def sequence_version(text: str, record: SourceRecord, path: str) -> int:
+    """A sequence number as the int the stale guard compares (``Bridge(stale_guard=...)``)."""
+    if not (text.isascii() and text.isdigit()):
+        raise RecordError(f"{record.describe()}: {path} {short(text)} is not a sequence number")
+    return int(text)
+
+
+def time_version(moment: datetime) -> int:
+    """A timezone-aware time as the stale guard's version: microseconds since the epoch, exactly."""
+    from datetime import datetime, timedelta, timezone
+
+    return (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)

@@ -28,6 +28,7 @@ from streambridge._sources._common import (
     load_json,
     missing_identifier,
     optional_field,
+    time_version,
     wrong_source,
 )
 
@@ -143,6 +144,10 @@ class AlarmEvent(SourceRecord):
         if timestamp is not None:
             return iso_time(timestamp, self, "alarmData.state.timestamp")
         return iso_time(self._raw.get("time"), self, "time")
+
+    def _change_version(self) -> int:
+        """The state change time, in microseconds: a later change of an alarm has a later time."""
+        return time_version(self.state_change_time)
 
     @property
     def region(self) -> str:

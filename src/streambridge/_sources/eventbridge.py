@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from streambridge._errors import EventShapeError
 from streambridge._sources._base import Source, SourceRecord
-from streambridge._sources._common import describe_event, field, iso_time, optional_field
+from streambridge._sources._common import describe_event, field, iso_time, optional_field, time_version
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -72,6 +72,10 @@ class EventBridgeEvent(SourceRecord):
     def time(self) -> datetime:
         """When the event happened (``time``), timezone-aware."""
         return iso_time(self._raw.get("time"), self, "time")
+
+    def _change_version(self) -> int:
+        """The event's ``time`` in microseconds (EventBridge writes whole seconds: one second's are equal)."""
+        return time_version(self.time)
 
     @property
     def resources(self) -> list[str]:

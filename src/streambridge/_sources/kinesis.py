@@ -16,6 +16,7 @@ from streambridge._sources._common import (
     load_json,
     missing_identifier,
     pipe_batch,
+    sequence_version,
     short,
     wrong_source,
 )
@@ -77,6 +78,10 @@ class KinesisRecord(SourceRecord):
     def sequence_number(self) -> str:
         """The record's sequence number within its shard (``kinesis.sequenceNumber``; flat in a pipe)."""
         return self._sequence_number
+
+    def _change_version(self) -> int:
+        """The sequence number: those of a partition key grow over time (docs/semantics.md, stale guard)."""
+        return sequence_version(self._sequence_number, self, f"{self._prefix}sequenceNumber")
 
     @property
     def partition_key(self) -> str:

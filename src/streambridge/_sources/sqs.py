@@ -18,6 +18,7 @@ from streambridge._sources._common import (
     missing_identifier,
     optional_field,
     pipe_batch,
+    sequence_version,
     short,
     wrong_source,
 )
@@ -113,6 +114,11 @@ class SQSRecord(SourceRecord):
     def sequence_number(self) -> str | None:
         """The FIFO sequence number SQS assigned; None on a standard queue."""
         return optional_field(self.attributes, "SequenceNumber", str, self, "attributes.SequenceNumber")
+
+    def _change_version(self) -> int | None:
+        """FIFO: the sequence number, which grows within a message group; standard queues: none."""
+        sequence = self.sequence_number if self.is_fifo else None
+        return None if sequence is None else sequence_version(sequence, self, "attributes.SequenceNumber")
 
     @property
     def receipt_handle(self) -> str:
