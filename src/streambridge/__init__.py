@@ -51,6 +51,7 @@ from streambridge._targets.graphql.target import Mutation
 
 if _TYPE_CHECKING:  # at run time loaded on first use by __getattr__ below
     from streambridge._sources.kinesis_dynamodb import KinesisDynamoDBRecord
+    from streambridge._stores.versions import DynamoDBVersionStore, VersionStore
 
 __all__ = [
     "AlarmEvent",
@@ -71,6 +72,7 @@ __all__ = [
     "DocumentError",
     "DynamoDBIdempotencyStore",
     "DynamoDBRecord",
+    "DynamoDBVersionStore",
     "EndpointDownError",
     "EventBridgeEvent",
     "EventShapeError",
@@ -104,6 +106,7 @@ __all__ = [
     "TokenAuth",
     "TransientError",
     "Transport",
+    "VersionStore",
     "WrongEndpointError",
 ]
 
@@ -124,6 +127,13 @@ def __getattr__(name: str) -> _Any:
         KinesisDynamoDBRecord.__module__ = "streambridge"
         globals()[name] = KinesisDynamoDBRecord
         return KinesisDynamoDBRecord
+    if name in ("DynamoDBVersionStore", "VersionStore"):  # the stale guard's, for its users only
+        from streambridge._stores import versions
+
+        public = getattr(versions, name)
+        public.__module__ = "streambridge"
+        globals()[name] = public
+        return public
     raise AttributeError(f"module 'streambridge' has no attribute {name!r}")
 
 

@@ -24,7 +24,7 @@ from streambridge._engine.observe import (
     request_tracer,
     tracing_setting,
 )
-from streambridge._engine.plan import COALESCED, Planner, Planning, partition_key_of
+from streambridge._engine.plan import COALESCED, Planner, Planning, _Unordered, partition_key_of
 from streambridge._engine.result import InvocationResult, Ledger, RecordOutcome, Status
 from streambridge._engine.retry import Deadline, RetryPolicy, checked_policy
 from streambridge._errors import (
@@ -57,6 +57,7 @@ if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not
     from streambridge._engine.publish import Endpoint, SendDeadLetters
     from streambridge._lambda_types import PartialItemFailureResponse
     from streambridge._sources.kinesis_dynamodb import KinesisDynamoDBRecord
+    from streambridge._stores.versions import StaleCheck, VersionStore
 
 logger = logging.getLogger("streambridge")
 
@@ -103,6 +104,7 @@ class Bridge:
         max_payload_bytes: int = MAX_SUBSCRIPTION_PAYLOAD,
         transport: Transport | None = None,
         idempotency: IdempotencyStore | None = None,
+        stale_guard: VersionStore | None = None,
         dead_letter: DeadLetterSink | None = None,
         poison: Poison | None = None,
         pause_gc: bool = True,
@@ -138,6 +140,10 @@ class Bridge:
             idempotency: skip records an earlier invocation published, e.g.
                 ``DynamoDBIdempotencyStore("table")`` (default: at least once, see the docs). Its calls
                 are bounded by the deadline; a store too slow or unreachable means at least once.
+            stale_guard: skip a change older than the newest one published for its key, remembered in
+                a version store, e.g. ``DynamoDBVersionStore("table")``; each decorator's ``version=``
+                says a record's version when its source's own does not fit (docs/semantics.md). A store
+                that cannot be read in time fails the records it guards: never skipped, never unguarded.
             dead_letter: the sink for ``poison="dead-letter"``, e.g. ``SQSDeadLetterQueue(url)``.
             poison: what becomes of a record no retry can cure (a malformed record, a mapping error, a
                 resolver rejection): ``"report"`` it failed to Lambda, whose retries, bisection and
@@ -161,7 +167,8 @@ class Bridge:
             url=url, auth=auth, batch_size=batch_size, batch_bytes=batch_bytes, per_key=per_key,
             coalesce=coalesce, concurrency=concurrency, retry=retry, request_timeout=request_timeout,
             deadline_margin=deadline_margin, max_payload_bytes=max_payload_bytes, transport=transport,
-            idempotency=idempotency, dead_letter=dead_letter, poison=poison, pause_gc=pause_gc,
+            idempotency=idempotency, stale_guard=stale_guard, dead_letter=dead_letter, poison=poison,
+            pause_gc=pause_gc,
             metrics=metrics, tracing=tracing,
         )  # fmt: skip
         # Every knob is checked here, type and range, so that a wrong one fails at cold start naming itself
@@ -189,6 +196,12 @@ class Bridge:
             idempotency,
             ("published", "remember"),
             'have published(keys) and remember(keys), like DynamoDBIdempotencyStore("table")',
+        )
+        self.stale_guard = _duck(
+            "stale_guard",
+            stale_guard,
+            ("newest", "advance"),
+            'have newest(keys) and advance(versions), like DynamoDBVersionStore("table")',
         )
         self.dead_letter = _duck(
             "dead_letter", dead_letter, ("send",), "have send(letters), like SQSDeadLetterQueue(queue_url)"
@@ -243,6 +256,7 @@ class Bridge:
         document: str | None = None,
         channel: Channel | None = None,
         partition_key: Callable[[Any], Hashable] | None = None,
+        version: Callable[[Any], Any] | None = None,
         context: LambdaContext | None = None,
     ) -> InvocationResult:
         """Publish one Lambda event of ``source`` through ``mapper``; return every record's outcome.
@@ -258,6 +272,7 @@ class Bridge:
                 document=document,
                 channel=channel,
                 partition_key=partition_key,
+                version=version,
                 context=context,
             )
         )
@@ -271,6 +286,7 @@ class Bridge:
         document: str | None = None,
         channel: Channel | None = None,
         partition_key: Callable[[Any], Hashable] | None = None,
+        version: Callable[[Any], Any] | None = None,
         context: LambdaContext | None = None,
     ) -> InvocationResult:
         """The async form of ``process``, for callers already inside an event loop."""
@@ -287,6 +303,7 @@ class Bridge:
                 document=document,
                 channel=channel,
                 partition_key=partition_key,
+                version=version,
                 context=context,
             )
         finally:
@@ -302,6 +319,7 @@ class Bridge:
         document: str | None,
         channel: Channel | None,
         partition_key: Callable[[Any], Hashable] | None,
+        version: Callable[[Any], Any] | None,
         context: LambdaContext | None,
     ) -> InvocationResult:
         started = time.perf_counter()
@@ -315,6 +333,7 @@ class Bridge:
             raise
         target = self._target(document, channel)
         coalesce = self.coalesce
+        chooser = partition_key  # the user's: the stale guard keys an event that maps to several by it
         if not spec.batch and len(records) == 1:
             records, mapper, partition_key = _mutations_of(records[0], mapper, partition_key, target)
             coalesce = False  # one event: nothing to coalesce, and its mutations must all go
@@ -325,6 +344,13 @@ class Bridge:
             for record, note in repeats:  # the ledger keeps every record, in arrival order
                 ledger.skip(record.index, note=note)
         fresh = await self._skip_published(spec.name, ordered, ledger, deadline, partition_key)
+        check = None
+        if self.stale_guard is not None:
+            from streambridge._stores.versions import StaleCheck  # its users only pay for its import
+
+            check = StaleCheck(spec.name, fresh, _guard_group(partition_key, chooser), version)
+            fresh = await self._skip_stale(check, ledger, deadline)
+            mapper = check.refusing(mapper)
         request_id = getattr(context, "aws_request_id", None)
         send_dead_letters = self._dead_letterer(spec.name, records, deadline, request_id=request_id)
         planner = Planner(
@@ -348,6 +374,8 @@ class Bridge:
         )
         outcomes = ledger.close(PublishError("internal error: record left unsettled"))
         await self._remember_published(spec.name, outcomes, deadline, partition_key)
+        if check is not None:
+            await self._remember_versions(check, outcomes, deadline)
         result = InvocationResult(
             spec.name,
             outcomes,
@@ -465,6 +493,52 @@ class Bridge:
                 "streambridge: idempotency store could not remember %d records", len(keys), exc_info=True
             )
 
+    async def _skip_stale(
+        self, check: StaleCheck, ledger: Ledger, deadline: Deadline
+    ) -> Sequence[SourceRecord]:
+        """Skip the records older than their key's stored version; return the others (some to fail)."""
+        keys = check.keys()
+        if not keys:
+            return check.records
+        store = self.stale_guard
+        assert store is not None  # noqa: S101 - the caller checked
+        budget = deadline.budget()  # half of it at most, as the idempotency store's lookup
+        try:
+            newest = await self._in_thread(store.newest, keys, timeout=None if budget is None else budget / 2)
+        except TimeoutError as error:
+            logger.warning("streambridge: stale guard: version store too slow; its records are failed")
+            check.unreadable(error, timed_out=True)
+            return check.records
+        except Exception as error:
+            logger.warning(
+                "streambridge: stale guard: version store unreadable; its records are failed", exc_info=True
+            )
+            check.unreadable(error, timed_out=False)
+            return check.records
+        stale = check.stale(newest)
+        for index, note in stale.items():
+            ledger.skip(index, note=note)
+        if stale:
+            logger.info("streambridge: stale guard skipped %d changes older than their key's", len(stale))
+        return [record for record in check.records if record.index not in stale]
+
+    async def _remember_versions(
+        self, check: StaleCheck, outcomes: Sequence[RecordOutcome], deadline: Deadline
+    ) -> None:
+        """Raise each key's stored version to its newest published; a failure leaves them published."""
+        versions = check.published(o.record.index for o in outcomes if o.status is Status.PUBLISHED)
+        store = self.stale_guard
+        if not versions or store is None:
+            return
+        from streambridge._stores.versions import advance_warning
+
+        try:
+            await self._in_thread(store.advance, versions, timeout=deadline.budget())
+        except TimeoutError:
+            advance_warning(len(versions), None)
+        except Exception as error:  # noqa: BLE001 - the records are published: at least once holds
+            advance_warning(len(versions), error)
+
     def _dead_letterer(
         self,
         source: SourceName,
@@ -559,15 +633,19 @@ class Bridge:
         *,
         channel: Channel | None = None,
         partition_key: Callable[[Any], Hashable] | None = None,
+        version: Callable[[Any], Any] | None = None,
     ) -> Callable[[Callable[[Any], Any]], Handler[Any]]:
         """Decorator for any source by name: ``@bridge.handler("dynamodb", PUBLISH)``.
 
         ``document``: the GraphQL mutation the mapping function's variables go to. ``channel``: for an
         AppSync Event API (a URL ending in ``/event``), the channel the mapping function's payloads go to:
         ``"/namespace/name"``, or a function of the record. Without either, the mapping function returns
-        ``Mutation`` objects, or ``ChannelEvent`` objects for an Event API.
+        ``Mutation`` objects, or ``ChannelEvent`` objects for an Event API. ``version``: with
+        ``Bridge(stale_guard=...)``, a function of the record returning its change's version (an int >= 0,
+        an aware datetime, or None: not guarded), instead of the source's own (docs/semantics.md).
         """
         spec = _source(source)
+        _check_guard(self.stale_guard, spec.name, partition_key, version)
         if channel is None:
             GraphQLTarget(document)  # a document that cannot work fails at cold start, clearly
         elif document is not None:
@@ -579,7 +657,7 @@ class Bridge:
                 raise ConfigurationError(str(error)) from None
 
         def decorate(mapper: Callable[[Any], Any]) -> Handler[Any]:
-            return Handler(self, spec, mapper, document, partition_key, channel=channel)
+            return Handler(self, spec, mapper, document, partition_key, channel=channel, version=version)
 
         return decorate
 
@@ -589,9 +667,12 @@ class Bridge:
         *,
         channel: Channel | None = None,
         partition_key: Callable[[DynamoDBRecord], Hashable] | None = None,
+        version: Callable[[DynamoDBRecord], Any] | None = None,
     ) -> Callable[[Callable[[DynamoDBRecord], Any]], Handler[DynamoDBRecord]]:
         """DynamoDB Streams; ordered by the item's key attributes unless ``partition_key`` says otherwise."""
-        return self.handler("dynamodb", document, channel=channel, partition_key=partition_key)
+        return self.handler(
+            "dynamodb", document, channel=channel, partition_key=partition_key, version=version
+        )
 
     def kinesis(
         self,
@@ -599,9 +680,12 @@ class Bridge:
         *,
         channel: Channel | None = None,
         partition_key: Callable[[KinesisRecord], Hashable] | None = None,
+        version: Callable[[KinesisRecord], Any] | None = None,
     ) -> Callable[[Callable[[KinesisRecord], Any]], Handler[KinesisRecord]]:
         """Kinesis Data Streams; ordered by the record's partition key."""
-        return self.handler("kinesis", document, channel=channel, partition_key=partition_key)
+        return self.handler(
+            "kinesis", document, channel=channel, partition_key=partition_key, version=version
+        )
 
     def kinesis_dynamodb(
         self,
@@ -609,13 +693,16 @@ class Bridge:
         *,
         channel: Channel | None = None,
         partition_key: Callable[[KinesisDynamoDBRecord], Hashable] | None = None,
+        version: Callable[[KinesisDynamoDBRecord], Any] | None = None,
     ) -> Callable[[Callable[[KinesisDynamoDBRecord], Any]], Handler[KinesisDynamoDBRecord]]:
         """Kinesis Data Streams for DynamoDB: a table's changes through a Kinesis data stream.
 
         Ordered by the item's key attributes, as for DynamoDB Streams; within a batch an item's changes go
         in creation order and a change delivered twice goes once (the stream keeps neither promise).
         """
-        return self.handler("kinesis_dynamodb", document, channel=channel, partition_key=partition_key)
+        return self.handler(
+            "kinesis_dynamodb", document, channel=channel, partition_key=partition_key, version=version
+        )
 
     def sqs(
         self,
@@ -623,9 +710,10 @@ class Bridge:
         *,
         channel: Channel | None = None,
         partition_key: Callable[[SQSRecord], Hashable] | None = None,
+        version: Callable[[SQSRecord], Any] | None = None,
     ) -> Callable[[Callable[[SQSRecord], Any]], Handler[SQSRecord]]:
         """SQS; FIFO queues are ordered by message group, standard queues are not ordered."""
-        return self.handler("sqs", document, channel=channel, partition_key=partition_key)
+        return self.handler("sqs", document, channel=channel, partition_key=partition_key, version=version)
 
     def aurora(
         self,
@@ -633,9 +721,10 @@ class Bridge:
         *,
         channel: Channel | None = None,
         partition_key: Callable[[AuroraEvent], Hashable] | None = None,
+        version: Callable[[AuroraEvent], Any] | None = None,
     ) -> Callable[[Callable[[AuroraEvent], Any]], Handler[AuroraEvent]]:
         """Aurora MySQL ``lambda_sync``/``lambda_async`` and PostgreSQL ``aws_lambda.invoke`` payloads."""
-        return self.handler("aurora", document, channel=channel, partition_key=partition_key)
+        return self.handler("aurora", document, channel=channel, partition_key=partition_key, version=version)
 
     def cloudwatch_alarm(
         self,
@@ -643,9 +732,12 @@ class Bridge:
         *,
         channel: Channel | None = None,
         partition_key: Callable[[AlarmEvent], Hashable] | None = None,
+        version: Callable[[AlarmEvent], Any] | None = None,
     ) -> Callable[[Callable[[AlarmEvent], Any]], Handler[AlarmEvent]]:
         """CloudWatch alarm actions, direct or through SNS."""
-        return self.handler("cloudwatch_alarm", document, channel=channel, partition_key=partition_key)
+        return self.handler(
+            "cloudwatch_alarm", document, channel=channel, partition_key=partition_key, version=version
+        )
 
     def eventbridge(
         self,
@@ -653,9 +745,12 @@ class Bridge:
         *,
         channel: Channel | None = None,
         partition_key: Callable[[EventBridgeEvent], Hashable] | None = None,
+        version: Callable[[EventBridgeEvent], Any] | None = None,
     ) -> Callable[[Callable[[EventBridgeEvent], Any]], Handler[EventBridgeEvent]]:
         """EventBridge / CloudWatch Events."""
-        return self.handler("eventbridge", document, channel=channel, partition_key=partition_key)
+        return self.handler(
+            "eventbridge", document, channel=channel, partition_key=partition_key, version=version
+        )
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -717,6 +812,7 @@ class Handler(Generic[R]):
         partition_key: Callable[[R], Hashable] | None,
         *,
         channel: Channel | None = None,
+        version: Callable[[R], Any] | None = None,
     ) -> None:
         self.bridge = bridge
         self.source = source
@@ -724,12 +820,19 @@ class Handler(Generic[R]):
         self.document = document
         self.partition_key = partition_key
         self.channel = channel
+        self.version = version
         functools.update_wrapper(self, mapper)
 
     def with_bridge(self, bridge: Bridge) -> Handler[R]:
         """The same handler publishing through another bridge, e.g. ``bridge.replace(transport=fake)``."""
         return Handler(
-            bridge, self.source, self.mapper, self.document, self.partition_key, channel=self.channel
+            bridge,
+            self.source,
+            self.mapper,
+            self.document,
+            self.partition_key,
+            channel=self.channel,
+            version=self.version,
         )
 
     def process(
@@ -743,6 +846,7 @@ class Handler(Generic[R]):
             document=self.document,
             channel=self.channel,
             partition_key=self.partition_key,
+            version=self.version,
             context=context,
         )
 
@@ -757,6 +861,7 @@ class Handler(Generic[R]):
             document=self.document,
             channel=self.channel,
             partition_key=self.partition_key,
+            version=self.version,
             context=context,
         )
 
@@ -847,6 +952,60 @@ def _group_of(record: SourceRecord, partition_key: Callable[[Any], Hashable] | N
         return partition_key_of(record, partition_key)
     except StreambridgeError:
         return None
+
+
+def _guard_group(
+    partition_key: Callable[[Any], Hashable] | None, chooser: Callable[[Any], Hashable] | None
+) -> Callable[[SourceRecord], Hashable | None]:
+    """The stale guard's key of a record: its partition key; None when unordered or its function raised.
+
+    An event that maps to several mutations is keyed as the event, by the user's ``partition_key``.
+    """
+
+    def group(record: SourceRecord) -> Hashable | None:
+        key = _group_of(record, chooser if isinstance(record, MutationOf) else partition_key)
+        return None if isinstance(key, _Unordered) else key
+
+    return group
+
+
+_SEQUENCE_DEFAULTS = ("dynamodb", "kinesis")
+"""Sources whose own version is a sequence number, comparable only within a shard (docs/semantics.md)."""
+
+
+def _check_guard(
+    guard: VersionStore | None,
+    source: SourceName,
+    partition_key: Callable[[Any], Hashable] | None,
+    version: Callable[[Any], Any] | None,
+) -> None:
+    """Refuse at cold start a decorator the stale guard cannot serve, or a ``version=`` with no guard."""
+    if version is not None and not callable(version):
+        raise ConfigurationError(f"version= must be a function of the record, got {kind(version)}")
+    if guard is None:
+        if version is not None:
+            raise ConfigurationError(
+                "version= needs a version store: Bridge(stale_guard=DynamoDBVersionStore(...))"
+            )
+        return
+    fix = "or use bridge.replace(stale_guard=None) for this handler"
+    if source == "eventbridge" and partition_key is None:
+        raise ConfigurationError(
+            "with stale_guard, the eventbridge decorator needs partition_key= naming the thing an event "
+            "changes (e.g. lambda e: e.detail['orderId']): its default key, source and detail-type, is one "
+            f"for every event of a kind, and the guard would skip every event older than the newest; {fix}"
+        )
+    if source == "aurora" and (version is None or partition_key is None):
+        raise ConfigurationError(
+            "with stale_guard, the aurora decorator needs version= and partition_key=: an Aurora payload "
+            f"has neither a version nor a key of its own; {fix}"
+        )
+    if source in _SEQUENCE_DEFAULTS and partition_key is not None and version is None:
+        raise ConfigurationError(
+            f"with stale_guard and partition_key=, the {source} decorator needs version= too: its own "
+            "version, the sequence number, compares only changes of one shard, and a key of yours may "
+            f"span shards (version=lambda r: int(r.sequence_number) if yours cannot); {fix}"
+        )
 
 
 def _poison(poison: str | None, sink: DeadLetterSink | None) -> Poison:

@@ -11,6 +11,8 @@ import streambridge
 EXPECTED = {
     "IdempotencyStore",
     "DynamoDBIdempotencyStore",
+    "DynamoDBVersionStore",
+    "VersionStore",
     "SQSDeadLetterQueue",
     "DeadLetterSink",
     "DeadLetter",

@@ -124,6 +124,10 @@ class MutationOf(SourceRecord):
         """The event's key (never None: the event's mutations go out in order)."""
         return self._key
 
+    def _change_version(self) -> int | None:
+        """The event's: its mutations are one change."""
+        return self.event._change_version()
+
     def describe(self) -> str:
         """E.g. ``Aurora record #0 (aurora-event), mutation 2 of 3``."""
         return f"{self.event.describe()}, mutation {self.position + 1} of {self.count}"

@@ -18,6 +18,7 @@ from streambridge._sources._common import (
     field,
     missing_identifier,
     pipe_batch,
+    sequence_version,
     short,
     wrong_source,
 )
@@ -146,6 +147,10 @@ class DynamoDBRecord(DynamoDBChange):
     def sequence_number(self) -> str:
         """The stream sequence number (``dynamodb.SequenceNumber``)."""
         return self._sequence_number
+
+    def _change_version(self) -> int:
+        """The sequence number: an item's changes come in its order (docs/semantics.md, stale guard)."""
+        return sequence_version(self._sequence_number, self, "dynamodb.SequenceNumber")
 
     @cached_property
     def approximate_creation_time(self) -> datetime:

@@ -154,6 +154,10 @@ class KinesisDynamoDBRecord(DynamoDBChange, KinesisRecord):
             raise RecordError(f"{self.describe()}: {_CREATED} {number} is out of range")
         return micros
 
+    def _change_version(self) -> int:
+        """The creation time in microseconds: the Kinesis sequence number follows the stream, not the item."""
+        return self._created_micros
+
     def is_change(self) -> bool:
         """True when the data is a DynamoDB change (JSON with ``dynamodb.Keys``)."""
         try:
