@@ -7,7 +7,7 @@ import types as _types
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from streambridge._bridge import Bridge, Handler, LambdaContext
+from streambridge._bridge import Bridge, Handler, HttpHandler, LambdaContext
 from streambridge._engine.observe import Metrics, RequestTrace
 from streambridge._engine.result import InvocationResult, RecordOutcome, Status
 from streambridge._engine.retry import RetryPolicy
@@ -50,6 +50,7 @@ from streambridge._targets.channels import ChannelEvent
 from streambridge._targets.graphql.target import Mutation
 
 if _TYPE_CHECKING:  # at run time loaded on first use by __getattr__ below
+    from streambridge._sources.http import HttpItem
     from streambridge._sources.kinesis_dynamodb import KinesisDynamoDBRecord
     from streambridge._stores.versions import DynamoDBVersionStore, VersionStore
 
@@ -79,6 +80,8 @@ __all__ = [
     "GraphQLError",
     "Handler",
     "HeldBackError",
+    "HttpHandler",
+    "HttpItem",
     "HttpResponse",
     "IAMAuth",
     "IdempotencyStore",
@@ -134,6 +137,12 @@ def __getattr__(name: str) -> _Any:
         public.__module__ = "streambridge"
         globals()[name] = public
         return public
+    if name == "HttpItem":  # API Gateway and function URL requests' items, for HTTP handlers only
+        from streambridge._sources.http import HttpItem
+
+        HttpItem.__module__ = "streambridge"
+        globals()[name] = HttpItem
+        return HttpItem
     raise AttributeError(f"module 'streambridge' has no attribute {name!r}")
 
 

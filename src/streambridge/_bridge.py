@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not
 
     from streambridge._engine.publish import Endpoint, SendDeadLetters
     from streambridge._lambda_types import PartialItemFailureResponse
+    from streambridge._sources.http import HttpItem, RequestLimits
     from streambridge._sources.kinesis_dynamodb import KinesisDynamoDBRecord
     from streambridge._stores.versions import StaleCheck, VersionStore
 
@@ -427,11 +428,14 @@ class Bridge:
         if store is None:
             return records
         keys = [idempotency_key(source, record) for record in records]
+        wanted = [key for key in keys if key is not None]  # None: not deduplicated (HTTP without a key)
+        if not wanted:
+            return records
         # Half the time left at most: a store too slow must leave the other half to publish at least once.
         budget = deadline.budget()
         try:
             seen = await self._in_thread(
-                store.published, keys, timeout=None if budget is None else budget / 2
+                store.published, wanted, timeout=None if budget is None else budget / 2
             )
         except TimeoutError:
             logger.warning(
@@ -450,7 +454,7 @@ class Bridge:
         sending: set[Hashable] = set()
         for record, key in zip(records, keys, strict=True):
             group = _group_of(record, partition_key)
-            if key in seen and group is not None and group not in sending:
+            if key is not None and key in seen and group is not None and group not in sending:
                 ledger.skip(record.index, note="already published (idempotency store)")
             else:
                 sending.add(group)
@@ -470,16 +474,17 @@ class Bridge:
         # Published and dead-lettered records are done; so is a record coalesced into a later change of its
         # key that was (else a re-delivery publishes that change twice: once for it, once for the newer).
         done = (Status.PUBLISHED, Status.DEAD_LETTERED)
-        keys: list[str] = []
+        named: list[str | None] = []
         finished: set[Hashable | None] = set()  # keys with a change done later in the batch
         for outcome in reversed(outcomes):
             if outcome.status in done:
-                keys.append(idempotency_key(source, outcome.record))
+                named.append(idempotency_key(source, outcome.record))
                 finished.add(_group_of(outcome.record, partition_key))
             elif (outcome.note or "").startswith(COALESCED) and outcome.error is None:
                 group = _group_of(outcome.record, partition_key)
                 if group is not None and group in finished:
-                    keys.append(idempotency_key(source, outcome.record))
+                    named.append(idempotency_key(source, outcome.record))
+        keys = [key for key in named if key is not None]  # None: not deduplicated (HTTP without a key)
         if not keys:
             return
         try:
@@ -657,7 +662,8 @@ class Bridge:
                 raise ConfigurationError(str(error)) from None
 
         def decorate(mapper: Callable[[Any], Any]) -> Handler[Any]:
-            return Handler(self, spec, mapper, document, partition_key, channel=channel, version=version)
+            kind = HttpHandler if spec.name == "http" else Handler  # an HTTP request gets an HTTP response
+            return kind(self, spec, mapper, document, partition_key, channel=channel, version=version)
 
         return decorate
 
@@ -751,6 +757,40 @@ class Bridge:
         return self.handler(
             "eventbridge", document, channel=channel, partition_key=partition_key, version=version
         )
+
+    def http(
+        self,
+        document: str | None = None,
+        *,
+        channel: Channel | None = None,
+        partition_key: Callable[[HttpItem], Hashable] | None = None,
+        max_body_bytes: int = 1024 * 1024,
+        max_items: int = 100,
+    ) -> Callable[[Callable[[HttpItem], Any]], HttpHandler]:
+        """API Gateway REST and HTTP APIs (payload formats 1.0 and 2.0) and Lambda function URLs.
+
+        The request's JSON body is one item (an object) or several (an array of objects), each a record,
+        published in the order of the body unless ``partition_key`` says otherwise. The handler answers an
+        HTTP response: 200 when every item is published, 400/413/415 for a body it cannot take (over
+        ``max_body_bytes`` or ``max_items``: 413), 422/500/503 naming the items that failed and why. With
+        ``Bridge(idempotency=...)``, a request with an ``Idempotency-Key`` header publishes once. See
+        docs/sources/http.md.
+        """
+        from streambridge._sources.http import RequestLimits  # HTTP handlers only
+
+        limits = RequestLimits(
+            max_body_bytes=whole("Bridge.http(max_body_bytes=...)", max_body_bytes),
+            max_items=whole("Bridge.http(max_items=...)", max_items),
+        )
+        decorate = self.handler("http", document, channel=channel, partition_key=partition_key)
+
+        def bind(mapper: Callable[[HttpItem], Any]) -> HttpHandler:
+            handler = decorate(mapper)
+            assert isinstance(handler, HttpHandler)  # noqa: S101 - handler() makes one for "http"
+            handler.limits = limits
+            return handler
+
+        return bind
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -888,6 +928,100 @@ class Handler(Generic[R]):
         if not result.ok:
             raise DeliveryFailedError(_not_published(result), result)
         return {"published": result.published, "skipped": result.skipped}
+
+
+class HttpHandler(Handler["HttpItem"]):
+    """``Bridge.http``'s Lambda entry point: an HTTP response to every request, whatever its body.
+
+    Only an event that is no HTTP request raises (the function's trigger is wrong). ``process`` raises
+    the ``EventShapeError`` of a refused request (its ``status`` and ``code`` say why); calling the
+    handler answers it (docs/sources/http.md).
+    """
+
+    limits: RequestLimits | None = None
+    """What a request may carry (``Bridge.http(max_body_bytes=..., max_items=...)``); None: the defaults."""
+
+    def with_bridge(self, bridge: Bridge) -> HttpHandler:
+        """The same handler publishing through another bridge."""
+        import copy
+
+        twin = copy.copy(self)
+        twin.bridge = bridge
+        return twin
+
+    def process(self, event: Any, context: LambdaContext | None = None) -> InvocationResult:
+        """Publish the request's items and return every item's outcome."""
+        return self.bridge._run(lambda: self.process_async(event, context))
+
+    async def process_async(self, event: Any, context: LambdaContext | None = None) -> InvocationResult:
+        """The async form of ``process``."""
+        from streambridge._sources.http import DEFAULT_LIMITS, read
+
+        request = read(event, self.limits or DEFAULT_LIMITS)  # refused here, before anything is sent
+        markers = request.markers if self.bridge.idempotency is not None else None
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        deadline = Deadline(remaining, self.bridge.deadline_margin)
+        if markers is not None:
+            await self._refuse_reused_key(markers, deadline)
+        result = await super().process_async(request, context)  # the source takes what was read as is
+        if markers is not None and result.failed < len(result.outcomes):
+            await self._remember_key(markers, deadline)
+        return result
+
+    def __call__(self, event: Any, context: LambdaContext | None = None) -> dict[str, Any]:
+        """Lambda entry point: the HTTP response for API Gateway or the function URL."""
+        from streambridge._engine import http_reply
+        from streambridge._sources.http import RequestRefusedError
+
+        try:
+            return super().__call__(event, context)  # type: ignore[return-value]  # answer()'s
+        except RequestRefusedError as refused:
+            logger.warning("streambridge http: refused (%d %s): %s", refused.status, refused.code, refused)
+            return http_reply.refusal(refused)
+        except ConfigurationError as error:  # the function's setup, not the client's request
+            logger.error("streambridge http: %s", error)  # noqa: TRY400 - the message says it all
+            return http_reply.misconfigured()
+
+    def answer(self, result: InvocationResult) -> dict[str, Any]:
+        """The HTTP response for ``result``: a status and a JSON body naming the items not published."""
+        from streambridge._engine.http_reply import reply
+
+        return reply(result)
+
+    async def _refuse_reused_key(self, markers: tuple[str, str], deadline: Deadline) -> None:
+        """422 when the request's Idempotency-Key was used before with another body.
+
+        A store too slow or unreachable lets the request through: its items are keyed by the body's digest
+        too, so another body never skips an item (at least once).
+        """
+        from streambridge._sources.http import IDEMPOTENCY_HEADER, RequestRefusedError
+
+        store = self.bridge.idempotency
+        budget = deadline.budget()
+        try:
+            assert store is not None  # noqa: S101 - the caller checked
+            seen = await self.bridge._in_thread(
+                store.published, list(markers), timeout=None if budget is None else budget / 4
+            )
+        except Exception:  # noqa: BLE001 - TimeoutError included: the check is skipped, nothing lost
+            logger.warning("streambridge http: idempotency store unreadable; Idempotency-Key not checked")
+            return
+        used, with_this_body = markers
+        if used in seen and with_this_body not in seen:
+            raise RequestRefusedError(
+                422,
+                "idempotency_key_reused",
+                f"this {IDEMPOTENCY_HEADER} was used with another body: use a new key for a new request",
+            )
+
+    async def _remember_key(self, markers: tuple[str, str], deadline: Deadline) -> None:
+        """Note that the key was used with this body, once some item of it took effect."""
+        store = self.bridge.idempotency
+        try:
+            assert store is not None  # noqa: S101 - the caller checked
+            await self.bridge._in_thread(store.remember, list(markers), timeout=deadline.budget())
+        except Exception:  # noqa: BLE001 - only a reuse with another body goes unnoticed
+            logger.warning("streambridge http: idempotency store could not remember the Idempotency-Key")
 
 
 def _mutations_of(

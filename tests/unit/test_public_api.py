@@ -39,6 +39,8 @@ EXPECTED = {
     "GraphQLError",
     "Handler",
     "HeldBackError",
+    "HttpHandler",
+    "HttpItem",
     "HttpResponse",
     "IAMAuth",
     "InvocationResult",

@@ -27,6 +27,7 @@ __all__ = [
     "SourceRecord",
 ]
 
+
 def _parse_kinesis_dynamodb(event: Any) -> Sequence[SourceRecord]:
     # The module loads with the first event of its source: a function that does not use it never pays.
     from streambridge._sources import kinesis_dynamodb
@@ -40,6 +41,13 @@ def _arrange_kinesis_dynamodb(
     from streambridge._sources import kinesis_dynamodb
 
     return kinesis_dynamodb.arrange(records)
+
+
+def _parse_http(event: Any) -> Sequence[SourceRecord]:
+    # Loaded with the first request: a function that takes no HTTP request never pays for the module.
+    from streambridge._sources import http
+
+    return http.parse(event)
 
 
 SOURCES: dict[str, Source] = {  # keyed by str: a name a user passes is checked by looking it up here
@@ -58,7 +66,9 @@ SOURCES: dict[str, Source] = {  # keyed by str: a name a user passes is checked 
         aurora.SOURCE,
         cloudwatch.SOURCE,
         eventbridge.SOURCE,
+        Source(name="http", title="API Gateway / function URL", batch=True, parse=_parse_http),
     )
 }
 """Every source by its decorator name: ``dynamodb``, ``kinesis``, ``kinesis_dynamodb``, ``sqs`` (batch),
-``aurora``, ``cloudwatch_alarm``, ``eventbridge`` (single event)."""
+``aurora``, ``cloudwatch_alarm``, ``eventbridge`` (single event), ``http`` (a request's items, answered
+with an HTTP response)."""

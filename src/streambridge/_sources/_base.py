@@ -62,7 +62,7 @@ class SourceRecord(ABC):
 
 
 SourceName = Literal[
-    "dynamodb", "kinesis", "kinesis_dynamodb", "sqs", "aurora", "cloudwatch_alarm", "eventbridge"
+    "dynamodb", "kinesis", "kinesis_dynamodb", "sqs", "aurora", "cloudwatch_alarm", "eventbridge", "http"
 ]
 """Every source's short name, the name of its decorator (``Bridge.dynamodb``...)."""
 
@@ -82,7 +82,8 @@ class Source(NamedTuple):
     title: str
     """Human name for messages: ``DynamoDB Streams``."""
     batch: bool
-    """True: answers ``batchItemFailures``. False: a single event, failures raise."""
+    """True: several records, each its own outcome (``batchItemFailures``; an HTTP request's items, an
+    HTTP response). False: a single event, failures raise."""
     parse: Callable[[Any], Sequence[SourceRecord]]
     """Event (an object; a pipe's array for batches) -> record views. EventShapeError when it is wrong."""
     arrange: Arrange | None = None

@@ -89,7 +89,10 @@ class DeadLetter(NamedTuple):
         import hashlib
 
         name = idempotency_key(self.source, self.record)
-        no_identifier = self.source == "aurora" or not isinstance(self.record.raw, Mapping)
+        # An HTTP item without an Idempotency-Key has no name of its own beyond its position in the body.
+        no_identifier = name is None or self.source == "aurora" or not isinstance(self.record.raw, Mapping)
+        if name is None:
+            name = f"{self.source}|{self.record.item_identifier}"
         if self.request_id is not None and no_identifier:
             name = f"{name}|request:{self.request_id}"
         return f"{self.source}-{hashlib.sha256(name.encode()).hexdigest()}"

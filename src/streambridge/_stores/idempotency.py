@@ -31,14 +31,19 @@ _GET_CHUNK = 100  # BatchGetItem's limit
 _WRITE_CHUNK = 25  # BatchWriteItem's limit
 
 
-def idempotency_key(source: SourceName, record: SourceRecord) -> str:
+def idempotency_key(source: SourceName, record: SourceRecord) -> str | None:
     """A key that names the same record on every delivery, unique across streams and shards.
 
     A source whose records carry no id (Aurora sends the payload alone) is keyed by a digest of the
     payload's canonical JSON: the same payload again is the same record, any other payload is not. Each
     mutation of a single event that maps to several is keyed apart, so that a retry of the event skips the
-    ones already published.
+    ones already published. An HTTP request's items are keyed by the client's Idempotency-Key header, and
+    without one are not deduplicated at all: None.
     """
+    if source == "http":  # its module is loaded already: it made the record
+        from streambridge._sources.http import store_key
+
+        return store_key(record)
     if isinstance(record, MutationOf):  # one of a single event's mutations: the event's key and its place
         return f"{idempotency_key(source, record.event)}#{record.position}"
     raw = record.raw

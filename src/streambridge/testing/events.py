@@ -1248,13 +1248,12 @@ def _change_partition_key(chosen: str | Callable[[int], str] | None, index: int,
 HttpApi = Literal["http", "rest", "function-url"]
 """Where a request comes from: an HTTP API, a REST API (Lambda proxy integration) or a function URL."""
 
-_HTTP_TIME_FORMAT: Final = "%d/%b/%Y:%H:%M:%S +0000"  # requestContext.time / requestTime, always in UTC
 _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_SOURCE_IP: Final = "203.0.113.10"  # TEST-NET-3 (RFC 5737): never anyone's address
+_SOURCE_IP: Final = "203.0.113.10"  # TEST-NET-3 (RFC 5737): nobody's address
 _USER_AGENT: Final = "streambridge-test"
 
 
-def http(  # noqa: PLR0913 - one keyword per field a test may need to set
+def http(
     body: Any = None,
     *,
     api: HttpApi = "http",
@@ -1280,83 +1279,184 @@ def http(  # noqa: PLR0913 - one keyword per field a test may need to set
     API's Lambda proxy integration: payload 1.0 without ``version``) or ``"function-url"`` (2.0).
     ``body``: a JSON value (sent as compact JSON text), ``str`` (sent as is), ``bytes`` (base64, as a
     binary body arrives) or None (no body). ``base64=True`` encodes a text body too, as API Gateway does
-    for a binary media type and a function URL for a type it does not read as text. ``content_type``
-    and ``idempotency_key`` become headers (None: left out); ``headers`` adds or replaces others.
+    for a binary media type and a function URL for a type it does not read as text. ``route``: the
+    route's path (``/orders/{id}``; default ``path``). ``content_type`` and ``idempotency_key`` become
+    headers (None: left out); ``headers`` adds others or replaces them, whatever the case of the name.
 
-    Shapes: API Gateway developer guide, "Create AWS Lambda proxy integrations for HTTP APIs" (1.0 and
-    2.0: 2.0 lower-cases header names and joins repeated values with commas, 1.0 keeps the multi-value
-    maps) and the REST API's Lambda proxy input format; Lambda developer guide, "Invoking Lambda function
-    URLs". Checked against Powertools' and AWS SAM's sample events of each.
+    Shapes: API Gateway developer guide, "Create AWS Lambda proxy integrations for HTTP APIs" (2.0
+    lower-cases header names and joins repeated values with commas; 1.0 keeps multi-value maps) and the
+    REST API's Lambda proxy input format; Lambda developer guide, "Invoking Lambda function URLs".
+    Checked against Powertools' and AWS SAM's sample events, and Powertools' parser models.
 
     >>> event = http({"id": "o-1"}, path="/orders", idempotency_key="k-1")
     >>> event["version"], event["routeKey"], event["body"], event["headers"]["idempotency-key"]
     ('2.0', 'POST /orders', '{"id":"o-1"}', 'k-1')
-    >>> http([{"id": "o-1"}], api="rest")["requestContext"]["resourcePath"]
-    '/'
+    >>> http([{"id": "o-1"}], api="rest", path="/orders")["requestContext"]["path"]
+    '/prod/orders'
     """
     version = _http_payload_version(api, payload_version)
     if not path.startswith("/"):
         raise ValueError(f"path must start with '/', got {path!r}")
-    method = method.upper()
     text, encoded = _http_body(body, base64=base64)
-    names = _http_headers(headers, content_type if body is not None else None, idempotency_key, source_ip)
-    values = {name: [value] for name, value in names.items()}
-    parameters = {
-        str(name): [value] if isinstance(value, str) else [str(v) for v in value]
-        for name, value in (query or {}).items()
-    }
-    moment = _as_utc(time) if time is not None else _EPOCH
-    epoch_ms = round(moment.timestamp() * 1000)
-    when = f"{moment:%d}/{_MONTHS[moment.month - 1]}/{moment:%Y:%H:%M:%S} +0000"
-    seed = (api, version, method, path, text, sorted(names.items()), region, account)
-    request = request_id or _fake_uuid("http", *seed)
     api_id = _digest("api", api, region, account).hex()[:10]
-    resource = route or path
-    if version == "1.0":
-        return _http_v1(
-            api, method, path, resource, values, parameters, path_parameters, text, encoded,
-            source_ip, request, api_id, when, epoch_ms, region, account,
-        )  # fmt: skip
-    function_url = api == "function-url"
-    domain = (
-        f"{api_id}.lambda-url.{region}.on.aws"
-        if function_url
-        else f"{api_id}.execute-api.{region}.amazonaws.com"
+    host = f"{api_id}.lambda-url.{region}.on.aws" if api == "function-url" else _api_domain(api_id, region)
+    names = _http_headers(
+        headers, content_type if body is not None else None, idempotency_key, source_ip, host
     )
-    route_key = "$default" if function_url else f"{method} {resource}"
+    moment = _as_utc(time) if time is not None else _EPOCH
+    request = _HttpRequest(
+        api=api,
+        method=method.upper(),
+        path=path,
+        route=route or path,
+        headers={name: [value] for name, value in names.items()},
+        query={
+            str(name): [value] if isinstance(value, str) else [str(v) for v in value]
+            for name, value in (query or {}).items()
+        },
+        path_parameters={str(k): str(v) for k, v in (path_parameters or {}).items()},
+        body=text,
+        encoded=encoded,
+        source_ip=source_ip,
+        request_id=request_id
+        or _fake_uuid("http", api, version, method, path, text, sorted(names.items()), region, account),
+        api_id=api_id,
+        time=f"{moment:%d}/{_MONTHS[moment.month - 1]}/{moment:%Y:%H:%M:%S} +0000",
+        epoch_ms=round(moment.timestamp() * 1000),
+        region=region,
+        account=account,
+    )
+    return _http_v1(request) if version == "1.0" else _http_v2(request)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _HttpRequest:
+    """What ``http`` was asked for, ready for either payload format."""
+
+    api: str
+    method: str
+    path: str
+    route: str
+    headers: dict[str, list[str]]
+    query: dict[str, list[str]]
+    path_parameters: dict[str, str]
+    body: str | None
+    encoded: bool
+    source_ip: str
+    request_id: str
+    api_id: str
+    time: str
+    epoch_ms: int
+    region: str
+    account: str
+
+    @property
+    def user_agent(self) -> str:
+        return next((v[-1] for n, v in self.headers.items() if n.lower() == "user-agent"), _USER_AGENT)
+
+    @property
+    def api_domain(self) -> str:
+        return _api_domain(self.api_id, self.region)
+
+
+def _api_domain(api_id: str, region: str) -> str:
+    return f"{api_id}.execute-api.{region}.amazonaws.com"
+
+
+def _http_v2(request: _HttpRequest) -> dict[str, Any]:
+    """Payload format 2.0: an HTTP API's event, or a function URL's."""
+    function_url = request.api == "function-url"
+    route_key = "$default" if function_url else f"{request.method} {request.route}"
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
-        "rawPath": path,
-        "rawQueryString": _query_string(parameters),
-        # 2.0 lower-cases header names and joins repeated values with commas
-        "headers": {name.lower(): ",".join(items) for name, items in values.items()},
+        "rawPath": request.path,
+        "rawQueryString": _query_string(request.query),
+        # lower-cased names, repeated values joined with commas
+        "headers": {name.lower(): ",".join(values) for name, values in request.headers.items()},
     }
-    if parameters:
-        event["queryStringParameters"] = {name: ",".join(items) for name, items in parameters.items()}
+    if request.query:
+        event["queryStringParameters"] = {name: ",".join(v) for name, v in request.query.items()}
     event["requestContext"] = {
-        "accountId": "anonymous" if function_url else account,  # a URL of AuthType NONE has no caller
-        "apiId": api_id,
-        "domainName": domain,
-        "domainPrefix": api_id,
+        "accountId": "anonymous" if function_url else request.account,  # a URL of AuthType NONE
+        "apiId": request.api_id,
+        "domainName": f"{request.api_id}.lambda-url.{request.region}.on.aws"
+        if function_url
+        else request.api_domain,
+        "domainPrefix": request.api_id,
         "http": {
-            "method": method,
-            "path": path,
+            "method": request.method,
+            "path": request.path,
             "protocol": "HTTP/1.1",
-            "sourceIp": source_ip,
-            "userAgent": names.get("User-Agent", _USER_AGENT),
+            "sourceIp": request.source_ip,
+            "userAgent": request.user_agent,
         },
-        "requestId": request,
+        "requestId": request.request_id,
         "routeKey": route_key,
         "stage": "$default",
-        "time": when,
-        "timeEpoch": epoch_ms,
+        "time": request.time,
+        "timeEpoch": request.epoch_ms,
     }
-    if text is not None:
-        event["body"] = text
-    if path_parameters and not function_url:  # function URLs have no routes, so no path parameters
-        event["pathParameters"] = {str(k): str(v) for k, v in path_parameters.items()}
-    event["isBase64Encoded"] = encoded
+    if request.body is not None:
+        event["body"] = request.body
+    if request.path_parameters and not function_url:  # a function URL has no routes
+        event["pathParameters"] = dict(request.path_parameters)
+    event["isBase64Encoded"] = request.encoded
+    return event
+
+
+def _http_v1(request: _HttpRequest) -> dict[str, Any]:
+    """Payload format 1.0: a REST API's Lambda proxy event, or an HTTP API's with ``version`` 1.0."""
+    rest = request.api == "rest"
+    stage = "prod" if rest else "$default"
+    headers, query = request.headers, request.query
+    event: dict[str, Any] = {} if rest else {"version": "1.0"}
+    event.update(
+        {
+            "resource": request.route,
+            "path": request.path,
+            "httpMethod": request.method,
+            # the last value of each (single-value maps) and all of them (multi-value maps)
+            "headers": {name: values[-1] for name, values in headers.items()} or None,
+            "multiValueHeaders": {name: list(values) for name, values in headers.items()} or None,
+            "queryStringParameters": {name: values[-1] for name, values in query.items()} or None,
+            "multiValueQueryStringParameters": {name: list(v) for name, v in query.items()} or None,
+            "requestContext": {
+                "accountId": request.account,
+                "apiId": request.api_id,
+                "domainName": request.api_domain,
+                "domainPrefix": request.api_id,
+                "extendedRequestId": _digest("extended", request.request_id).hex()[:16],
+                "httpMethod": request.method,
+                "identity": {
+                    "accessKey": None,
+                    "accountId": None,
+                    "caller": None,
+                    "cognitoAuthenticationProvider": None,
+                    "cognitoAuthenticationType": None,
+                    "cognitoIdentityId": None,
+                    "cognitoIdentityPoolId": None,
+                    "principalOrgId": None,
+                    "sourceIp": request.source_ip,
+                    "user": None,
+                    "userAgent": request.user_agent,
+                    "userArn": None,
+                },
+                "path": f"/{stage}{request.path}" if rest else request.path,
+                "protocol": "HTTP/1.1",
+                "requestId": request.request_id,
+                "requestTime": request.time,
+                "requestTimeEpoch": request.epoch_ms,
+                "resourceId": _digest("resource", request.route).hex()[:6] if rest else None,
+                "resourcePath": request.route,
+                "stage": stage,
+            },
+            "pathParameters": dict(request.path_parameters) or None,
+            "stageVariables": None,
+            "body": request.body,
+            "isBase64Encoded": request.encoded,
+        }
+    )
     return event
 
 
@@ -1384,11 +1484,15 @@ def _http_body(body: Any, *, base64: bool) -> tuple[str | None, bool]:
 
 
 def _http_headers(
-    headers: Mapping[str, str] | None, content_type: str | None, idempotency_key: str | None, source_ip: str
+    headers: Mapping[str, str] | None,
+    content_type: str | None,
+    idempotency_key: str | None,
+    source_ip: str,
+    host: str,
 ) -> dict[str, str]:
-    """The request's headers as a client and API Gateway set them, then the test's own (names as given)."""
+    """The headers a client and API Gateway set, then the test's own (which replace any of the same name)."""
     names = {
-        "Host": "api.example.com",
+        "Host": host,
         "User-Agent": _USER_AGENT,
         "X-Forwarded-For": source_ip,
         "X-Forwarded-Port": "443",
@@ -1401,86 +1505,13 @@ def _http_headers(
     for name, value in (headers or {}).items():
         if not isinstance(value, str):
             raise TypeError(f"header {name!r} must be a str, got {type(value).__name__}")
-        for known in [n for n in names if n.lower() == name.lower()]:  # replaced, whatever its case
+        for known in [n for n in names if n.lower() == name.lower()]:
             del names[known]
         names[name] = value
     return names
 
 
-def _query_string(parameters: Mapping[str, list[str]]) -> str:
+def _query_string(query: Mapping[str, list[str]]) -> str:
     from urllib.parse import urlencode
 
-    return urlencode([(name, value) for name, items in parameters.items() for value in items])
-
-
-def _http_v1(  # noqa: PLR0913 - the fields of a payload 1.0 event, computed by http()
-    api: str,
-    method: str,
-    path: str,
-    resource: str,
-    headers: Mapping[str, list[str]],
-    query: Mapping[str, list[str]],
-    path_parameters: Mapping[str, str] | None,
-    text: str | None,
-    encoded: bool,
-    source_ip: str,
-    request_id: str,
-    api_id: str,
-    when: str,
-    epoch_ms: int,
-    region: str,
-    account: str,
-) -> dict[str, Any]:
-    """Payload format 1.0: a REST API's Lambda proxy event, or an HTTP API's with ``version`` 1.0."""
-    rest = api == "rest"
-    stage = "prod" if rest else "$default"
-    event: dict[str, Any] = {} if rest else {"version": "1.0"}
-    event.update(
-        {
-            "resource": resource,
-            "path": path,
-            "httpMethod": method,
-            # the last value of each (the single-value maps), and all of them (the multi-value maps)
-            "headers": {name: items[-1] for name, items in headers.items()} or None,
-            "multiValueHeaders": {name: list(items) for name, items in headers.items()} or None,
-            "queryStringParameters": {name: items[-1] for name, items in query.items()} or None,
-            "multiValueQueryStringParameters": {name: list(items) for name, items in query.items()} or None,
-            "requestContext": {
-                "accountId": account,
-                "apiId": api_id,
-                "domainName": f"{api_id}.execute-api.{region}.amazonaws.com",
-                "domainPrefix": api_id,
-                "extendedRequestId": _digest("extended", request_id).hex()[:16],
-                "httpMethod": method,
-                "identity": {
-                    "accessKey": None,
-                    "accountId": None,
-                    "caller": None,
-                    "cognitoAuthenticationProvider": None,
-                    "cognitoAuthenticationType": None,
-                    "cognitoIdentityId": None,
-                    "cognitoIdentityPoolId": None,
-                    "principalOrgId": None,
-                    "sourceIp": source_ip,
-                    "user": None,
-                    "userAgent": headers.get("User-Agent", [_USER_AGENT])[-1],
-                    "userArn": None,
-                },
-                "path": f"/{stage}{path}" if rest else path,
-                "protocol": "HTTP/1.1",
-                "requestId": request_id,
-                "requestTime": when,
-                "requestTimeEpoch": epoch_ms,
-                "resourceId": _digest("resource", resource).hex()[:6] if rest else None,
-                "resourcePath": resource,
-                "stage": stage,
-            },
-            "pathParameters": {str(k): str(v) for k, v in path_parameters.items()}
-            if path_parameters
-            else None,
-            "stageVariables": None,
-            "body": text,
-            "isBase64Encoded": encoded,
-        }
-    )
-    return event
+    return urlencode([(name, value) for name, values in query.items() for value in values])

@@ -39,6 +39,7 @@ def test_sources_are_registered_by_decorator_name() -> None:
         "aurora": False,
         "cloudwatch_alarm": False,
         "eventbridge": False,
+        "http": True,
     }
     assert all(isinstance(s, Source) and s.name == name and s.title for name, s in SOURCES.items())
 

@@ -59,6 +59,7 @@ examples:
   streambridge events cloudwatch-alarm --name HighCpu --state ALARM --via sns
   streambridge events eventbridge --detail '{"orderId": "o-1"}' --source com.example.orders \\
       --detail-type OrderUpdated
+  streambridge events http --body '[{"id": "o-1", "status": "PAID"}]' --idempotency-key 5f0c9a2e
 
   streambridge events dynamodb --new-image '{"id": "1"}' | streambridge invoke app:handler --event -""",
         formatter_class=_Formatter,
@@ -72,6 +73,7 @@ examples:
         _events_aurora,
         _events_alarm,
         _events_eventbridge,
+        _events_http,
     ):
         add(sources, events.prog)
 
@@ -591,6 +593,77 @@ def _eventbridge_event(args: argparse.Namespace, events: Any) -> Any:
     )
 
 
+SAMPLE_REQUEST: dict[str, Any] = {"id": "o-1", "status": "NEW"}
+"""The body of ``events http`` without --body (the webhook example's shape)."""
+
+
+def _events_http(sources: _Subparsers[argparse.ArgumentParser], prog: str) -> None:
+    http = _source_parser(
+        sources,
+        prog,
+        "http",
+        "an HTTP request as API Gateway (an HTTP API, payload 2.0 or 1.0, or a REST API) or a Lambda "
+        "function URL delivers it: a JSON body of one item (a sample order without options) or an array",
+        """streambridge events http --body '[{"id": "o-1", "status": "PAID"}]' --path /orders """
+        "--idempotency-key 5f0c9a2e",
+    )
+    http.add_argument(
+        "--body",
+        metavar="JSON",
+        help=f"the request body (JSON, or text with --raw; default: {json.dumps(SAMPLE_REQUEST)})",
+    )
+    http.add_argument("--raw", action="store_true", help="send --body as text, not as JSON")
+    http.add_argument(
+        "--api",
+        choices=("http", "rest", "function-url"),
+        default="http",
+        help="an HTTP API, a REST API (payload 1.0) or a function URL (payload 2.0)",
+    )
+    http.add_argument(
+        "--payload-version", choices=("1.0", "2.0"), help="an HTTP API's payload format (default: 2.0)"
+    )
+    http.add_argument("--method", default="POST", help="the HTTP method")
+    http.add_argument("--path", default="/", help="the request path")
+    http.add_argument("--header", action="append", metavar="NAME:VALUE", help="a request header (repeatable)")
+    http.add_argument("--query", action="append", metavar="NAME=VALUE", help="a query parameter (repeatable)")
+    http.add_argument("--idempotency-key", metavar="KEY", help="the Idempotency-Key header")
+    http.add_argument("--content-type", default="application/json", help="the Content-Type header")
+    http.add_argument("--base64", action="store_true", help="base64-encode the body (a binary body's form)")
+    _add_region(http)
+
+
+def _http_event(args: argparse.Namespace, events: Any) -> Any:
+    if args.body is None:  # a sample, as `sam local generate-event` prints one
+        body: Any = json.dumps(SAMPLE_REQUEST) if args.raw else dict(SAMPLE_REQUEST)
+    else:
+        body = args.body if args.raw else _json_option("--body", args.body, hint=_RAW_HINT)
+    headers: dict[str, str] = {}
+    for header in args.header or ():
+        name, colon, value = header.partition(":")
+        if not colon or not name.strip():
+            raise CommandError(f"argument --header: expected NAME:VALUE, got {header!r}")
+        headers[name.strip()] = value.strip()
+    query: dict[str, list[str]] = {}
+    for parameter in args.query or ():
+        name, equals, value = parameter.partition("=")
+        if not equals or not name:
+            raise CommandError(f"argument --query: expected NAME=VALUE, got {parameter!r}")
+        query.setdefault(name, []).append(value)
+    return events.http(
+        body,
+        api=args.api,
+        payload_version=args.payload_version,
+        method=args.method,
+        path=args.path,
+        headers=headers,
+        query=query,
+        idempotency_key=args.idempotency_key,
+        content_type=args.content_type,
+        base64=args.base64,
+        region=args.region,
+    )
+
+
 _BUILDERS: dict[str, Callable[[argparse.Namespace, Any], Any]] = {
     "dynamodb": _dynamodb_event,
     "kinesis": _kinesis_event,
@@ -598,4 +671,5 @@ _BUILDERS: dict[str, Callable[[argparse.Namespace, Any], Any]] = {
     "aurora": _aurora_event,
     "cloudwatch-alarm": _alarm_event,
     "eventbridge": _eventbridge_event,
+    "http": _http_event,
 }

@@ -27,6 +27,7 @@ from streambridge._tools.common import (
 if TYPE_CHECKING:
     from streambridge._bridge import Bridge, Handler
     from streambridge._engine.result import InvocationResult, RecordOutcome
+    from streambridge._sources.http import RequestRefusedError
 
 
 def add(verbs: _Subparsers[argparse.ArgumentParser]) -> None:
@@ -81,6 +82,9 @@ also exported as STREAMBRIDGE_APPSYNC_URL while the module is imported.""",
 
 
 def _run_invoke(args: argparse.Namespace) -> int:
+    from streambridge._errors import EventShapeError
+    from streambridge._sources.http import RequestRefusedError
+
     if args.region is not None and not args.iam:
         raise CommandError("--region goes with --iam")
     event = _json_option("--event", "@" + args.event)
@@ -98,6 +102,10 @@ def _run_invoke(args: argparse.Namespace) -> int:
         bridge = _bridge_for(handler.bridge, args)
         try:
             result = _invoke(handler, bridge, event, args)
+        except EventShapeError as error:
+            if not isinstance(error, RequestRefusedError):
+                raise
+            return _report_refusal(label, handler, error, args)  # an HTTP handler's answer, not an error
         finally:
             bridge.close()
     response, raised = _lambda_answer(handler, result)
@@ -118,6 +126,8 @@ def _invoke(handler: Handler[Any], bridge: Bridge, event: Any, args: argparse.Na
     try:
         return handler.with_bridge(bridge).process(event, context)
     except EventShapeError as error:
+        if getattr(error, "status", None) is not None:  # an HTTP request refused: the handler answers it
+            raise
         raise CommandError(f"the event is not a {handler.source.title} event: {error}") from None
     except ConfigurationError as error:
         hint = "; or pass --url URL" if URL_ENV in str(error) and not args.url else ""
@@ -180,9 +190,51 @@ def _report(
     if raised is not None:
         _out(f"Lambda response: the handler raises {raised}")
         _out("  (Lambda retries the event, then sends it to the function's on-failure destination)")
+    elif _is_http_response(response):
+        _http_response(response)
     else:
         _out("Lambda response:")
         _out(json.dumps(response, indent=2, ensure_ascii=False))
+
+
+def _is_http_response(response: Any) -> bool:
+    return isinstance(response, dict) and "statusCode" in response and isinstance(response.get("body"), str)
+
+
+def _http_response(response: dict[str, Any]) -> None:
+    """An HTTP handler's answer as the client sees it: status, headers, the JSON body indented."""
+    _out(f"HTTP response: {response['statusCode']}")
+    for name, value in (response.get("headers") or {}).items():
+        _out(f"  {name}: {value}")
+    try:
+        body = json.dumps(json.loads(response["body"]), indent=2, ensure_ascii=False)
+    except ValueError:
+        body = response["body"]
+    _out(body)
+
+
+def _report_refusal(
+    label: str, handler: Handler[Any], error: RequestRefusedError, args: argparse.Namespace
+) -> int:
+    """An HTTP request refused before anything was published: the answer the client gets; exit status 1."""
+    from streambridge._engine.http_reply import refusal
+
+    response = refusal(error)
+    if args.json:
+        report: dict[str, Any] = {
+            "handler": label,
+            "summary": None,
+            "outcomes": [],
+            "response": response,
+            "raises": None,
+        }
+        _out(json.dumps(report, indent=2, ensure_ascii=False))
+        return 1
+    _out(f"{PROG} invoke {label}")
+    _out(f"  source    {handler.source.name} ({handler.source.title}): refused before publishing anything")
+    _out()
+    _http_response(response)
+    return 1
 
 
 def _report_json(label: str, result: InvocationResult, response: Any, raised: str | None) -> dict[str, Any]:
