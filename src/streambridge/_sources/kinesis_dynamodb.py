@@ -215,12 +215,14 @@ def arrange(
     earlier one's (same item, same time, same data: the same change delivered again) is skipped, naming
     the copy kept. A record whose key or creation time cannot be read stays where it arrived.
 
-    Why this never loses a record, nor skips one wrongly, under Lambda's partial-batch answer (Lambda
-    retries from the lowest sequence number reported failed, and the Kinesis records of a batch arrive in
-    sequence order): every record the planner does not publish or skip is reported failed, whatever the
-    order it was planned in, and the held-back ones with it. A later-created change planned before an
-    earlier-created one that fails is held back and reported too, so both come again, from the lower of
-    their sequence numbers. A skipped duplicate arrived after the copy kept: whenever that copy is
+    Why this never loses a record, nor skips one wrongly, under Lambda's partial-batch answer. Lambda
+    "uses the record with the lowest sequence number as the checkpoint" and "retries all records starting
+    from that checkpoint" (Lambda developer guide, "Configuring partial batch response with Kinesis Data
+    Streams and Lambda"), and a batch holds a shard's records in sequence order (Kinesis API reference,
+    GetRecords). Every record the planner does not publish or skip is reported failed, whatever the order
+    it was planned in. A later-created change planned after an earlier-created one that fails is held back
+    and reported too, so both come again, from the lower of their sequence numbers, even when the later-
+    created one arrived first. A skipped duplicate arrived after the copy kept: whenever that copy is
     reported failed, the retry starts at or before the duplicate, which comes again with it.
     """
     ordered: list[SourceRecord] = []
