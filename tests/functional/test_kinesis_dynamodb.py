@@ -9,6 +9,7 @@ with Kinesis Data Streams"): ``lambda_retry`` below models that, to check what a
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
@@ -24,6 +25,8 @@ from streambridge import (
     KinesisDynamoDBRecord,
     Status,
 )
+from streambridge._sources import SOURCES
+from streambridge._tools.cli import main
 from streambridge.testing import FakeAppSync, FakeEventApi, FieldError, events, lambda_context
 
 from .conftest import PUBLISH
@@ -476,3 +479,69 @@ def test_local_event_api_channels_get_each_item_in_creation_order_once(
     # THEN each channel got its order's changes in creation order, once
     assert api.values("/orders/a") == [{"status": "NEW"}, {"status": "PAID"}, {"status": "SHIPPED"}]
     assert api.values("/orders/b") == [{"status": "NEW"}]
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def cli_event(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    code = main(["events", "kinesis-dynamodb", *argv])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    return json.loads(out)
+
+
+def test_the_cli_sample_is_one_change_the_decorator_reads(capsys: pytest.CaptureFixture[str]) -> None:
+    (record,) = SOURCES["kinesis_dynamodb"].parse(cli_event(capsys))
+    assert isinstance(record, KinesisDynamoDBRecord)
+    assert (record.event_name, record.new_image, record.creation_time_precision) == (
+        "INSERT",
+        {"id": "o-1", "status": "NEW", "amount": 10},
+        "MICROSECOND",
+    )
+
+
+def test_the_cli_builds_out_of_order_and_duplicated_deliveries(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    make_bridge: Callable[..., Bridge],
+    appsync: FakeAppSync,
+) -> None:
+    # GIVEN three states of two orders in a JSON Lines file, delivered 2, 1, 0, 1 as a pipe would, in ms
+    items = tmp_path / "changes.jsonl"
+    items.write_text(
+        '{"id": "a", "status": "NEW"}\n{"id": "a", "status": "PAID"}\n{"id": "b", "status": "NEW"}\n'
+    )
+    event = cli_event(
+        capsys, "--items", str(items), "--arrival", "2,1,0,1", "--precision", "MILLISECOND", "--pipe"
+    )
+
+    # WHEN the decorator handles it
+    result = orders(make_bridge()).process(event, lambda_context())
+
+    # THEN a's changes go in the order made, the duplicate once
+    assert [r.event_name for r in SOURCES["kinesis_dynamodb"].parse(event)] == [
+        "INSERT",
+        "MODIFY",
+        "INSERT",
+        "MODIFY",
+    ]
+    assert per_order(published(appsync)) == {"b": ["NEW"], "a": ["NEW", "PAID"]}
+    assert (result.published, result.skipped) == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--arrival", "1"], "--arrival lists positions of the changes, from 0 to 0; got 1"),
+        (["--arrival", "0,x"], "argument --arrival: whole numbers from 0, comma-separated, got '0,x'"),
+        (["--precision", "SECOND"], "invalid choice: 'SECOND'"),
+    ],
+)
+def test_the_cli_says_what_is_wrong_in_its_own_words(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with contextlib.suppress(SystemExit):
+        code = main(["events", "kinesis-dynamodb", *argv])
+        assert code != 0
+    assert message in capsys.readouterr().err

@@ -24,7 +24,7 @@ from streambridge._sources._common import (
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["SOURCE", "KinesisRecord", "parse"]
+__all__ = ["SOURCE", "KinesisRecord", "parse", "shard_of"]
 
 _EVENT_SOURCE = "aws:kinesis"
 _UNSET: Any = object()
@@ -121,10 +121,7 @@ class KinesisRecord(SourceRecord):
     @cached_property
     def shard_id(self) -> str:
         """The shard the record came from, e.g. ``shardId-000000000006`` (from ``eventID``)."""
-        shard, colon, _ = self.event_id.partition(":")
-        if not colon or not shard.startswith("shardId-"):
-            raise RecordError(f"{self.describe()}: eventID {short(self.event_id)} names no shard")
-        return shard
+        return shard_of(self.event_id, self)
 
     @cached_property
     def approximate_arrival_time(self) -> datetime:
@@ -136,6 +133,14 @@ class KinesisRecord(SourceRecord):
     def event_source_arn(self) -> str:
         """The ARN of the stream (``eventSourceARN``)."""
         return field(self._raw, "eventSourceARN", str, self, "eventSourceARN")
+
+
+def shard_of(event_id: str, record: SourceRecord) -> str:
+    """The shard a Kinesis ``eventID`` (``shardId-<n>:<sequence number>``) names."""
+    shard, colon, _ = event_id.partition(":")
+    if not colon or not shard.startswith("shardId-"):
+        raise RecordError(f"{record.describe()}: eventID {short(event_id)} names no shard")
+    return shard
 
 
 def parse(event: Mapping[str, Any] | Sequence[Any]) -> list[KinesisRecord]:

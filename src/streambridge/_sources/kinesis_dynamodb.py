@@ -29,7 +29,7 @@ from streambridge._sources._common import (
     wrong_source,
 )
 from streambridge._sources.dynamodb import DynamoDBChange
-from streambridge._sources.kinesis import KinesisRecord
+from streambridge._sources.kinesis import KinesisRecord, shard_of
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -95,10 +95,7 @@ class KinesisDynamoDBRecord(DynamoDBChange, KinesisRecord):
     @cached_property
     def shard_id(self) -> str:
         """The shard the record came from, e.g. ``shardId-000000000006`` (from the Kinesis ``eventID``)."""
-        shard, colon, _ = self.kinesis_event_id.partition(":")
-        if not colon or not shard.startswith("shardId-"):
-            raise RecordError(f"{self.describe()}: eventID {short(self.kinesis_event_id)} names no shard")
-        return shard
+        return shard_of(self.kinesis_event_id, self)
 
     @property
     def table_name(self) -> str:

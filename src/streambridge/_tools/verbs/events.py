@@ -36,7 +36,7 @@ SAMPLE_PAYLOAD: dict[str, Any] = {"sku": "sku-1", "warehouse": "w-1", "quantity"
 """The payload of ``events aurora`` without --payload (the Aurora example's shape)."""
 
 
-_PIPE_SOURCES = ("dynamodb", "kinesis", "sqs")
+_PIPE_SOURCES = ("dynamodb", "kinesis", "kinesis-dynamodb", "sqs")
 """The sources whose events ``--pipe`` turns into an EventBridge pipe's batch."""
 
 
@@ -55,6 +55,7 @@ examples:
   streambridge events kinesis --data '{"temp": 21.5}' --partition-key dev-1 --count 10
   streambridge events sqs --body '{"orderId": "o-1"}' --fifo --group-id o-1
   streambridge events kinesis --data '{"temp": 21.5}' --count 3 --pipe
+  streambridge events kinesis-dynamodb --items changes.jsonl --arrival 2,0,1,0
   streambridge events aurora --payload '{"id": "o-1", "status": "PAID"}'
   streambridge events cloudwatch-alarm --name HighCpu --state ALARM --via sns
   streambridge events eventbridge --detail '{"orderId": "o-1"}' --source com.example.orders \\
@@ -69,6 +70,7 @@ examples:
     for add in (
         _events_dynamodb,
         _events_kinesis,
+        _events_kinesis_dynamodb,
         _events_sqs,
         _events_aurora,
         _events_alarm,
@@ -116,33 +118,7 @@ def _events_dynamodb(sources: _Subparsers[argparse.ArgumentParser], prog: str) -
         "times with increasing sequence numbers, over --keys N items; or the changes of --items FILE",
         """streambridge events dynamodb --new-image '{"id": "o-1", "status": "NEW"}' --count 3 --keys 2""",
     )
-    dynamodb.add_argument(
-        "--new-image",
-        metavar="JSON",
-        help=f"the item after the change (a JSON object; without any image: {json.dumps(SAMPLE_ITEM)})",
-    )
-    dynamodb.add_argument("--old-image", metavar="JSON", help="the item before the change (a JSON object)")
-    dynamodb.add_argument(
-        "--event-name",
-        choices=("INSERT", "MODIFY", "REMOVE"),
-        help="default: INSERT with only a new image, MODIFY with both, REMOVE with only an old image",
-    )
-    dynamodb.add_argument(
-        "--keys",
-        metavar="N|NAMES",
-        help="a whole number N: the change for N items, the first key attribute's value counted up "
-        "(o-1, o-2, ...), interleaved; otherwise the key attribute names, as --key-names",
-    )
-    dynamodb.add_argument(
-        "--key-names", metavar="NAMES", help="the table's key attribute names, comma-separated (default: id)"
-    )
-    dynamodb.add_argument(
-        "--items",
-        metavar="FILE",
-        help="JSON Lines, one item state per line, in stream order (- for stdin): a key's first line is an "
-        "INSERT, its next lines MODIFY from the line before (REMOVE with --event-name REMOVE)",
-    )
-    dynamodb.add_argument("--ttl", action="store_true", help="a REMOVE done by DynamoDB's Time to Live")
+    _add_change_options(dynamodb)
     dynamodb.add_argument("--table", default="Orders", help="table name, in the stream ARN")
     dynamodb.add_argument(
         "--stream-view-type",
@@ -152,6 +128,70 @@ def _events_dynamodb(sources: _Subparsers[argparse.ArgumentParser], prog: str) -
     )
     _add_count_and_start(dynamodb)
     _add_region(dynamodb)
+
+
+def _add_change_options(parser: argparse.ArgumentParser) -> None:
+    """The options that describe item changes: images, event name, keys, --items, --ttl."""
+    parser.add_argument(
+        "--new-image",
+        metavar="JSON",
+        help=f"the item after the change (a JSON object; without any image: {json.dumps(SAMPLE_ITEM)})",
+    )
+    parser.add_argument("--old-image", metavar="JSON", help="the item before the change (a JSON object)")
+    parser.add_argument(
+        "--event-name",
+        choices=("INSERT", "MODIFY", "REMOVE"),
+        help="default: INSERT with only a new image, MODIFY with both, REMOVE with only an old image",
+    )
+    parser.add_argument(
+        "--keys",
+        metavar="N|NAMES",
+        help="a whole number N: the change for N items, the first key attribute's value counted up "
+        "(o-1, o-2, ...), interleaved; otherwise the key attribute names, as --key-names",
+    )
+    parser.add_argument(
+        "--key-names", metavar="NAMES", help="the table's key attribute names, comma-separated (default: id)"
+    )
+    parser.add_argument(
+        "--items",
+        metavar="FILE",
+        help="JSON Lines, one item state per line, in stream order (- for stdin): a key's first line is an "
+        "INSERT, its next lines MODIFY from the line before (REMOVE with --event-name REMOVE)",
+    )
+    parser.add_argument("--ttl", action="store_true", help="a REMOVE done by DynamoDB's Time to Live")
+
+
+def _events_kinesis_dynamodb(sources: _Subparsers[argparse.ArgumentParser], prog: str) -> None:
+    changes = _source_parser(
+        sources,
+        prog,
+        "kinesis-dynamodb",
+        "a Kinesis batch of a table's changes (Kinesis Data Streams for DynamoDB): the changes described as "
+        "for `events dynamodb`, made 1 ms apart, delivered in --arrival order (repeats: duplicates)",
+        "streambridge events kinesis-dynamodb --items changes.jsonl --arrival 2,0,1,0",
+        aliases=("kinesis_dynamodb",),
+    )
+    _add_change_options(changes)
+    changes.add_argument("--table", default="Orders", help="table name (tableName)")
+    changes.add_argument(
+        "--precision",
+        choices=("MICROSECOND", "MILLISECOND"),
+        default="MICROSECOND",
+        help="the table's ApproximateCreationDateTimePrecision",
+    )
+    changes.add_argument(
+        "--arrival",
+        metavar="POSITIONS",
+        help="the order Kinesis delivers the changes in, as positions from 0, comma-separated: out of "
+        "order, or a position twice for a duplicate (default: each change once, as made)",
+    )
+    changes.add_argument(
+        "--partition-key", help="the Kinesis partition key of every record (default: DynamoDB's, opaque)"
+    )
+    changes.add_argument("--stream", default="orders-changes", help="stream name, in the ARN")
+    changes.add_argument("--shard-id", default="shardId-000000000000", help="the shard the records come from")
+    _add_count_and_start(changes)
+    _add_region(changes)
 
 
 def _events_kinesis(sources: _Subparsers[argparse.ArgumentParser], prog: str) -> None:
@@ -310,6 +350,43 @@ def _run_events(args: argparse.Namespace) -> int:
 
 
 def _dynamodb_event(args: argparse.Namespace, events: Any) -> Any:
+    changes, key_names = _change_options(args)
+    return events.dynamodb(
+        changes,
+        table=args.table,
+        region=args.region,
+        stream_view_type=args.stream_view_type,
+        start_sequence=args.start_sequence,
+        key_names=key_names,
+    )
+
+
+def _kinesis_dynamodb_event(args: argparse.Namespace, events: Any) -> Any:
+    changes, key_names = _change_options(args)
+    arrival = None
+    if args.arrival is not None:
+        try:
+            arrival = [int(position) for position in args.arrival.split(",")]
+        except ValueError:
+            raise CommandError(
+                f"argument --arrival: whole numbers from 0, comma-separated, got {args.arrival!r}"
+            ) from None
+    return events.kinesis_dynamodb(
+        changes,
+        table=args.table,
+        key_names=key_names,
+        precision=args.precision,
+        arrival=arrival,
+        partition_key=args.partition_key,
+        stream=args.stream,
+        shard_id=args.shard_id,
+        region=args.region,
+        start_sequence=args.start_sequence,
+    )
+
+
+def _change_options(args: argparse.Namespace) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """The changes the options describe (images, --keys, --count, or --items), and the key names."""
     key_names, key_count = _dynamodb_keys(args)
     if args.items is not None:
         if args.new_image is not None or args.old_image is not None or args.count != 1 or key_count != 1:
@@ -344,14 +421,7 @@ def _dynamodb_event(args: argparse.Namespace, events: Any) -> Any:
             for _ in range(args.count)
             for index in range(key_count)
         ]
-    return events.dynamodb(
-        changes,
-        table=args.table,
-        region=args.region,
-        stream_view_type=args.stream_view_type,
-        start_sequence=args.start_sequence,
-        key_names=key_names,
-    )
+    return changes, key_names
 
 
 def _dynamodb_keys(args: argparse.Namespace) -> tuple[tuple[str, ...], int]:
@@ -452,6 +522,7 @@ def _in_command_words(message: str) -> str:
 
 
 _PYTHON_WORDS = (
+    ("arrival lists positions in changes, 0 to", "--arrival lists positions of the changes, from 0 to"),
     ("ttl=True", "--ttl"),
     ("fifo=True", "--fifo"),
     ("new_image", "--new-image"),
@@ -667,6 +738,7 @@ def _http_event(args: argparse.Namespace, events: Any) -> Any:
 _BUILDERS: dict[str, Callable[[argparse.Namespace, Any], Any]] = {
     "dynamodb": _dynamodb_event,
     "kinesis": _kinesis_event,
+    "kinesis-dynamodb": _kinesis_dynamodb_event,
     "sqs": _sqs_event,
     "aurora": _aurora_event,
     "cloudwatch-alarm": _alarm_event,
