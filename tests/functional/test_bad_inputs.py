@@ -109,7 +109,7 @@ CATALOG = {
     "eventbridge event to dynamodb": Case("dynamodb", lambda: events.eventbridge({}), image, EventShapeError, ("EventBridge",), True),
     "dynamodb event to eventbridge": Case("eventbridge", lambda: events.dynamodb(GOOD), image, EventShapeError, ("dynamodb",), True),
     "dynamodb event to alarm": Case("cloudwatch_alarm", lambda: events.dynamodb(GOOD), image, EventShapeError, ("dynamodb",), True),
-    "not a dict": Case("dynamodb", lambda: ["not", "an", "event"], image, EventShapeError, ("list",), True),
+    "not a dict": Case("dynamodb", lambda: ["not", "an", "event"], image, EventShapeError, ("JSON str, not an object", "pipe"), True),
     "Records not a list": Case("dynamodb", lambda: {"Records": "nope"}, image, EventShapeError, ("Records",), True),
     "missing sequence number": Case("dynamodb", lambda: ddb(drop("dynamodb", "SequenceNumber")), image, EventShapeError, ("SequenceNumber",), True),
     "missing kinesis sequence number": Case("kinesis", lambda: kinesis(mutate=drop("kinesis", "sequenceNumber")), kinesis_json, EventShapeError, ("sequenceNumber",), True),
