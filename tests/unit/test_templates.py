@@ -155,12 +155,18 @@ def test_templates_lint_clean() -> None:
 
 
 def test_the_stream_examples_are_the_ones_checked_below() -> None:
-    assert {name for name, _, _ in STREAM_EVENTS} == {"orders", "kinesis_telemetry", "chat_rooms"}
+    assert {name for name, _, _ in STREAM_EVENTS} == {
+        "orders",
+        "kinesis_telemetry",
+        "chat_rooms",
+        "kinesis_dynamodb",
+    }
 
 
-# Examples whose handler keeps an order wider than Lambda's (chat_rooms: a room's messages, several items)
-# read one batch per shard at a time; the others let Lambda read a shard with 2 to 10 batches at once.
-ONE_BATCH_PER_SHARD = {"chat_rooms"}
+# Examples whose handler keeps an order wider than Lambda's (chat_rooms: a room's messages, several items;
+# kinesis_dynamodb: an item's changes, under Kinesis partition keys that are not the item's) read one batch
+# per shard at a time; the others let Lambda read a shard with 2 to 10 batches at once.
+ONE_BATCH_PER_SHARD = {"chat_rooms", "kinesis_dynamodb"}
 
 
 @pytest.mark.parametrize(("name", "function", "event"), STREAM_EVENTS)
@@ -320,6 +326,24 @@ def test_kinesis_readings_come_from_the_stack_stream() -> None:
     assert event["Type"] == "Kinesis"
     stream, _ = get_att(event["Properties"]["Stream"])
     assert stream in resources(template, "AWS::Kinesis::Stream")
+
+
+def test_kinesis_dynamodb_table_streams_its_changes_to_the_stream_the_publisher_reads() -> None:
+    # GIVEN the Kinesis Data Streams for DynamoDB example
+    template = load("kinesis_dynamodb")
+    ((_, table),) = resources(template, "AWS::DynamoDB::Table").items()
+    _, props = publisher(template)
+    (event,) = props["Events"].values()
+
+    # THEN the table streams to the stack's Kinesis stream, with microsecond creation times, and the
+    # publisher reads that stream (a Kinesis event source, not DynamoDB Streams)
+    spec = table["KinesisStreamSpecification"]
+    assert spec["ApproximateCreationDateTimePrecision"] == "MICROSECOND"
+    stream, _ = get_att(spec["StreamArn"])
+    assert stream in resources(template, "AWS::Kinesis::Stream")
+    assert event["Type"] == "Kinesis"
+    assert get_att(event["Properties"]["Stream"]) == (stream, "Arn")
+    assert "StreamSpecification" not in table
 
 
 def test_alarms_invoke_the_publisher_directly_and_through_sns() -> None:
