@@ -30,9 +30,16 @@ from streambridge import (
 )
 from streambridge._sources.http import RequestRefusedError
 from streambridge._tools.cli import main
-from streambridge.testing import FakeAppSync, FakeEventApi, conditions, events, lambda_context
+from streambridge.testing import (
+    EventRejectedError,
+    FakeAppSync,
+    FakeEventApi,
+    conditions,
+    events,
+    lambda_context,
+)
 
-from .conftest import PUBLISH, ListSink, rejecting
+from .conftest import PUBLISH, URL, ListSink, rejecting
 
 FORMATS = [
     pytest.param({"api": "http"}, id="http-api-2.0"),
@@ -605,3 +612,68 @@ def test_invoke_prints_the_http_answer(
     code = main(["invoke", "webhook_app:handler", "--event", str(refused), "--url", "http://127.0.0.1:9/graphql",
                  "--api-key", "da2-k", "--json"])  # fmt: skip
     assert json.loads(capsys.readouterr().out)["response"]["statusCode"] == 400
+
+
+# --- real local servers: LocalAppSync (GraphQL) and LocalEventApi (channels) ----------------------------
+
+SCHEMA = """
+type Order @aws_api_key @aws_iam { id: ID! status: String! }
+input OrderInput { id: ID! status: String! }
+type Query { order(id: ID!): Order }
+type Mutation { publishOrder(input: OrderInput!): Order @aws_iam }
+type Subscription @aws_api_key { onPublishOrder: Order @aws_subscribe(mutations: ["publishOrder"]) }
+"""
+
+
+@pytest.mark.parametrize("form", FORMATS)
+def test_a_request_reaches_a_local_appsync_subscriber_in_order(
+    form: dict[str, Any], local_appsync_factory: Any, local_handler: Any
+) -> None:
+    # GIVEN LocalAppSync serving a schema, a subscriber, and the handler signing with IAM
+    appsync = local_appsync_factory(SCHEMA)
+    subscriber = appsync.subscribe("subscription { onPublishOrder { id status } }")
+    handler = local_handler(make_handler(Bridge(URL, ApiKeyAuth("da2-unused"))), appsync)
+    # WHEN a request of three changes comes
+    response = handler(
+        events.http(orders(("a", "NEW"), ("b", "NEW"), ("a", "PAID")), **form), lambda_context()
+    )
+    # THEN 200, and the subscriber got them in the order of the body
+    assert answer(response)[0] == 200
+    assert [m["onPublishOrder"] for m in subscriber.wait_for(3)] == [
+        {"id": "a", "status": "NEW"},
+        {"id": "b", "status": "NEW"},
+        {"id": "a", "status": "PAID"},
+    ]
+    assert {m.auth_mode for m in appsync.mutations} == {"AWS_IAM"}
+
+
+def test_a_request_reaches_local_event_api_subscribers_up_to_a_refused_event(
+    local_event_api_factory: Any,
+) -> None:
+    # GIVEN a local Event API that refuses one event, and a subscriber on every order's channel
+    def on_publish(_channel: str, value: Any) -> None:
+        if value["status"] == "SPAM":
+            raise EventRejectedError("no spam", 400)
+
+    api = local_event_api_factory(namespaces=("orders",), on_publish=on_publish)
+    everything = api.subscribe("/orders/*")
+    bridge = Bridge(api.url, ApiKeyAuth(api.api_key or ""))
+
+    @bridge.http(channel=lambda item: f"/orders/{item.get('id')}")
+    def handler(item: HttpItem) -> Any:
+        return item.json()
+
+    # WHEN a request whose third item the API refuses comes
+    response = handler(
+        events.http(orders(("a", "NEW"), ("b", "NEW"), ("a", "SPAM"), ("b", "PAID")), api="function-url"),
+        lambda_context(),
+    )
+    bridge.close()
+    # THEN 422 naming the refused event and the one held back behind it, and the subscriber got the rest
+    status, reply = answer(response)
+    assert status == 422
+    assert [(f["index"], f["error"]) for f in reply["failures"]] == [
+        (2, "ChannelEventError"),
+        (3, "HeldBackError"),
+    ]
+    assert [(e["id"], e["status"]) for e in everything.wait_for(2)] == [("a", "NEW"), ("b", "NEW")]
