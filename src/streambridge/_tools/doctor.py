@@ -495,6 +495,7 @@ def sample_event(source: str, probe_id: str) -> Any:
     builders: dict[str, Callable[[], Any]] = {
         "dynamodb": lambda: sample_events.dynamodb([{"new_image": item}]),
         "kinesis": lambda: sample_events.kinesis([sample_events.KinesisInput(item, probe_id)]),
+        "kinesis_dynamodb": lambda: sample_events.kinesis_dynamodb([{"new_image": item}]),
         "sqs": lambda: sample_events.sqs([item]),
         "aurora": lambda: sample_events.aurora(item),
         "cloudwatch_alarm": lambda: sample_events.cloudwatch_alarm(probe_id),
@@ -508,6 +509,7 @@ def sample_event(source: str, probe_id: str) -> Any:
 _IDENTITY = {
     "dynamodb": ("dynamodb", "SequenceNumber"),
     "kinesis": ("kinesis", "sequenceNumber"),
+    "kinesis_dynamodb": ("kinesis", "sequenceNumber"),
     "sqs": ("messageId",),
 }
 
@@ -522,8 +524,24 @@ def copies(source: str, record: Mapping[str, Any], first: int, count: int) -> di
         for part in path:
             holder = holder[part]
         holder[key] = _numbered(str(holder[key]), number)
+        if source == "kinesis_dynamodb":
+            _number_change(copy, number)
         records.append(copy)
     return {"Records": records}
+
+
+def _number_change(record: dict[str, Any], number: int) -> None:
+    """Make the DynamoDB change in a copy's data another change, made ``number`` time units later.
+
+    Otherwise the copies would be duplicates of one change, which @bridge.kinesis_dynamodb publishes once.
+    """
+    import base64
+
+    change = json.loads(base64.b64decode(record["kinesis"]["data"]))
+    change["eventID"] = _numbered(str(change["eventID"]), number)
+    change["dynamodb"]["ApproximateCreationDateTime"] += number
+    data = json.dumps(change, separators=(",", ":"), ensure_ascii=False).encode()
+    record["kinesis"]["data"] = base64.b64encode(data).decode("ascii")
 
 
 def _numbered(identity: str, number: int) -> str:
