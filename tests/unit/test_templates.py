@@ -105,8 +105,17 @@ STREAM_EVENTS = list(stream_events())
 # Examples whose publisher an EventBridge pipe invokes (synchronously, with a batch): checked by
 # tests/functional/test_pipes_example.py, not as a stream mapping nor as a single-event function.
 PIPE_NAMES = [name for name in NAMES if resources(load(name), "AWS::Pipes::Pipe")]
+# Examples whose publisher API Gateway invokes (synchronously, one request: it answers an HTTP response):
+# checked by test_webhook_* below and tests/functional/test_webhook_example.py, not as async single events.
+HTTP_NAMES = [
+    name
+    for name in NAMES
+    if any(e["Type"] == "HttpApi" for e in publisher(load(name))[1].get("Events", {}).values())
+]
 SINGLE_EVENT_NAMES = [
-    name for name in NAMES if name not in {n for n, _, _ in STREAM_EVENTS} and name not in PIPE_NAMES
+    name
+    for name in NAMES
+    if name not in {n for n, _, _ in STREAM_EVENTS} and name not in PIPE_NAMES and name not in HTTP_NAMES
 ]
 
 
@@ -344,6 +353,31 @@ def test_kinesis_dynamodb_table_streams_its_changes_to_the_stream_the_publisher_
     assert event["Type"] == "Kinesis"
     assert get_att(event["Properties"]["Stream"]) == (stream, "Arn")
     assert "StreamSpecification" not in table
+
+
+def test_webhook_requests_come_through_an_iam_authorized_http_api_answered_in_time() -> None:
+    # GIVEN the webhook example's publisher and its HTTP API
+    template = load("webhook")
+    _, props = publisher(template)
+    (event,) = props["Events"].values()
+    ((api_id, api),) = resources(template, "AWS::Serverless::HttpApi").items()
+
+    # THEN POST /orders/status of that API invokes it with payload format 2.0, behind SigV4
+    assert HTTP_NAMES == ["webhook"]
+    assert event["Type"] == "HttpApi"
+    assert event["Properties"]["ApiId"] == {"Ref": api_id}
+    assert (event["Properties"]["Method"], event["Properties"]["Path"]) == ("POST", "/orders/status")
+    assert event["Properties"]["PayloadFormatVersion"] == "2.0"
+    assert api["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    # AND it answers before the HTTP API's 30 s integration timeout (API Gateway quotas for HTTP APIs)
+    assert props["Timeout"] < 30
+    # AND its idempotency table expires keys, and the function may read and write it, nothing more
+    ((table_id, table),) = resources(template, "AWS::DynamoDB::Table").items()
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert props["Environment"]["Variables"]["IDEMPOTENCY_TABLE"] == {"Ref": table_id}
+    statements = [s for policy in props["Policies"] for s in policy["Statement"]]
+    (grant,) = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}]
+    assert grant["Action"] == ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"]
 
 
 def test_alarms_invoke_the_publisher_directly_and_through_sns() -> None:

@@ -1,0 +1,1 @@
+"""API Gateway (HTTP API) -> streambridge -> AppSync: order status webhooks, live on the order page."""
