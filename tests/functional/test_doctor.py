@@ -59,7 +59,7 @@ def forget_imported_handlers() -> Iterator[None]:
     before = set(sys.modules)
     yield
     for name in set(sys.modules) - before:
-        if name.startswith(("doctorapp", "examples.orders")):
+        if name.startswith(("doctorapp", "examples.orders", "examples.kinesis_dynamodb")):
             del sys.modules[name]
 
 
@@ -579,3 +579,24 @@ def test_copies_get_distinct_increasing_identities() -> None:
         sqs["messageId"],
         sqs["messageId"] + "-1",
     ]
+
+
+def test_the_kinesis_dynamodb_example_is_probed_with_distinct_changes(
+    capsys: pytest.CaptureFixture[str], local_appsync_factory: LocalAppSyncFactory
+) -> None:
+    # GIVEN the Kinesis Data Streams for DynamoDB example on LocalAppSync serving its schema
+    schema = ROOT / "examples" / "kinesis_dynamodb" / "schema.graphql"
+    api = local_appsync_factory(schema)
+
+    # WHEN the doctor probes its handler: the copies of the probe change must be other changes, or the
+    # decorator would publish one of them and skip the rest as duplicates
+    code = main(
+        ["doctor", "examples.kinesis_dynamodb.handler:handler", "--url", api.url, "--schema", str(schema),
+         "--wait", WAIT, "--iam", "--region", "us-east-1", "--subscribe-api-key", str(api.api_key)]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+
+    # THEN every probe message reached the subscription, in order, in both request shapes
+    assert code == 0, out + err
+    assert "onOrderChanged: 3/3 messages, in order" in out
+    assert "OK: aliased batches reach every subscription" in out

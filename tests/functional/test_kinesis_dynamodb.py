@@ -30,18 +30,12 @@ from streambridge._tools.cli import main
 from streambridge.testing import FakeAppSync, FakeEventApi, FieldError, events, lambda_context
 
 from .conftest import PUBLISH
+from .test_harness import SCHEMA
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 EVENT_URL = "https://abc.appsync-api.us-east-1.amazonaws.com/event"
 POWERTOOLS_SAMPLE = Path(__file__).parents[1] / "powertools_events" / "kinesisDynamoDBStreamEvent.json"
-SCHEMA = """
-type Order @aws_api_key @aws_iam { id: ID! status: String! }
-input OrderInput { id: ID! status: String! }
-type Query { order(id: ID!): Order }
-type Mutation { publishOrder(input: OrderInput!): Order @aws_iam }
-type Subscription @aws_api_key { onPublishOrder: Order @aws_subscribe(mutations: ["publishOrder"]) }
-"""
 
 
 def orders(bridge: Bridge) -> Any:

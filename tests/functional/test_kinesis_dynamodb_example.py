@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from streambridge import Status
-from streambridge._tools.cli import main
-from streambridge.testing import DEFAULT_CREDENTIALS, FieldError, events, lambda_context
+from streambridge.testing import FieldError, events, lambda_context
 from streambridge.testing.events import Change
 
 from .test_examples import import_handler
@@ -32,6 +31,15 @@ def example(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return import_handler("kinesis_dynamodb", monkeypatch)
 
 
+@pytest.fixture
+def subscribed(local_appsync_factory: Callable[..., Any]) -> tuple[Any, Any]:
+    """``(LocalAppSync serving the example's schema, a subscriber to every order's changes)``."""
+    appsync = local_appsync_factory(SCHEMA)
+    subscriber = appsync.subscribe(ON_ORDER)
+    appsync.wait_for_subscriptions(1)
+    return appsync, subscriber
+
+
 def order(key: str, status: str, **fields: Any) -> dict[str, Any]:
     return {"id": key, "status": status, **fields}
 
@@ -42,13 +50,11 @@ def received(subscriber: Any, count: int) -> list[tuple[str, str, str]]:
 
 
 def test_clients_see_each_orders_changes_in_creation_order_once(
-    example: ModuleType, local_appsync_factory: Callable[..., Any], local_handler: Callable[..., Any]
+    example: ModuleType, subscribed: tuple[Any, Any], local_handler: Callable[..., Any]
 ) -> None:
     # GIVEN a subscriber, and two orders' changes made 250 microseconds apart, delivered shuffled with
     # duplicates under Kinesis partition keys that are not the orders' keys
-    appsync = local_appsync_factory(SCHEMA)
-    subscriber = appsync.subscribe(ON_ORDER)
-    appsync.wait_for_subscriptions(1)
+    appsync, subscriber = subscribed
     handler = local_handler(example.handler, appsync)
     changes = [
         Change.insert(order("o-1", "NEW", customer="c-1", amount=12.5)),
@@ -83,12 +89,10 @@ def test_clients_see_each_orders_changes_in_creation_order_once(
 
 
 def test_an_application_deletion_is_published_and_an_expiry_is_not(
-    example: ModuleType, local_appsync_factory: Callable[..., Any], local_handler: Callable[..., Any]
+    example: ModuleType, subscribed: tuple[Any, Any], local_handler: Callable[..., Any]
 ) -> None:
     # GIVEN an order deleted by the application and another expired by Time to Live
-    appsync = local_appsync_factory(SCHEMA)
-    subscriber = appsync.subscribe(ON_ORDER)
-    appsync.wait_for_subscriptions(1)
+    appsync, subscriber = subscribed
     event = events.kinesis_dynamodb(
         [Change.remove(order("o-1", "PAID")), Change.remove(order("o-2", "NEW"), ttl=True)],
         precision="MILLISECOND",
@@ -135,34 +139,3 @@ def test_a_rejected_change_holds_back_its_orders_later_changes_wherever_they_arr
         ("o-1", "NEW"),
         ("o-2", "NEW"),
     ]
-
-
-def test_the_doctor_probes_the_example_handler_with_distinct_changes(
-    example: ModuleType,
-    local_appsync_factory: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-) -> None:
-    # GIVEN LocalAppSync serving the example's schema, and its test identity as the only AWS credentials
-    api = local_appsync_factory(SCHEMA)
-    access_key, secret_key, _token = DEFAULT_CREDENTIALS[0]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-
-    # WHEN `streambridge doctor` probes the handler: its copies of the probe change must be other changes,
-    # or the decorator would publish one of them and skip the rest as duplicates
-    code = main(
-        ["doctor", "examples.kinesis_dynamodb.handler:handler", "--url", api.url, "--schema", str(SCHEMA),
-         "--wait", "0.3", "--iam", "--region", "us-east-1", "--subscribe-api-key", str(api.api_key)]
-    )  # fmt: skip
-    out, err = capsys.readouterr()
-
-    # THEN every probe message reached the subscription, in order, in both request shapes
-    assert code == 0, out + err
-    assert "onOrderChanged: 3/3 messages, in order" in out
-    assert "OK: aliased batches reach every subscription" in out
