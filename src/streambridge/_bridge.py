@@ -1097,7 +1097,10 @@ def _guard_group(
     """
 
     def group(record: SourceRecord) -> Hashable | None:
-        key = _group_of(record, chooser if isinstance(record, MutationOf) else partition_key)
+        if isinstance(record, MutationOf):
+            key = _group_of(record.event, chooser)
+        else:
+            key = _group_of(record, partition_key)
         return None if isinstance(key, _Unordered) else key
 
     return group

@@ -1,6 +1,6 @@
 """Store models for the stateful model test (``test_model.py``): boto3-shaped clients of an SQS queue (the
-dead-letter queue) and of a DynamoDB table (the idempotency store), each behaving as its service documents,
-on the test's clock, with faults the test schedules.
+dead-letter queue) and of DynamoDB tables (the idempotency store, the stale guard's version store), each
+behaving as its service documents, on the test's clock, with faults the test schedules.
 
 Why our own models and not moto (moto 5.2, checked in its source ``moto/sqs/models.py``, and pinned against
 these models by ``test_the_sqs_model_agrees_with_moto_where_moto_models_the_rule``):
@@ -219,3 +219,81 @@ class DynamoDBModel:
             raise _client_error("ProvisionedThroughputExceededException", "Rate exceeded", "GetItem")
         key = next(v["S"] for v in Key.values())
         return {"Item": self.items[key]} if key in self.items else {}
+
+
+class VersionTableModel:
+    """A boto3 DynamoDB client with the calls a version store makes (``DynamoDBVersionStore``), on one table.
+
+    BatchGetItem: at most 100 keys (``ValidationException`` beyond), the projection's attributes, and, when
+    throttled, every key back in ``UnprocessedKeys`` (BatchGetItem, DynamoDB API reference). UpdateItem with
+    the store's one condition, ``attribute_not_exists(#v) OR #v < :v``, compared as DynamoDB compares two
+    strings (by their UTF-8 bytes: "Comparison operator and function reference", DynamoDB developer guide);
+    a false condition raises ``ConditionalCheckFailedException`` and writes nothing. moto models both (the
+    store's own tests run on it: ``test_version_store.py``); this model adds the faults on the test's clock.
+    Any other expression is refused, so that a change of the store's expressions cannot pass unmodelled.
+    """
+
+    CONDITION = "attribute_not_exists(#v) OR #v < :v"
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.items: dict[str, dict[str, Any]] = {}
+        self.fault: str | None = None
+        self.delay = 0.0
+        self.reads = 0
+        self.writes = 0
+
+    def _check(self, operation: str) -> None:
+        if self.fault == "unreachable":
+            raise EndpointConnectionError(
+                endpoint_url=f"https://dynamodb.us-east-1.amazonaws.com ({operation})"
+            )
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        """The items found, strongly consistent (the model has one copy); throttled: all unprocessed."""
+        self._check("BatchGetItem")
+        request = RequestItems[self.table]
+        assert request.get("ConsistentRead") is True, "a version store must read strongly consistent"
+        if len(request["Keys"]) > 100:
+            raise _client_error(
+                "ValidationException", "Too many items requested for the BatchGetItem call", "BatchGetItem"
+            )
+        if self.fault == "throttled":
+            return {"Responses": {self.table: []}, "UnprocessedKeys": RequestItems}
+        self.reads += 1
+        names = request["ExpressionAttributeNames"]
+        key_name = next(iter(request["Keys"][0]))
+        found = []
+        for key in request["Keys"]:
+            item = self.items.get(key[key_name]["S"])
+            if item is not None:
+                found.append({name: item[name] for name in names.values() if name in item})
+        return {"Responses": {self.table: found}, "UnprocessedKeys": {}}
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        """Set the version (and expiry) if the condition holds; throttled: raise as DynamoDB does."""
+        self._check("UpdateItem")
+        if self.fault == "throttled":
+            raise _client_error("ProvisionedThroughputExceededException", "Rate exceeded", "UpdateItem")
+        assert request["TableName"] == self.table
+        assert request["ConditionExpression"] == self.CONDITION, request["ConditionExpression"]
+        names, values = request["ExpressionAttributeNames"], request["ExpressionAttributeValues"]
+        ((key_name, key),) = request["Key"].items()
+        version_name, new = names["#v"], values[":v"]["S"]
+        item = self.items.get(key["S"])
+        current = None if item is None else item.get(version_name, {}).get("S")
+        if current is not None and not current.encode() < new.encode():
+            raise _client_error(
+                "ConditionalCheckFailedException", "The conditional request failed", "UpdateItem"
+            )
+        assert request["UpdateExpression"] in ("SET #v = :v", "SET #v = :v, #t = :t"), request
+        updated = {**(item or {}), key_name: key, version_name: values[":v"]}
+        if "#t" in names:
+            updated[names["#t"]] = values[":t"]
+        self.items[key["S"]] = updated
+        self.writes += 1
+        return {}
+
+    def versions(self) -> dict[str, int]:
+        """Each key's stored version, decoded (3 digits of length, then the digits)."""
+        return {key: int(item["version"]["S"][3:]) for key, item in self.items.items()}

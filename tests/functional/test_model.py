@@ -8,14 +8,18 @@ batching, poison and store settings) and drives a sequence of WARM invocations o
 - a model endpoint (``model_endpoint.py``) answering each request with something AppSync answers, and
   keeping the ground truth of what RAN (the side effect happened, subscribers were notified);
 - store models (``model_stores.py``): the dead-letter queue as SQS documents it (FIFO dedup window, id
-  length and characters, 10 entries and 1 MiB per SendMessageBatch) and the idempotency table as DynamoDB
-  does (unprocessed keys and items when throttled, conditional writes); why not moto is said there;
-- user callables that raise: the mapping function, ``partition_key=``, the ``TokenAuth`` token provider,
-  the channel function.
+  length and characters, 10 entries and 1 MiB per SendMessageBatch), the idempotency table and the stale
+  guard's version table as DynamoDB does (unprocessed keys and items when throttled, conditional writes);
+  why not moto is said there;
+- user callables that raise: the mapping function, ``partition_key=``, ``version=``, the ``TokenAuth``
+  token provider, the channel function.
 
 Between invocations the test re-delivers like Lambda: a stream (DynamoDB, Kinesis) from its lowest failed
 sequence number on, SQS the failed messages, a single event (Aurora, alarm, EventBridge) that raised up to
-twice more. After every invocation it checks (``_check_*``):
+twice more, before or after newer events (Lambda's asynchronous queue keeps no order). With the stale guard
+on (``World.guard``: the sources' own versions, or a ``version=`` function), some changes come late (older
+than one sent before them), and an EventBridge event's version is its time in whole seconds, so two changes
+can share one. After every invocation it checks (``_check_*``):
 
 1. each record has exactly one outcome; a failed one has its error;
 2. ``batchItemFailures`` is exactly the failed records, never an empty identifier; a single event raises
@@ -34,7 +38,13 @@ twice more. After every invocation it checks (``_check_*``):
    metric line (``metrics=True``, stdout) or a trace (``tracing=`` a callable);
 8. a calm invocation (``per_key=1``, 60 s, at most three transient faults, none of them a timeout, at most
    one token refresh failure, healthy stores) fails no record but a poison one (``poison="report"``) and those
-   held back behind it.
+   held back behind it;
+9. with the stale guard: no change of a key runs that is older than the key's stored version when the
+   invocation began (so subscribers never get a change older than one published and remembered by an
+   earlier invocation); a change skipped as stale is strictly older than that version (equal is not
+   stale); when the version table was healthy, it holds for each key at least the newest version reported
+   published, and only versions that were; when it could not be read, no guarded change ran or was
+   skipped as stale.
 
 Two seams keep examples deterministic: ``Bridge._in_thread`` runs the store models on the loop's thread and
 charges their ``delay`` in virtual time (a real thread's answer would race the virtual clock), and
@@ -79,6 +89,7 @@ from streambridge import (
     Bridge,
     DeliveryFailedError,
     DynamoDBIdempotencyStore,
+    DynamoDBVersionStore,
     HeldBackError,
     IAMAuth,
     InvocationResult,
@@ -91,7 +102,7 @@ from streambridge.testing import VirtualTimeLoop, events, lambda_context
 from streambridge.testing.events import KinesisInput, SQSInput
 
 from .model_endpoint import FOR_GOOD_TYPES, THROTTLING_TYPES, Answer, ModelAppSync, ModelEventApi
-from .model_stores import DynamoDBModel, SQSModel
+from .model_stores import DynamoDBModel, SQSModel, VersionTableModel
 
 KNOWN_OPEN: frozenset[str] = frozenset()
 KNOWN_OPEN |= set(os.environ.get("STREAMBRIDGE_MODEL_KNOWN_OPEN", "").split(",")) - {
@@ -114,9 +125,11 @@ STREAMS = ("dynamodb", "kinesis", "sqs", "sqs_fifo")
 SINGLE = ("aurora", "alarm", "eventbridge")
 ORDERED = ("dynamodb", "kinesis", "sqs_fifo")
 """Sources whose records of a key come in order (standard SQS: none; single events: Lambda's own retries)."""
-POISON = frozenset(("raise", "poison", "oversize", "key_raises", "channel_raises", "pair_poison"))
-"""Behaviours no retry cures: the mapping, ``partition_key`` or channel function raises; the API refuses it;
-the payload is over 240 KB."""
+POISON = frozenset(
+    ("raise", "poison", "oversize", "key_raises", "channel_raises", "pair_poison", "version_raises")
+)
+"""Behaviours no retry cures: the mapping, ``partition_key``, ``version`` or channel function raises; the API
+refuses it; the payload is over 240 KB."""
 BIG = 120_000
 """Bytes of a big record: a dead letter holds the record, nine are over SendMessageBatch's 1 MiB."""
 MOST_PENDING = 16
@@ -143,15 +156,24 @@ class World:
     channel: str
     sliced: bool
     """Plan one record at a time between requests (else all at once); never by the real clock."""
+    guard: str = "off"
+    """The stale guard: ``off``, ``own`` (each source's own version) or ``function`` (``version=``)."""
 
 
 @st.composite
 def worlds(draw: st.DrawFn) -> World:
     target = draw(st.sampled_from(["graphql", "channels"]))
     poison = draw(st.sampled_from(["report", "skip", "dead-letter", "dead-letter"]))  # the queue's rules
+    source = draw(st.sampled_from(STREAMS + SINGLE))
+    partition_key = draw(st.booleans())
+    guard = draw(st.sampled_from(["off", "off", "own", "function"]))
+    if guard != "off" and source in ("aurora", "eventbridge"):
+        partition_key = True  # what the guard needs there (refused at cold start otherwise)
+    if guard == "own" and (source == "aurora" or (source in ("dynamodb", "kinesis") and partition_key)):
+        guard = "function"  # Aurora has no version of its own; a user's key may span shards
     return World(
         target=target,
-        source=draw(st.sampled_from(STREAMS + SINGLE)),
+        source=source,
         auth=draw(st.sampled_from(["api_key", "token", "iam"])),
         batch_size=draw(st.sampled_from([1, 5, 50])),
         per_key=draw(st.sampled_from([1, 1, 3])),
@@ -160,9 +182,10 @@ def worlds(draw: st.DrawFn) -> World:
         fifo_queue=poison == "dead-letter" and "fifo_dedup" not in KNOWN_OPEN and draw(st.integers(0, 2)) > 0,
         idempotency=draw(st.booleans()),
         metrics=draw(st.booleans()),
-        partition_key=draw(st.booleans()),
+        partition_key=partition_key,
         channel="none" if target == "graphql" else draw(st.sampled_from(["fixed", "function"])),
         sliced=draw(st.booleans()),
+        guard=guard,
     )
 
 
@@ -172,7 +195,11 @@ def behaviours(world: World) -> st.SearchStrategy[str]:
         rare.append("key_raises")
     if world.channel == "function":
         rare.append("channel_raises")
-    return st.one_of(st.just("ok"), st.just("ok"), st.just("ok"), st.sampled_from(rare))
+    if world.guard == "function":
+        rare.append("version_raises")
+    late = world.guard == "function" or (world.guard == "own" and world.source in ("alarm", "eventbridge"))
+    common = [st.just("ok")] * 3 + ([st.just("late")] if late else [])  # late: older than one sent before
+    return st.one_of(*common, st.sampled_from(rare))
 
 
 _HTTP = [400, 401, 403, 404, 405, 413, 429, 500, 502, 503, 504]
@@ -240,6 +267,10 @@ class Step:
     table_fault: str | None
     table_delay: float
     gap: float
+    versions_fault: str | None = None
+    versions_delay: float = 0.0
+    retry_first: bool = True
+    """A single event: Lambda retries a pending event before the next new one (else after it)."""
 
 
 @functools.cache
@@ -276,6 +307,11 @@ def _steps(draw: st.DrawFn, world: World) -> Step:
         table_fault=draw(st.sampled_from([None, None, None, "unreachable", "throttled"])),
         table_delay=draw(st.sampled_from([0.0, 0.0, 0.0, 0.2, 40.0])),
         gap=draw(st.sampled_from([1.0, 30.0, 400.0])),
+        versions_fault=None
+        if world.guard == "off"
+        else draw(st.sampled_from([None, None, None, None, "unreachable", "throttled"])),
+        versions_delay=0.0 if world.guard == "off" else draw(st.sampled_from([0.0, 0.0, 0.0, 0.2, 40.0])),
+        retry_first=draw(st.sampled_from([True, True, False])),
     )
 
 
@@ -293,6 +329,8 @@ class Rec:
     identifier: str | None
     """What ``batchItemFailures`` must name (stream and SQS records)."""
     tries: int = 0
+    version: int | None = None
+    """The version the guard should read for it (the source's own or ``version=``'s); None: not guarded."""
 
     @property
     def parts(self) -> int:
@@ -303,31 +341,49 @@ _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 _ALARM_NAME = "Orders fleet CPU above 80 percent for five minutes in us-east-1 (page the on-call) "
 
 
-def make_record(source: str, rid: int, key: int, behaviour: str, big: bool) -> Rec:
-    meta: dict[str, Any] = {"rid": rid, "key": key, "b": behaviour}
+def make_record(source: str, rid: int, key: int, behaviour: str, big: bool, *, guard: str = "off") -> Rec:
+    late = behaviour == "late"
+    step = max(0, rid - 3) if late else rid  # a late change: older than one sent before it
+    meta: dict[str, Any] = {"rid": rid, "key": key, "b": behaviour, "v": step}
     if big:
         meta["blob"] = "x" * BIG
+    own = guard == "own"
+    version = step if guard == "function" and behaviour != "version_raises" else None
     if source == "dynamodb":
         raw = events.dynamodb([{"new_image": {"id": f"k{key}", **meta}}], start_sequence=rid)["Records"][0]
-        return Rec(rid, key, behaviour, raw, raw["dynamodb"]["SequenceNumber"])
+        sequence = raw["dynamodb"]["SequenceNumber"]
+        return Rec(rid, key, behaviour, raw, sequence, version=int(sequence) if own else version)
     if source == "kinesis":
         raw = events.kinesis([KinesisInput(meta, partition_key=f"k{key}")], start_sequence=rid)["Records"][0]
-        return Rec(rid, key, behaviour, raw, raw["kinesis"]["sequenceNumber"])
+        sequence = raw["kinesis"]["sequenceNumber"]
+        return Rec(rid, key, behaviour, raw, sequence, version=int(sequence) if own else version)
     if source in ("sqs", "sqs_fifo"):
         fifo = source == "sqs_fifo"
         message = SQSInput(
             meta, group_id=f"k{key}" if fifo else None, deduplication_id=f"d{rid}" if fifo else None
         )
         raw = events.sqs([message], fifo=fifo, seed=rid)["Records"][0]
-        return Rec(rid, key, behaviour, raw, raw["messageId"])
+        if fifo:  # SQS numbers a group's messages in the order they were sent
+            raw["attributes"]["SequenceNumber"] = str(int(raw["attributes"]["SequenceNumber"]) + rid)
+            if own:
+                version = int(raw["attributes"]["SequenceNumber"])
+        return Rec(rid, key, behaviour, raw, raw["messageId"], version=version)
     if source == "aurora":
-        return Rec(rid, key, behaviour, events.aurora(meta), None)
+        return Rec(rid, key, behaviour, events.aurora(meta), None, version=version)
     if source == "alarm":  # a long name with spaces: the key; the rid in the description
-        raw = events.cloudwatch_alarm(name=f"{_ALARM_NAME}k{key}", description=json.dumps(meta),
-                                      time=_EPOCH + timedelta(seconds=rid))  # fmt: skip
-        return Rec(rid, key, behaviour, raw, None)
-    raw = events.eventbridge(meta, source=f"com.example.k{key}", detail_type="OrderChanged")
-    return Rec(rid, key, behaviour, raw, None)
+        # a late change's time is its own (an alarm's changes are named by name and time: letters, ids)
+        moment = (
+            _EPOCH + timedelta(seconds=rid - 3, milliseconds=500) if late else _EPOCH + timedelta(seconds=rid)
+        )
+        raw = events.cloudwatch_alarm(name=f"{_ALARM_NAME}k{key}", description=json.dumps(meta), time=moment)
+        return Rec(rid, key, behaviour, raw, None, version=_micros(moment) if own else version)
+    moment = _EPOCH + timedelta(seconds=step // 2)  # whole seconds: two changes share each
+    raw = events.eventbridge(meta, source=f"com.example.k{key}", detail_type="OrderChanged", time=moment)
+    return Rec(rid, key, behaviour, raw, None, version=_micros(moment) if own else version)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def meta_of(record: Any) -> dict[str, Any]:
@@ -428,6 +484,9 @@ class WarmInvocations(RuleBasedStateMachine):
         self.endpoint: ModelAppSync | ModelEventApi | None = None
         self.queue: SQSModel | None = None
         self.table: DynamoDBModel | None = None
+        self.versions: VersionTableModel | None = None
+        self.published_versions: dict[int, set[int]] = defaultdict(set)
+        """Model key -> the versions of its guarded changes reported published, across invocations."""
         self.pending: list[Rec] = []
         self.next_rid = 0
         self.remembered: set[tuple[int, int]] = set()
@@ -488,6 +547,13 @@ class WarmInvocations(RuleBasedStateMachine):
         if world.idempotency:
             self.table = DynamoDBModel("published")
             idempotency = DynamoDBIdempotencyStore("published", client=self.table)
+        stale_guard = None
+        if world.guard != "off":
+            self.versions = VersionTableModel("versions")
+            stale_guard = DynamoDBVersionStore("versions", client=self.versions)
+            stale_guard._sleep = lambda _: (
+                None
+            )  # its backoff, on virtual time: the model's delay stands for it
         self.bridge = Bridge(
             GRAPHQL_URL if world.target == "graphql" else EVENT_URL,
             auth,
@@ -498,6 +564,7 @@ class WarmInvocations(RuleBasedStateMachine):
             poison=world.poison,  # type: ignore[arg-type]
             dead_letter=dead_letter,
             idempotency=idempotency,
+            stale_guard=stale_guard,
             metrics=world.metrics,
             tracing=lambda trace: self.traces.append(repr(trace)),
         )
@@ -505,11 +572,14 @@ class WarmInvocations(RuleBasedStateMachine):
             self.bridge, "cloudwatch_alarm" if world.source == "alarm" else world.source.removesuffix("_fifo")
         )
         partition_key = self._partition_key if world.partition_key else None
+        version = self._version if world.guard == "function" else None
         if world.target == "graphql":
-            self.handler = decorate(DOCUMENT, partition_key=partition_key)(self._mapper)
+            self.handler = decorate(DOCUMENT, partition_key=partition_key, version=version)(self._mapper)
         else:
             channel: Any = "/rooms/lobby" if world.channel == "fixed" else self._channel
-            self.handler = decorate(channel=channel, partition_key=partition_key)(self._mapper)
+            self.handler = decorate(channel=channel, partition_key=partition_key, version=version)(
+                self._mapper
+            )
 
     # the user's callables
 
@@ -542,6 +612,12 @@ class WarmInvocations(RuleBasedStateMachine):
             raise KeyError("region")
         return f"k{meta['key']}"
 
+    def _version(self, record: Any) -> int:
+        meta = meta_of(record)
+        if meta["b"] == "version_raises":
+            raise LookupError("this order has no revision")
+        return int(meta["v"])
+
     def _channel(self, record: Any) -> str:
         meta = meta_of(record)
         if meta["b"] == "channel_raises":
@@ -562,10 +638,7 @@ class WarmInvocations(RuleBasedStateMachine):
         recs = self._delivery(world, step)
         event_ = self._event(world, recs)
         endpoint.begin(step.answers)
-        for store, fault, delay in ((self.queue, step.queue_fault, step.queue_delay),
-                                    (self.table, step.table_fault, step.table_delay)):  # fmt: skip
-            if store is not None:
-                store.fault, store.delay = fault, delay
+        stored_before = self._faults(step)
         self.token_calls, self.token_raises = 0, step.token_raises
         refused_before = len(self.queue.refused) if self.queue else 0
         writes_before = self.table.writes if self.table else 0
@@ -607,6 +680,9 @@ class WarmInvocations(RuleBasedStateMachine):
             texts.append(_exception_text(raised))
         self._check_secrets(texts, story)
         self._check_calm(world, step, recs, result, story=story, refused_before=refused_before)
+        if self.versions is not None:
+            self._check_stale_guard(world, step, recs, result, stored_before, time_left=deadline - end,
+                                    story=story)  # fmt: skip
         del self.lines.lines[:], self.traces[:]  # checked: keep no invocation's text for the next
 
         # what the idempotency table now holds for sure; and what Lambda re-delivers next
@@ -619,20 +695,29 @@ class WarmInvocations(RuleBasedStateMachine):
             self.remembered.update(item for o in published for item in self._items(world, recs, o))
         self.pending = self._redelivery(world, recs, result, raised)
 
+    def _faults(self, step: Step) -> dict[str, int]:
+        """Give the stores this step's faults; return the version table's contents before the invocation."""
+        for store, fault, delay in ((self.queue, step.queue_fault, step.queue_delay),
+                                    (self.table, step.table_fault, step.table_delay),
+                                    (self.versions, step.versions_fault, step.versions_delay)):  # fmt: skip
+            if store is not None:
+                store.fault, store.delay = fault, delay
+        return self.versions.versions() if self.versions is not None else {}
+
     def _delivery(self, world: World, step: Step) -> list[Rec]:
         if world.source in SINGLE:
-            if self.pending:
-                rec = self.pending[0]
+            if self.pending and (step.retry_first or len(self.pending) >= 3):
+                rec = self.pending.pop(0)
                 rec.tries += 1
                 return [rec]
             key, behaviour = step.new[0]
-            rec = make_record(world.source, self.next_rid, key, behaviour, False)
+            rec = make_record(world.source, self.next_rid, key, behaviour, False, guard=world.guard)
             self.next_rid += 1
             return [rec]
         room = max(0, MOST_PENDING - len(self.pending))
         new = []
         for key, behaviour in step.new[:room]:
-            new.append(make_record(world.source, self.next_rid, key, behaviour, step.big))
+            new.append(make_record(world.source, self.next_rid, key, behaviour, step.big, guard=world.guard))
             self.next_rid += 1
         return [*self.pending, *new]
 
@@ -653,8 +738,9 @@ class WarmInvocations(RuleBasedStateMachine):
 
     def _redelivery(self, world: World, recs: list[Rec], result: InvocationResult,
                     raised: DeliveryFailedError | None) -> list[Rec]:  # fmt: skip
-        if world.source in SINGLE:  # Lambda retries an asynchronous event twice
-            return [recs[0]] if raised is not None and recs[0].tries < 2 else []
+        if world.source in SINGLE:  # Lambda retries an asynchronous event twice, among newer ones
+            again = [recs[0]] if raised is not None and recs[0].tries < 2 else []
+            return [*self.pending, *again]
         failed = [i for i, o in enumerate(result.outcomes) if o.status is Status.FAILED]
         if not failed:
             return []
@@ -781,7 +867,10 @@ class WarmInvocations(RuleBasedStateMachine):
                     f"{outcome.error}\n{story}"
                 )
             if outcome.status is Status.SKIPPED and outcome.error is None:
-                assert rec.behaviour == "skip" or world.idempotency, f"record {rec.rid} skipped\n{story}"
+                stale = world.guard != "off" and (outcome.note or "").startswith("stale: ")
+                assert rec.behaviour == "skip" or world.idempotency or stale, (
+                    f"record {rec.rid} skipped\n{story}"
+                )
             if outcome.status is Status.DEAD_LETTERED:
                 self.dead[rec.rid].add(getattr(outcome.record, "position", 0))
         if self.queue is None:
@@ -856,6 +945,8 @@ class WarmInvocations(RuleBasedStateMachine):
             and step.queue_delay == 0
             and step.table_fault is None
             and step.table_delay == 0
+            and step.versions_fault is None
+            and step.versions_delay == 0
             and all(
                 a.kind in transient
                 or (a.kind == "http" and a.status in (429, 500, 502, 503, 504) and a.retry_after != "3")
@@ -886,12 +977,87 @@ class WarmInvocations(RuleBasedStateMachine):
                 f"calm invocation: record {rec.rid} ({rec.behaviour}) failed: {outcome.error}\n{story}"
             )
 
+    def _check_stale_guard(self, world: World, step: Step, recs: list[Rec], result: InvocationResult,
+                           stored_before: dict[str, int], *, time_left: float,
+                           story: str) -> None:  # fmt: skip
+        # 9. the stale guard: nothing older than the stored version runs, a stale skip is strictly older,
+        # the table holds what was published (if it could be written); a table unread skips nothing
+        endpoint, table = self.endpoint, self.versions
+        assert endpoint is not None
+        assert table is not None
+        before = _by_model_key(stored_before)
+        after = _by_model_key(table.versions())
+        unordered = world.source == "sqs" and not world.partition_key
+        user_key = world.source != "sqs_fifo"  # a FIFO message group is the key, whatever partition_key says
+        guarded = {rec.rid: rec for rec in recs if rec.version is not None and not unordered
+                   and not (user_key and rec.behaviour == "key_raises")}  # fmt: skip
+        story += f"\nversions before: {before}, after: {after}"
+        story += f", fault: {step.versions_fault}, delay: {step.versions_delay}"
+        for sent in endpoint.sent:
+            for rid, _ in sent.ran:
+                rec = guarded.get(rid)
+                if rec is not None and rec.key in before:
+                    assert rec.version is not None
+                    assert rec.version >= before[rec.key], (
+                        f"record {rec.rid} (version {rec.version}) of k{rec.key} ran although version "
+                        f"{before[rec.key]} was published before: a stale change reached subscribers\n{story}"
+                    )
+        published: dict[int, int] = {}
+        for outcome in result.outcomes:
+            rec = self._rec_of(world, recs, outcome)
+            note = outcome.note or ""
+            if note.startswith("stale: "):
+                _event("stale skip")
+                assert rec.rid in guarded, f"record {rec.rid} ({rec.behaviour}) skipped as stale\n{story}"
+                assert rec.version is not None
+                assert rec.version < before.get(rec.key, -1), (
+                    f"record {rec.rid} (version {rec.version}) of k{rec.key} skipped as stale, but the "
+                    f"version stored for its key was {before.get(rec.key)}: not older\n{story}"
+                )
+            if outcome.status is Status.PUBLISHED and rec.rid in guarded:
+                assert rec.version is not None
+                published[rec.key] = max(published.get(rec.key, -1), rec.version)
+                self.published_versions[rec.key].add(rec.version)
+        unread = step.versions_fault is not None or step.versions_delay > 20
+        if unread:  # the read failed: its records fail (for Lambda to re-deliver), none skipped, none ran
+            ran = {rid for sent in endpoint.sent for rid, _ in sent.ran}
+            for outcome in result.outcomes:
+                rec = self._rec_of(world, recs, outcome)
+                if rec.rid in guarded:
+                    idempotent = (outcome.note or "").startswith("already published")
+                    assert outcome.status is Status.FAILED or idempotent, (
+                        f"record {rec.rid}: {outcome.status.value} though its version was not read\n{story}"
+                    )
+                    assert rec.rid not in ran or idempotent, f"record {rec.rid} ran unguarded\n{story}"
+        elif step.versions_delay == 0 and time_left > 1.0:  # a healthy table, written in time
+            for key, version in published.items():
+                assert after.get(key, -1) >= version, (
+                    f"k{key}: version {version} reported published, but the table holds "
+                    f"{after.get(key)}: a later older change would not be stopped\n{story}"
+                )
+        for key, version in after.items():
+            assert version in self.published_versions[key], (
+                f"k{key}: the table holds version {version}, which no published change had\n{story}"
+            )
+
     @invariant()
     def nothing_left_running(self) -> None:
         """Between invocations nothing of the bridge runs on the loop (an invocation's work ends with it)."""
         if self.steps:
             pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
             assert not pending, f"tasks left running after the invocation: {pending}"
+
+
+def _by_model_key(stored: dict[str, int]) -> dict[int, int]:
+    """The table's versions by the model's key (every key text the model makes ends in ``k<number>``)."""
+    import re
+
+    by_key = {}
+    for text, version in stored.items():
+        match = re.search(r"k(\d+)\W*$", text)
+        assert match is not None, f"a store key the model did not make: {text!r}"
+        by_key[int(match.group(1))] = version
+    return by_key
 
 
 def _event(text: str) -> None:
@@ -1086,3 +1252,36 @@ def test_the_model_catches_a_secret_in_a_log_line() -> None:
         mock.patch("streambridge._targets.graphql.response.redact", lambda text: text),
     ):
         _planted_run("a secret")
+
+
+@planted
+@pytest.mark.timeout(0)
+def test_the_model_catches_a_stale_guard_that_skips_an_equal_version() -> None:
+    # GIVEN a guard that takes a change of the stored version for stale (a re-delivery of a published one,
+    # or another change of the same second)
+    def stale_on_equal(self: Any, newest: dict[str, int]) -> dict[int, str]:
+        return {index: f"stale: version {version} is not newer than {newest[key]}"
+                for index, (key, version) in self.guarded.items()
+                if key in newest and version <= newest[key]}  # fmt: skip
+
+    # WHEN the model runs THEN a change that is not older than the stored version is skipped
+    with mock.patch("streambridge._stores.versions.StaleCheck.stale", stale_on_equal):
+        _planted_run("skipped as stale, but the version stored for its key was")
+
+
+@planted
+@pytest.mark.timeout(0)
+def test_the_model_catches_a_stale_guard_that_never_writes() -> None:
+    # GIVEN a version store that reads but never writes
+    # WHEN the model runs THEN a healthy table does not hold a version reported published
+    with mock.patch("streambridge._stores.versions.DynamoDBVersionStore.advance", return_value=None):
+        _planted_run("reported published, but the table holds")
+
+
+@planted
+@pytest.mark.timeout(0)
+def test_the_model_catches_a_stale_guard_that_publishes_unguarded_when_its_store_is_down() -> None:
+    # GIVEN a guard that, when the version table cannot be read, lets the records go unguarded
+    # WHEN the model runs THEN a guarded change is published although its version was not read
+    with mock.patch("streambridge._stores.versions.StaleCheck.unreadable", return_value=None):
+        _planted_run("though its version was not read")

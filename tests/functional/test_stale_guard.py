@@ -426,9 +426,12 @@ def test_an_event_that_maps_to_several_mutations_is_guarded_as_one_change(
     handler(eventbridge_event("a", 20, "PAID"))
     # WHEN an older event of the same order arrives
     result = handler.process(eventbridge_event("a", 10, "NEW"))
-    # THEN both of its mutations are skipped, and the store holds one item for the event's key
+    # THEN both of its mutations are skipped, and the store holds one item, under the event's own key
     assert [o.status for o in result.outcomes] == [Status.SKIPPED, Status.SKIPPED]
-    assert len(boto3.client("dynamodb").scan(TableName="versions")["Items"]) == 1
+    (item,) = boto3.client("dynamodb").scan(TableName="versions")["Items"]
+    assert item["id"]["S"] == "eventbridge||a"
+    # AND an older event of another order is not stale: each order has its own version
+    assert handler.process(eventbridge_event("b", 10, "NEW")).published == 2
 
 
 # -- with the idempotency store -------------------------------------------------------------------------
@@ -585,3 +588,33 @@ def test_kinesis_for_dynamodb_compares_creation_times_not_the_streams_sequence_n
     # THEN it is skipped as stale: subscribers keep PAID
     assert result.outcomes[0].status is Status.SKIPPED
     assert statuses(appsync) == [("a", "PAID")]
+
+
+def test_the_eventbridge_example_never_takes_a_shipment_back_to_an_older_status(
+    monkeypatch: pytest.MonkeyPatch, aws: None
+) -> None:
+    from streambridge import ApiKeyAuth
+
+    from .test_examples import URL, import_handler
+
+    # GIVEN the EventBridge example, deployed with its version table, on a fake AppSync
+    monkeypatch.setenv("SHIPMENT_VERSIONS_TABLE", create_table("shipment-versions"))
+    module = import_handler("eventbridge", monkeypatch)
+    appsync = FakeAppSync()
+    bridge = module.bridge.replace(url=URL, auth=ApiKeyAuth("da2-test"), transport=appsync)
+    handler = module.handler.with_bridge(bridge)
+
+    def change(status: str, minute: int) -> Any:
+        detail = {"shipmentId": "s-1", "orderId": "o-1", "status": status}
+        return events.eventbridge(detail, source="com.example.shipping", detail_type="ShipmentStatusChanged",
+                                  time=EPOCH + timedelta(minutes=minute))  # fmt: skip
+
+    try:
+        # WHEN DELIVERED (10:05) is published, then Lambda's retry of IN_TRANSIT (10:00) comes
+        delivered = handler(change("DELIVERED", 5))
+        late = handler(change("IN_TRANSIT", 0))
+    finally:
+        bridge.close()
+    # THEN the late change is skipped: the order page stays at DELIVERED
+    assert (delivered, late) == ({"published": 1, "skipped": 0}, {"published": 0, "skipped": 1})
+    assert [p.arguments["input"]["status"] for p in appsync.published] == ["DELIVERED"]

@@ -186,8 +186,8 @@ class StaleCheck:
         seen: dict[int, Guarded | StreambridgeError | None] = {}  # by event, for an event's mutations
         for record in records:
             unit = record.event if isinstance(record, MutationOf) else record
-            if id(unit) not in seen:
-                seen[id(unit)] = _guard(source, unit, group_of, version)
+            if id(unit) not in seen:  # keyed by its own group_of (an event's mutations: the event's key)
+                seen[id(unit)] = _guard(source, record, unit, group_of, version)
             outcome = seen[id(unit)]
             if isinstance(outcome, Guarded):
                 self.guarded[record.index] = outcome
@@ -256,17 +256,19 @@ class StaleCheck:
 def _guard(
     source: SourceName,
     record: SourceRecord,
+    unit: SourceRecord,
     group_of: Callable[[SourceRecord], Hashable | None],
     function: Callable[[Any], Any] | None,
 ) -> Guarded | StreambridgeError | None:
+    """``record``'s key and ``unit``'s version (the record, or the event it is a mutation of)."""
     group = group_of(record)
     if group is None:
         return None
     try:
-        version = version_of(record, function)
+        version = version_of(unit, function)
     except StreambridgeError as error:
         return error
-    return None if version is None else Guarded(store_key(source, record, group), version)
+    return None if version is None else Guarded(store_key(source, unit, group), version)
 
 
 def _twin(error: StreambridgeError) -> StreambridgeError:
