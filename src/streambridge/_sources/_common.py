@@ -225,7 +225,9 @@ def iso_time(value: Any, record: SourceRecord, path: str) -> datetime:
 def load_json(text: str | bytes, record: SourceRecord, what: str) -> Any:
     """``json.loads`` whose failure is a RecordError naming the record and the cause."""
     try:
-        return json.loads(text, parse_constant=_not_json)
+        if not isinstance(text, str):  # as json.loads reads bytes: UTF-8, -16 or -32, told by the first bytes
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
+        return _DECODER.decode(text)
     except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise RecordError(f"{record.describe()}: {what} is not valid JSON ({e})") from e
 
@@ -233,6 +235,10 @@ def load_json(text: str | bytes, record: SourceRecord, what: str) -> Any:
 def _not_json(constant: str) -> Any:
     # Python's json accepts NaN and Infinity; JSON does not, and AppSync could not take them either.
     raise ValueError(f"{constant} is not a JSON number")
+
+
+# Built once: json.loads with an option builds a new decoder on every call (1.8 µs of a 3 µs small record).
+_DECODER = json.JSONDecoder(parse_constant=_not_json)
 
 
 def _wants_bool(kind: type | tuple[type, ...]) -> bool:
