@@ -510,6 +510,7 @@ class Bridge:
         budget = deadline.budget()  # half of it at most, as the idempotency store's lookup
         try:
             newest = await self._in_thread(store.newest, keys, timeout=None if budget is None else budget / 2)
+            stale = check.stale(newest)  # a store's answer that is not versions is a store failing
         except TimeoutError as error:
             logger.warning("streambridge: stale guard: version store too slow; its records are failed")
             check.unreadable(error, timed_out=True)
@@ -520,7 +521,6 @@ class Bridge:
             )
             check.unreadable(error, timed_out=False)
             return check.records
-        stale = check.stale(newest)
         for index, note in stale.items():
             ledger.skip(index, note=note)
         if stale:
@@ -766,6 +766,7 @@ class Bridge:
         partition_key: Callable[[HttpItem], Hashable] | None = None,
         max_body_bytes: int = 1024 * 1024,
         max_items: int = 100,
+        version: Callable[[HttpItem], Any] | None = None,
     ) -> Callable[[Callable[[HttpItem], Any]], HttpHandler]:
         """API Gateway REST and HTTP APIs (payload formats 1.0 and 2.0) and Lambda function URLs.
 
@@ -782,7 +783,9 @@ class Bridge:
             max_body_bytes=whole("Bridge.http(max_body_bytes=...)", max_body_bytes),
             max_items=whole("Bridge.http(max_items=...)", max_items),
         )
-        decorate = self.handler("http", document, channel=channel, partition_key=partition_key)
+        decorate = self.handler(
+            "http", document, channel=channel, partition_key=partition_key, version=version
+        )
 
         def bind(mapper: Callable[[HttpItem], Any]) -> HttpHandler:
             handler = decorate(mapper)
@@ -1132,10 +1135,14 @@ def _check_guard(
             "changes (e.g. lambda e: e.detail['orderId']): its default key, source and detail-type, is one "
             f"for every event of a kind, and the guard would skip every event older than the newest; {fix}"
         )
-    if source == "aurora" and (version is None or partition_key is None):
+    if source in ("aurora", "http") and (version is None or partition_key is None):
+        what = (
+            "an Aurora payload has neither a version nor a key of its own"
+            if source == "aurora"
+            else "an HTTP request's item has no version of its own, and one key for the whole request"
+        )
         raise ConfigurationError(
-            "with stale_guard, the aurora decorator needs version= and partition_key=: an Aurora payload "
-            f"has neither a version nor a key of its own; {fix}"
+            f"with stale_guard, the {source} decorator needs version= and partition_key=: {what}; {fix}"
         )
     if source in _SEQUENCE_DEFAULTS and partition_key is not None and version is None:
         raise ConfigurationError(

@@ -261,6 +261,26 @@ def test_a_missing_table_fails_a_single_event_so_lambda_retries_it(
     assert appsync.published == []
 
 
+class Garbled:
+    """A version store of the user's own whose answer is not versions (text where ints belong)."""
+
+    def newest(self, keys: Sequence[str]) -> Mapping[str, Any]:
+        return dict.fromkeys(keys, "12")
+
+    def advance(self, versions: Mapping[str, int]) -> None:
+        raise AssertionError("nothing was published")
+
+
+def test_a_store_answering_something_else_than_versions_fails_the_records_not_the_invocation(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync
+) -> None:
+    handler = make_bridge(stale_guard=Garbled()).dynamodb(PUBLISH)(lambda r: {"input": r.new_image})
+    result = handler.process(events.dynamodb([{"new_image": {"id": "a"}}, {"new_image": {"id": "b"}}]))
+    assert [o.status for o in result.outcomes] == [Status.FAILED, Status.FAILED]
+    assert "could not be read (VersionStoreError)" in str(result.outcomes[0].error)
+    assert appsync.published == []
+
+
 class Slow:
     """A version store that takes ``seconds`` to answer."""
 
@@ -618,3 +638,40 @@ def test_the_eventbridge_example_never_takes_a_shipment_back_to_an_older_status(
     # THEN the late change is skipped: the order page stays at DELIVERED
     assert (delivered, late) == ({"published": 1, "skipped": 0}, {"published": 0, "skipped": 1})
     assert [p.arguments["input"]["status"] for p in appsync.published] == ["DELIVERED"]
+
+
+def test_an_http_item_older_than_the_published_one_is_skipped_and_a_store_down_asks_for_a_retry(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync, store: DynamoDBVersionStore
+) -> None:
+    import json
+
+    # GIVEN a webhook whose items carry an order id and a revision
+    def order(item: Any) -> dict[str, Any]:
+        return {"input": {"id": item.json()["id"], "status": item.json()["status"]}}
+
+    def guarded(bridge: Bridge) -> Any:
+        return bridge.http(
+            PUBLISH, partition_key=lambda i: i.json()["id"], version=lambda i: i.json()["revision"]
+        )(order)
+
+    handler = guarded(make_bridge(stale_guard=store))
+    first = handler(events.http({"id": "a", "status": "PAID", "revision": 2}))
+    # WHEN a sender's retry of an older revision comes after it
+    late = handler(
+        events.http(
+            [{"id": "a", "status": "NEW", "revision": 1}, {"id": "b", "status": "NEW", "revision": 1}]
+        )
+    )
+    # THEN the request succeeds: the older item is skipped, the other published
+    assert (first["statusCode"], late["statusCode"]) == (200, 200)
+    assert json.loads(late["body"])["skipped"] == 1
+    assert statuses(appsync) == [("a", "PAID"), ("b", "NEW")]
+    # AND with the version table unreachable the answer is 503, for the sender to retry, nothing published
+    down = guarded(make_bridge(stale_guard=Unreachable()))(
+        events.http({"id": "c", "status": "NEW", "revision": 1})
+    )
+    assert down["statusCode"] == 503
+    assert statuses(appsync)[-1] == ("b", "NEW")
+    # AND without version= or partition_key= the http decorator is refused at cold start
+    with pytest.raises(ConfigurationError, match=r"http decorator needs version= and partition_key="):
+        make_bridge(stale_guard=store).http(PUBLISH, partition_key=lambda i: i.json()["id"])

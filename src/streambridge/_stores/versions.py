@@ -208,6 +208,8 @@ class StaleCheck:
         notes = {}
         for index, (key, version) in self.guarded.items():
             stored = newest.get(key)
+            if stored is not None and (type(stored) is not int or stored < 0):
+                raise VersionStoreError(f"the version store answered {stored!r} for a key, not a version")
             if stored is not None and version < stored:
                 notes[index] = (
                     f"{STALE}version {version} is older than version {stored} already published for its key"
@@ -392,6 +394,7 @@ class DynamoDBVersionStore:
         every key was tried (the first one, with how many failed).
         """
         items = list(versions.items())
+        _ = self.client  # made here, once: boto3 does not make clients safely from several threads
         if len(items) <= 1:
             failures = [e for e in map(self._advance_one, items) if e is not None]
         else:
