@@ -59,7 +59,8 @@ def forget_imported_handlers() -> Iterator[None]:
     before = set(sys.modules)
     yield
     for name in set(sys.modules) - before:
-        if name.startswith(("doctorapp", "examples.orders", "examples.kinesis_dynamodb")):
+        examples = ("examples.orders", "examples.kinesis_dynamodb", "examples.webhook", "examples.pipes")
+        if name.startswith(("doctorapp", *examples)):
             del sys.modules[name]
 
 
@@ -600,3 +601,70 @@ def test_the_kinesis_dynamodb_example_is_probed_with_distinct_changes(
     assert code == 0, out + err
     assert "onOrderChanged: 3/3 messages, in order" in out
     assert "OK: aliased batches reach every subscription" in out
+
+
+def test_the_webhook_example_is_probed_with_an_http_request_of_its_items(
+    capsys: pytest.CaptureFixture[str], local_appsync_factory: LocalAppSyncFactory, tmp_path: Path
+) -> None:
+    # GIVEN the API Gateway webhook example on LocalAppSync, and a request the backend would POST
+    schema = ROOT / "examples" / "webhook" / "schema.graphql"
+    api = local_appsync_factory(schema)
+    request = testing_events.http({"orderId": "doctor-o-1", "status": "PAID", "amount": 1.5})
+    event_file = tmp_path / "request.json"
+    event_file.write_text(json.dumps(request))
+
+    # WHEN the doctor probes its handler with it (an HTTP request has items, not Records)
+    code = main(
+        ["doctor", "examples.webhook.handler:handler", "--url", api.url, "--schema", str(schema),
+         "--event", str(event_file), "--wait", WAIT, "--iam", "--region", "us-east-1",
+         "--subscribe-api-key", str(api.api_key)]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+
+    # THEN the probe's items reach the subscription in order, in both request shapes
+    assert code == 0, out + err
+    assert "onOrderStatus: 3/3 messages, in order" in out
+
+
+@pytest.mark.parametrize("source", ["dynamodb", "kinesis"])
+def test_a_pipe_batch_given_with_event_is_probed_like_a_mapping_batch(
+    capsys: pytest.CaptureFixture[str], orders_api: LocalAppSync, tmp_path: Path, source: str
+) -> None:
+    # GIVEN a handler of the orders schema and the JSON array an EventBridge pipe delivers
+    module = tmp_path / "doctorapp_pipe.py"
+    module.write_text(
+        textwrap.dedent(
+            f"""
+            from streambridge import Bridge
+
+            bridge = Bridge()
+            PUBLISH = "mutation P($input: OrderInput!) {{ publishOrder(input: $input) {{ id status }} }}"
+
+            @bridge.{source}(PUBLISH)
+            def handler(record):
+                item = record.new_image if hasattr(record, "new_image") else record.json()
+                return {{"input": {{"id": item["id"], "status": item["status"]}}}}
+            """
+        )
+    )
+    sys.path.insert(0, str(tmp_path))
+    item = {"id": "doctor-o-2", "status": "PAID"}
+    build = testing_events.dynamodb if source == "dynamodb" else testing_events.kinesis
+    batch = build([{"new_image": item}] if source == "dynamodb" else [item])
+    event_file = tmp_path / "pipe.json"
+    event_file.write_text(json.dumps(testing_events.pipe(batch)))
+
+    # WHEN the doctor probes it with that array
+    try:
+        code = main(
+            ["doctor", "doctorapp_pipe:handler", "--url", orders_api.url, "--schema", str(ORDERS_SCHEMA),
+             "--event", str(event_file), "--wait", WAIT, "--iam", "--region", "us-east-1",
+             "--subscribe-api-key", str(orders_api.api_key)]
+        )  # fmt: skip
+    finally:
+        sys.path.remove(str(tmp_path))
+    out, err = capsys.readouterr()
+
+    # THEN its copies are published and reach the subscription as a mapping's batch would
+    assert code == 0, out + err
+    assert "3/3 messages, in order" in out

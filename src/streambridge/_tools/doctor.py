@@ -74,6 +74,7 @@ from streambridge._bridge import Bridge, Handler
 from streambridge._errors import AuthorizationError, ConfigurationError, EventShapeError, StreambridgeError
 from streambridge._io.transport import HttpResponse, Transport
 from streambridge._sources import SOURCES
+from streambridge._sources._common import batch_records, pipe_batch
 from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, Mutation, as_mutations
 from streambridge._tools.check import (
     Finding,
@@ -500,6 +501,7 @@ def sample_event(source: str, probe_id: str) -> Any:
         "aurora": lambda: sample_events.aurora(item),
         "cloudwatch_alarm": lambda: sample_events.cloudwatch_alarm(probe_id),
         "eventbridge": lambda: sample_events.eventbridge(item),
+        "http": lambda: sample_events.http(item),
     }
     return builders[source]()
 
@@ -514,34 +516,51 @@ _IDENTITY = {
 }
 
 
-def copies(source: str, record: Mapping[str, Any], first: int, count: int) -> dict[str, Any]:
-    """A batch event of ``count`` copies of ``record``, numbered from ``first`` (0 is the record itself)."""
+def copies(source: str, record: Mapping[str, Any], first: int, count: int, *, pipe: bool = False) -> Any:
+    """A batch event of ``count`` copies of ``record``, numbered from ``first`` (0 is the record itself).
+
+    ``pipe``: the JSON array an EventBridge pipe delivers (its Kinesis records have no ``kinesis`` object).
+    """
     records = []
     for number in range(first, first + count):
         copy = json.loads(json.dumps(record))
         *path, key = _IDENTITY[source]
         holder = copy
         for part in path:
-            holder = holder[part]
+            holder = holder.get(part, holder) if pipe else holder[part]
         holder[key] = _numbered(str(holder[key]), number)
+        if pipe and "eventID" in copy:  # a pipe names a stream record by its eventID
+            copy["eventID"] = _numbered(str(copy["eventID"]), number)
         if source == "kinesis_dynamodb":
-            _number_change(copy, number)
+            _number_change(copy.get("kinesis", copy), number)
         records.append(copy)
-    return {"Records": records}
+    return records if pipe else {"Records": records}
 
 
-def _number_change(record: dict[str, Any], number: int) -> None:
+def http_copies(event: Mapping[str, Any], item: Mapping[str, Any], count: int) -> dict[str, Any]:
+    """The HTTP request ``event`` with a body of ``count`` copies of ``item``: each an item of the request."""
+    copy: dict[str, Any] = json.loads(json.dumps(event))
+    copy["body"] = json.dumps([item] * count)
+    copy["isBase64Encoded"] = False
+    for name in list(copy.get("headers") or {}):
+        if name.lower() in ("content-length", "content-encoding", "idempotency-key"):
+            del copy["headers"][name]
+    copy.pop("multiValueHeaders", None)
+    return copy
+
+
+def _number_change(kinesis: dict[str, Any], number: int) -> None:
     """Make the DynamoDB change in a copy's data another change, made ``number`` time units later.
 
     Otherwise the copies would be duplicates of one change, which @bridge.kinesis_dynamodb publishes once.
     """
     import base64
 
-    change = json.loads(base64.b64decode(record["kinesis"]["data"]))
+    change = json.loads(base64.b64decode(kinesis["data"]))
     change["eventID"] = _numbered(str(change["eventID"]), number)
     change["dynamodb"]["ApproximateCreationDateTime"] += number
     data = json.dumps(change, separators=(",", ":"), ensure_ascii=False).encode()
-    record["kinesis"]["data"] = base64.b64encode(data).decode("ascii")
+    kinesis["data"] = base64.b64encode(data).decode("ascii")
 
 
 def _numbered(identity: str, number: int) -> str:
@@ -797,10 +816,15 @@ def _prepare(args: argparse.Namespace) -> _Probe:
     if not records:
         raise ProbeError(f"{origin} has no record to probe with")
     batch_event: Any | None = None
-    if spec.batch:  # copies of the first record; the batch's are numbered after the single shape's
-        raw = event["Records"][0]
-        single_events = [copies(spec.name, raw, 0, args.count)]
-        batch_event = copies(spec.name, raw, args.count, args.count)
+    if spec.name == "http":  # a request of copies of the first item: items are the records
+        single_events = [http_copies(event, records[0].json(), args.count)]
+        batch_event = http_copies(event, records[0].json(), args.count)
+        probe_records = [*spec.parse(single_events[0]), *spec.parse(batch_event)]
+    elif spec.batch:  # copies of the first record; the batch's are numbered after the single shape's
+        pipe = pipe_batch(event)
+        raw = batch_records(event, spec.name)[0]
+        single_events = [copies(spec.name, raw, 0, args.count, pipe=pipe)]
+        batch_event = copies(spec.name, raw, args.count, args.count, pipe=pipe)
         probe_records = [*spec.parse(single_events[0]), *spec.parse(batch_event)]
     else:  # one record per event: the handler sends one mutation per request, whatever its batch_size
         single_events, probe_records = [event] * args.count, [records[0]]
