@@ -75,6 +75,7 @@ from streambridge._errors import AuthorizationError, ConfigurationError, EventSh
 from streambridge._io.transport import HttpResponse, Transport
 from streambridge._sources import SOURCES
 from streambridge._sources._common import batch_records, pipe_batch
+from streambridge._sources.http import HttpItem
 from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, Mutation, as_mutations
 from streambridge._tools.check import (
     Finding,
@@ -816,7 +817,7 @@ def _prepare(args: argparse.Namespace) -> _Probe:
     if not records:
         raise ProbeError(f"{origin} has no record to probe with")
     batch_event: Any | None = None
-    if spec.name == "http":  # a request of copies of the first item: items are the records
+    if isinstance(records[0], HttpItem):  # a request of copies of the first item: items are the records
         single_events = [http_copies(event, records[0].json(), args.count)]
         batch_event = http_copies(event, records[0].json(), args.count)
         probe_records = [*spec.parse(single_events[0]), *spec.parse(batch_event)]
