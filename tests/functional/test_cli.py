@@ -149,9 +149,7 @@ def test_dynamodb_events_take_key_names_event_name_and_a_file(
     assert ":table/T/" in event["Records"][0]["eventSourceARN"]
 
 
-@pytest.mark.parametrize(
-    "source", ["dynamodb", "kinesis", "sqs", "aurora", "cloudwatch-alarm", "eventbridge"]
-)
+@pytest.mark.parametrize("source", [name.replace("_", "-") for name in SOURCES])
 def test_every_source_prints_a_valid_sample_event_without_options(
     capsys: pytest.CaptureFixture[str], source: str
 ) -> None:
