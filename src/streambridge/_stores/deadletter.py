@@ -20,7 +20,7 @@ from streambridge._errors import (
     StreambridgeError,
 )
 from streambridge._sources._base import MutationOf, SourceName, SourceRecord
-from streambridge._stores.idempotency import CLIENT_TIMEOUTS, idempotency_key
+from streambridge._stores.idempotency import idempotency_key, store_client
 
 logger = logging.getLogger("streambridge")
 
@@ -147,12 +147,7 @@ class SQSDeadLetterQueue:
     def client(self) -> Any:
         """The boto3 client, made on first use."""
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            # Bounded, like every store call (the bridge also waits only until the deadline): a hung
-            # connection must not keep the thread busy into the next invocations.
-            self._client = boto3.client("sqs", config=Config(**CLIENT_TIMEOUTS))
+            self._client = store_client("sqs")
         return self._client
 
     def send(self, letters: Sequence[DeadLetter]) -> set[int]:

@@ -13,19 +13,24 @@ import logging
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from streambridge._errors import ConfigurationError
 from streambridge._sources._base import MutationOf, SourceName, SourceRecord
 
 logger = logging.getLogger("streambridge")
 
-CLIENT_TIMEOUTS: dict[str, Any] = {
-    "connect_timeout": 2,
-    "read_timeout": 5,
-    "retries": {"mode": "standard", "max_attempts": 3},
-}
-"""botocore settings of the stores' own clients (botocore's defaults: 60 s timeouts, 5 attempts)."""
+def store_client(service: Literal["dynamodb", "sqs"]) -> Any:
+    """A boto3 client for a store, made when the store first needs it (boto3's import is paid only then).
+
+    Bounded, like every store call (the bridge also waits only until the deadline): a hung connection must
+    not keep the thread busy into the next invocations (botocore's defaults: 60 s timeouts, 5 attempts).
+    """
+    import boto3
+    from botocore.config import Config
+
+    timeouts = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client(service, config=timeouts)
 
 _GET_CHUNK = 100  # BatchGetItem's limit
 _WRITE_CHUNK = 25  # BatchWriteItem's limit
@@ -121,12 +126,7 @@ class DynamoDBIdempotencyStore:
     def client(self) -> Any:
         """The boto3 client, made on first use (boto3's import cost is paid only by users of the store)."""
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            # Bounded, like every store call (the bridge also waits only until the deadline): a hung
-            # connection must not keep the thread busy into the next invocations.
-            self._client = boto3.client("dynamodb", config=Config(**CLIENT_TIMEOUTS))
+            self._client = store_client("dynamodb")
         return self._client
 
     def published(self, keys: Sequence[str]) -> set[str]:

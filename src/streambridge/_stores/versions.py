@@ -347,12 +347,9 @@ class DynamoDBVersionStore:
     def client(self) -> Any:
         """The boto3 client, made on first use (boto3's import cost is paid only by users of the store)."""
         if self._client is None:
-            import boto3
-            from botocore.config import Config
+            from streambridge._stores.idempotency import store_client
 
-            from streambridge._stores.idempotency import CLIENT_TIMEOUTS
-
-            self._client = boto3.client("dynamodb", config=Config(**CLIENT_TIMEOUTS))
+            self._client = store_client("dynamodb")
         return self._client
 
     def newest(self, keys: Sequence[str]) -> dict[str, int]:
