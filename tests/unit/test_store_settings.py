@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -46,3 +47,20 @@ def test_sound_store_settings_are_taken() -> None:
     store = DynamoDBIdempotencyStore("published", ttl=3600, key_attribute="pk")
     assert (store.ttl, store.key_attribute) == (3600, "pk")
     assert SQSDeadLetterQueue("https://sqs.us-east-1.amazonaws.com/1/q.fifo").fifo
+
+
+@pytest.mark.parametrize("store", ["idempotency", "versions", "dead letters"])
+def test_every_store_makes_a_bounded_client_on_first_use(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a store made without a client (as in Lambda: the client is made on the first call)
+    from streambridge import DynamoDBIdempotencyStore, DynamoDBVersionStore, SQSDeadLetterQueue
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    made: Any = {
+        "idempotency": lambda: DynamoDBIdempotencyStore("t"),
+        "versions": lambda: DynamoDBVersionStore("t"),
+        "dead letters": lambda: SQSDeadLetterQueue("https://sqs.eu-west-1.amazonaws.com/1/q"),
+    }[store]()
+    # WHEN its client is made, THEN a hung connection cannot outlive the invocation by much
+    config = made.client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (2, 5)
+    assert (config.retries["mode"], config.retries["total_max_attempts"]) == ("standard", 4)  # 3 retries
