@@ -24,7 +24,7 @@ from streambridge._engine.observe import (
     request_tracer,
     tracing_setting,
 )
-from streambridge._engine.plan import COALESCED, Planner, Planning, _Unordered, partition_key_of
+from streambridge._engine.plan import COALESCED, Planner, Planning, Unordered, partition_key_of
 from streambridge._engine.result import InvocationResult, Ledger, RecordOutcome, Status
 from streambridge._engine.retry import Deadline, RetryPolicy, checked_policy
 from streambridge._errors import (
@@ -1104,7 +1104,7 @@ def _guard_group(
             key = _group_of(record.event, chooser)
         else:
             key = _group_of(record, partition_key)
-        return None if isinstance(key, _Unordered) else key
+        return None if isinstance(key, Unordered) else key
 
     return group
 

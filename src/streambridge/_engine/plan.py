@@ -103,7 +103,7 @@ class Planner:
             key = partition_key_of(record, planning.partition_key)
         except StreambridgeError as error:
             if self.dead_letter and can_dead_letter(error):  # its key is unknown: a lane of its own
-                alone = self.lanes[_Unordered(index)] = Lane(None)
+                alone = self.lanes[Unordered(index)] = Lane(None)
                 alone.plan(Step(index, None, last=True, error=error))
                 return alone
             ledger.fail(index, error)
@@ -140,7 +140,7 @@ def _append(lane: Lane, index: int, items: Sequence[Item]) -> None:
             lane.plan(Step(index, item, last=position == len(items)))
 
 
-class _Unordered:
+class Unordered:
     """Key of a record with no ordering (standard SQS): equal only to itself."""
 
     __slots__ = ("index",)
@@ -167,7 +167,7 @@ def partition_key_of(record: SourceRecord, chooser: Callable[[Any], Hashable] | 
                 f"{said(error)}"
             ) from error
     if key is None:
-        return _Unordered(record.index)
+        return Unordered(record.index)
     try:
         hash(key)
     except TypeError:  # a dict or list: order by its canonical JSON text
