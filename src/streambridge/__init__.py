@@ -38,21 +38,21 @@ from streambridge._errors import (
 )
 from streambridge._io.auth import ApiKeyAuth, IAMAuth, TokenAuth
 from streambridge._io.transport import Auth, HttpResponse, Transport
-from streambridge._sources.aurora import AuroraEvent
-from streambridge._sources.cloudwatch import AlarmEvent
-from streambridge._sources.dynamodb import DynamoDBRecord
-from streambridge._sources.eventbridge import EventBridgeEvent
-from streambridge._sources.kinesis import KinesisRecord
-from streambridge._sources.sqs import SQSRecord
-from streambridge._stores.deadletter import DeadLetter, DeadLetterSink, SQSDeadLetterQueue
-from streambridge._stores.idempotency import DynamoDBIdempotencyStore, IdempotencyStore
-from streambridge._targets.channels import ChannelEvent
 from streambridge._targets.graphql.target import Mutation
 
-if _TYPE_CHECKING:  # at run time loaded on first use by __getattr__ below
+if _TYPE_CHECKING:  # at run time each loads on first use, by __getattr__ below (_LAZY)
+    from streambridge._sources.aurora import AuroraEvent
+    from streambridge._sources.cloudwatch import AlarmEvent
+    from streambridge._sources.dynamodb import DynamoDBRecord
+    from streambridge._sources.eventbridge import EventBridgeEvent
     from streambridge._sources.http import HttpItem
+    from streambridge._sources.kinesis import KinesisRecord
     from streambridge._sources.kinesis_dynamodb import KinesisDynamoDBRecord
+    from streambridge._sources.sqs import SQSRecord
+    from streambridge._stores.deadletter import DeadLetter, DeadLetterSink, SQSDeadLetterQueue
+    from streambridge._stores.idempotency import DynamoDBIdempotencyStore, IdempotencyStore
     from streambridge._stores.versions import DynamoDBVersionStore, VersionStore
+    from streambridge._targets.channels import ChannelEvent
 
 __all__ = [
     "AlarmEvent",
@@ -122,28 +122,36 @@ for _name in __all__:
 del _name, _public, _types
 
 
+_LAZY = {
+    "AlarmEvent": "streambridge._sources.cloudwatch",
+    "AuroraEvent": "streambridge._sources.aurora",
+    "ChannelEvent": "streambridge._targets.channels",
+    "DeadLetter": "streambridge._stores.deadletter",
+    "DeadLetterSink": "streambridge._stores.deadletter",
+    "DynamoDBIdempotencyStore": "streambridge._stores.idempotency",
+    "DynamoDBRecord": "streambridge._sources.dynamodb",
+    "DynamoDBVersionStore": "streambridge._stores.versions",
+    "EventBridgeEvent": "streambridge._sources.eventbridge",
+    "HttpItem": "streambridge._sources.http",
+    "IdempotencyStore": "streambridge._stores.idempotency",
+    "KinesisDynamoDBRecord": "streambridge._sources.kinesis_dynamodb",
+    "KinesisRecord": "streambridge._sources.kinesis",
+    "SQSDeadLetterQueue": "streambridge._stores.deadletter",
+    "SQSRecord": "streambridge._sources.sqs",
+    "VersionStore": "streambridge._stores.versions",
+}
+"""Public names whose module loads on first use: a function of one source never imports the others'
+record views, nor the channels target or a store it does not use (cold start)."""
+
+
 def __getattr__(name: str) -> _Any:
-    """Public names whose module loads on first use: a function that never uses them never pays for them."""
-    if name == "KinesisDynamoDBRecord":
-        from streambridge._sources.kinesis_dynamodb import KinesisDynamoDBRecord
-
-        KinesisDynamoDBRecord.__module__ = "streambridge"
-        globals()[name] = KinesisDynamoDBRecord
-        return KinesisDynamoDBRecord
-    if name in ("DynamoDBVersionStore", "VersionStore"):  # the stale guard's, for its users only
-        from streambridge._stores import versions
-
-        public = getattr(versions, name)
-        public.__module__ = "streambridge"
-        globals()[name] = public
-        return public
-    if name == "HttpItem":  # API Gateway and function URL requests' items, for HTTP handlers only
-        from streambridge._sources.http import HttpItem
-
-        HttpItem.__module__ = "streambridge"
-        globals()[name] = HttpItem
-        return HttpItem
-    raise AttributeError(f"module 'streambridge' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'streambridge' has no attribute {name!r}")
+    public = getattr(__import__(module, fromlist=[name]), name)
+    public.__module__ = "streambridge"
+    globals()[name] = public
+    return public
 
 
 def __dir__() -> list[str]:

@@ -38,27 +38,29 @@ from streambridge._io.auth import IAMAuth
 from streambridge._io.transport import Auth, Transport
 from streambridge._sources import SOURCES
 from streambridge._sources._base import MutationOf, Source, SourceName, SourceRecord
-from streambridge._sources.aurora import AuroraEvent
-from streambridge._sources.cloudwatch import AlarmEvent
-from streambridge._sources.dynamodb import DynamoDBRecord
-from streambridge._sources.eventbridge import EventBridgeEvent
-from streambridge._sources.kinesis import KinesisRecord
-from streambridge._sources.sqs import SQSRecord
-from streambridge._stores.deadletter import DeadLetter, DeadLetterSink
-from streambridge._stores.idempotency import IdempotencyStore, idempotency_key
-from streambridge._targets.channels import MAX_EVENT_BYTES, Channel, ChannelTarget
 from streambridge._targets.graphql.target import MAX_SUBSCRIPTION_PAYLOAD, GraphQLTarget
 
-if TYPE_CHECKING:  # asyncio and the publisher load on the first invocation, not at import (cold start)
+# Loaded on first use, not at import (cold start): asyncio and the publisher on the first invocation, a
+# source's module with its first decorator, the channels target, the stores with their settings.
+if TYPE_CHECKING:
     import asyncio
     import concurrent.futures
     import re
 
     from streambridge._engine.publish import Endpoint, SendDeadLetters
     from streambridge._lambda_types import PartialItemFailureResponse
+    from streambridge._sources.aurora import AuroraEvent
+    from streambridge._sources.cloudwatch import AlarmEvent
+    from streambridge._sources.dynamodb import DynamoDBRecord
+    from streambridge._sources.eventbridge import EventBridgeEvent
     from streambridge._sources.http import HttpItem, RequestLimits
+    from streambridge._sources.kinesis import KinesisRecord
     from streambridge._sources.kinesis_dynamodb import KinesisDynamoDBRecord
+    from streambridge._sources.sqs import SQSRecord
+    from streambridge._stores.deadletter import DeadLetterSink
+    from streambridge._stores.idempotency import IdempotencyStore
     from streambridge._stores.versions import StaleCheck, VersionStore
+    from streambridge._targets.channels import Channel, ChannelTarget
 
 logger = logging.getLogger("streambridge")
 
@@ -406,6 +408,8 @@ class Bridge:
                 f"channel= publishes to an AppSync Event API, whose HTTP endpoint ends in /event; "
                 f"{_shown(url)} is a GraphQL endpoint"
             )
+        from streambridge._targets.channels import MAX_EVENT_BYTES, ChannelTarget
+
         return ChannelTarget(channel, min(self.max_payload_bytes, MAX_EVENT_BYTES))
 
     def _limits(self, target: GraphQLTarget | ChannelTarget) -> Limits:
@@ -427,6 +431,7 @@ class Bridge:
         store = self.idempotency
         if store is None:
             return records
+        from streambridge._stores.idempotency import idempotency_key
         keys = [idempotency_key(source, record) for record in records]
         wanted = [key for key in keys if key is not None]  # None: not deduplicated (HTTP without a key)
         if not wanted:
@@ -471,6 +476,7 @@ class Bridge:
         store = self.idempotency
         if store is None:
             return
+        from streambridge._stores.idempotency import idempotency_key
         # Published and dead-lettered records are done; so is a record coalesced into a later change of its
         # key that was (else a re-delivery publishes that change twice: once for it, once for the newer).
         done = (Status.PUBLISHED, Status.DEAD_LETTERED)
@@ -571,6 +577,8 @@ class Bridge:
         if sink is None or self.poison == "report":
             return None
 
+        from streambridge._stores.deadletter import DeadLetter
+
         async def send(items: list[tuple[int, StreambridgeError]]) -> set[int]:
             invocation = request_id if isinstance(request_id, str) and request_id else None
             letters = [DeadLetter(source, records[index], error, invocation) for index, error in items]
@@ -656,6 +664,8 @@ class Bridge:
         elif document is not None:
             raise ConfigurationError("a GraphQL document or an Event API channel, not both")
         elif isinstance(channel, str):
+            from streambridge._targets.channels import ChannelTarget
+
             try:
                 ChannelTarget(channel)
             except ValueError as error:

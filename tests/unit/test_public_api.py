@@ -109,3 +109,66 @@ def test_import_and_bridge_construction_load_nothing_heavy() -> None:
     # THEN none of the heavy dependencies is loaded before the first invocation, nor dataclasses (it loads
     # inspect, ast and dis: ~6 ms of cold start)
     assert loaded.strip() == ""
+
+
+def test_import_loads_no_source_target_or_store_and_a_decorator_only_its_source() -> None:
+    # GIVEN a fresh interpreter that imports the package, then decorates a DynamoDB Streams handler
+    code = (
+        "import sys, streambridge\n"
+        "def ours(): return sorted(m for m in sys.modules if m.startswith(('streambridge._sources.',"
+        " 'streambridge._stores.', 'streambridge._targets.channels')))\n"
+        "print(' '.join(ours()))\n"
+        "b = streambridge.Bridge('https://x.appsync-api.us-east-1.amazonaws.com/graphql')\n"
+        "@b.dynamodb('mutation P($input: OrderInput!) { publishOrder(input: $input) { id } }')\n"
+        "def handler(record): return None\n"
+        "print(' '.join(ours()))\n"
+        "print(streambridge.SQSRecord.__module__, 'streambridge._sources.sqs' in sys.modules)\n"
+    )
+    imported, decorated, named = (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    ).splitlines()
+    # THEN the import loads none of the sources' modules, the channels target or the stores
+    assert imported == "streambridge._sources._base"
+    # AND a decorator loads its own source's module (and what it reads records with), no other source's
+    assert decorated.split() == [
+        "streambridge._sources._attributes",
+        "streambridge._sources._base",
+        "streambridge._sources._common",
+        "streambridge._sources.dynamodb",
+    ]
+    # AND a public name loads its module on first use, named as the package's
+    assert named == "streambridge True"
+
+
+# What `import streambridge` loads of its own (docs/performance.md, cold start): a module added here is a
+# decision, measured, not an accident of an import line.
+IMPORTED_AT_IMPORT = [
+    "streambridge",
+    "streambridge._bridge",
+    "streambridge._engine",
+    "streambridge._engine.batch",
+    "streambridge._engine.checks",
+    "streambridge._engine.lanes",
+    "streambridge._engine.observe",
+    "streambridge._engine.plan",
+    "streambridge._engine.result",
+    "streambridge._engine.retry",
+    "streambridge._errors",
+    "streambridge._io",
+    "streambridge._io.auth",
+    "streambridge._io.transport",
+    "streambridge._sources",
+    "streambridge._sources._base",
+    "streambridge._targets",
+    "streambridge._targets.base",
+    "streambridge._targets.graphql",
+    "streambridge._targets.graphql.document",
+    "streambridge._targets.graphql.target",
+    "streambridge._targets.values",
+]
+
+
+def test_import_loads_exactly_the_pinned_modules_of_the_package() -> None:
+    code = "import sys, streambridge\nprint(' '.join(sorted(m for m in sys.modules if 'streambridge' in m)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.split() == IMPORTED_AT_IMPORT

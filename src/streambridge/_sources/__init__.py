@@ -1,74 +1,52 @@
-"""Source record views and event parsers."""
+"""Source record views and event parsers; a source's module loads when its source is first used.
+
+A function of one source never imports the others (cold start): ``SOURCES`` knows every source by name
+and imports its module on the first look-up.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping
 
-from streambridge._sources import aurora, cloudwatch, dynamodb, eventbridge, kinesis, sqs
 from streambridge._sources._base import Source, SourceName, SourceRecord
-from streambridge._sources.aurora import AuroraEvent
-from streambridge._sources.cloudwatch import AlarmEvent
-from streambridge._sources.dynamodb import DynamoDBRecord
-from streambridge._sources.eventbridge import EventBridgeEvent
-from streambridge._sources.kinesis import KinesisRecord
-from streambridge._sources.sqs import SQSRecord
 
-__all__ = [
-    "SOURCES",
-    "AlarmEvent",
-    "AuroraEvent",
-    "DynamoDBRecord",
-    "EventBridgeEvent",
-    "KinesisRecord",
-    "SQSRecord",
-    "Source",
-    "SourceName",
-    "SourceRecord",
-]
+__all__ = ["SOURCES", "Source", "SourceName", "SourceRecord"]
 
-
-def _parse_kinesis_dynamodb(event: Any) -> Sequence[SourceRecord]:
-    # The module loads with the first event of its source: a function that does not use it never pays.
-    from streambridge._sources import kinesis_dynamodb
-
-    return kinesis_dynamodb.parse(event)
-
-
-def _arrange_kinesis_dynamodb(
-    records: Sequence[SourceRecord],
-) -> tuple[Sequence[SourceRecord], Sequence[tuple[SourceRecord, str]]]:
-    from streambridge._sources import kinesis_dynamodb
-
-    return kinesis_dynamodb.arrange(records)
-
-
-def _parse_http(event: Any) -> Sequence[SourceRecord]:
-    # Loaded with the first request: a function that takes no HTTP request never pays for the module.
-    from streambridge._sources import http
-
-    return http.parse(event)
-
-
-SOURCES: dict[str, Source] = {  # keyed by str: a name a user passes is checked by looking it up here
-    source.name: source
-    for source in (
-        dynamodb.SOURCE,
-        kinesis.SOURCE,
-        Source(
-            name="kinesis_dynamodb",
-            title="Kinesis Data Streams for DynamoDB",
-            batch=True,
-            parse=_parse_kinesis_dynamodb,
-            arrange=_arrange_kinesis_dynamodb,
-        ),
-        sqs.SOURCE,
-        aurora.SOURCE,
-        cloudwatch.SOURCE,
-        eventbridge.SOURCE,
-        Source(name="http", title="API Gateway / function URL", batch=True, parse=_parse_http),
-    )
+_MODULES: dict[str, str] = {
+    "dynamodb": "dynamodb",
+    "kinesis": "kinesis",
+    "kinesis_dynamodb": "kinesis_dynamodb",
+    "sqs": "sqs",
+    "aurora": "aurora",
+    "cloudwatch_alarm": "cloudwatch",
+    "eventbridge": "eventbridge",
+    "http": "http",
 }
+"""Each source's decorator name -> the module (of this package) that defines its ``SOURCE``."""
+
+
+class _Sources(Mapping[str, Source]):
+    """Every source by its decorator name, its module imported the first time it is looked up."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Source] = {}
+
+    def __getitem__(self, name: str) -> Source:
+        source = self._loaded.get(name)
+        if source is None:
+            module = _MODULES[name]  # KeyError for a name of no source, as a dict's
+            source = __import__(f"streambridge._sources.{module}", fromlist=["SOURCE"]).SOURCE
+            self._loaded[name] = source
+        return source
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+SOURCES: Mapping[str, Source] = _Sources()
 """Every source by its decorator name: ``dynamodb``, ``kinesis``, ``kinesis_dynamodb``, ``sqs`` (batch),
 ``aurora``, ``cloudwatch_alarm``, ``eventbridge`` (single event), ``http`` (a request's items, answered
 with an HTTP response)."""

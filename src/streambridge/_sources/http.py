@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources._base import SourceRecord
+from streambridge._sources._base import Source, SourceRecord
 from streambridge._sources._common import describe_event, short
 
 if TYPE_CHECKING:
@@ -486,3 +486,6 @@ def _json_kind(value: Any) -> str:
     if isinstance(value, (int, float)):
         return "number"
     return "string" if isinstance(value, str) else "array" if isinstance(value, list) else "object"
+
+
+SOURCE = Source(name="http", title="API Gateway / function URL", batch=True, parse=parse)

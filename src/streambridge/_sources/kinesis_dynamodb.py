@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources._base import SourceRecord
+from streambridge._sources._base import Source, SourceRecord
 from streambridge._sources._common import (
     PIPE_HINT,
     batch_records,
@@ -263,3 +263,12 @@ def _readable(record: SourceRecord) -> KinesisDynamoDBRecord | None:
 
 def _created(change: KinesisDynamoDBRecord) -> int:
     return change._created_micros
+
+
+SOURCE = Source(
+    name="kinesis_dynamodb",
+    title="Kinesis Data Streams for DynamoDB",
+    batch=True,
+    parse=parse,
+    arrange=arrange,
+)

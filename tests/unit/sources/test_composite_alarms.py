@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from streambridge._sources import SOURCES, AlarmEvent
+from streambridge import AlarmEvent
+from streambridge._sources import SOURCES
 from streambridge.testing import events
 from tests.unit.sources.test_source_cloudwatch_alarm import COMPOSITE_ALARM_EVENT, SNS_ALARM_MESSAGE
 

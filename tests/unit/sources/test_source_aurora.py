@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from streambridge import AuroraEvent
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources import SOURCES, AuroraEvent
+from streambridge._sources import SOURCES
 
 SamEvent = Callable[[str], dict[str, Any]]
 parse = SOURCES["aurora"].parse

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from streambridge import AlarmEvent
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources import SOURCES, AlarmEvent
+from streambridge._sources import SOURCES
 from tests.aws_samples import METRIC_ALARM_EVENT
 
 SamEvent = Callable[[str], dict[str, Any]]

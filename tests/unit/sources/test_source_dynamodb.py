@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from streambridge import DynamoDBRecord
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources import SOURCES, DynamoDBRecord
+from streambridge._sources import SOURCES
 from streambridge.testing.events import Change, dynamodb
 
 SamEvent = Callable[[str], dict[str, Any]]

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from streambridge import EventBridgeEvent
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources import SOURCES, EventBridgeEvent
+from streambridge._sources import SOURCES
 
 SamEvent = Callable[[str], dict[str, Any]]
 parse = SOURCES["eventbridge"].parse

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from streambridge import KinesisRecord
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources import SOURCES, KinesisRecord
+from streambridge._sources import SOURCES
 
 SamEvent = Callable[[str], dict[str, Any]]
 parse = SOURCES["kinesis"].parse

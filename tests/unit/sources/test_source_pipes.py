@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from streambridge import DynamoDBRecord, KinesisRecord, SQSRecord
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources import SOURCES, DynamoDBRecord, KinesisRecord, SQSRecord
+from streambridge._sources import SOURCES
 from streambridge._sources._common import aws_service_event, batch_records, describe_event, pipe_batch
 from streambridge.testing import events
 

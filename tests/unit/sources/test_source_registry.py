@@ -12,19 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streambridge import AlarmEvent, AuroraEvent, DynamoDBRecord, EventBridgeEvent, KinesisRecord, SQSRecord
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources import (
-    SOURCES,
-    AlarmEvent,
-    AuroraEvent,
-    DynamoDBRecord,
-    EventBridgeEvent,
-    KinesisRecord,
-    Source,
-    SourceName,
-    SourceRecord,
-    SQSRecord,
-)
+from streambridge._sources import SOURCES, Source, SourceName, SourceRecord
 
 SamEvent = Callable[[str], dict[str, Any]]
 

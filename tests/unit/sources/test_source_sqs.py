@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from streambridge import SQSRecord
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources import SOURCES, SQSRecord
+from streambridge._sources import SOURCES
 
 SamEvent = Callable[[str], dict[str, Any]]
 parse = SOURCES["sqs"].parse
