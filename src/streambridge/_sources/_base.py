@@ -5,7 +5,35 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar, overload
+
+_T = TypeVar("_T")
+
+
+class cached(Generic[_T]):  # noqa: N801 - a decorator, named like property
+    """A property computed on first access and kept: ``functools.cached_property`` without its lock.
+
+    Python 3.10 and 3.11's takes a lock on every first access (0.6 µs against 0.2, twice per DynamoDB
+    record); a record view is read by one thread, and a value computed twice would be the same.
+    """
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> cached[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object | None, owner: type | None = None) -> _T | cached[_T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)  # found first from now on
+        return value
 
 
 class SourceRecord(ABC):

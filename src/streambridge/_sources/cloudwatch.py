@@ -16,11 +16,10 @@ either.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources._base import Source, SourceRecord
+from streambridge._sources._base import Source, SourceRecord, cached
 from streambridge._sources._common import (
     describe_event,
     field,
@@ -77,7 +76,7 @@ class AlarmEvent(SourceRecord):
         """``lambda`` when the alarm invoked the function directly, ``sns`` when SNS did."""
         return self._delivery
 
-    @cached_property
+    @cached
     def sns_message(self) -> dict[str, Any] | None:
         """The decoded SNS alarm notification (it also holds ``Trigger``); None for the Lambda action."""
         if self._delivery != "sns":
@@ -90,7 +89,7 @@ class AlarmEvent(SourceRecord):
             )
         return message
 
-    @cached_property
+    @cached
     def _alarm_data(self) -> dict[str, Any]:
         return field(self._raw, "alarmData", dict, self, "alarmData")
 
@@ -135,7 +134,7 @@ class AlarmEvent(SourceRecord):
             return self._sns("NewStateReason")
         return field(self._state("state"), "reason", str, self, "alarmData.state.reason")
 
-    @cached_property
+    @cached
     def state_change_time(self) -> datetime:
         """When the alarm changed state (timezone-aware)."""
         if self._delivery == "sns":

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from streambridge._errors import RecordError
 from streambridge._sources._attributes import deserialize_map
-from streambridge._sources._base import Source, SourceRecord
+from streambridge._sources._base import Source, SourceRecord, cached
 from streambridge._sources._common import (
     PIPE_HINT,
     arn_resource,
@@ -50,7 +49,7 @@ class DynamoDBChange(SourceRecord):
         @property
         def _stream(self) -> Mapping[str, Any]: ...
 
-    @cached_property
+    @cached
     def default_partition_key(self) -> str:
         """The item's key attributes as canonical JSON text: changes to one item stay in order."""
         keys = self._stream.get("Keys")
@@ -74,20 +73,20 @@ class DynamoDBChange(SourceRecord):
         """The unique id of this change (``eventID``)."""
         return field(self._change, "eventID", str, self, "eventID")
 
-    @cached_property
+    @cached
     def keys(self) -> dict[str, Any]:
         """The item's key attributes as plain Python values."""
         if self._stream.get("Keys") is None:
             raise RecordError(f"{self.describe()}: dynamodb.Keys is missing")
         return deserialize_map(self._stream["Keys"], "Keys", self.describe)
 
-    @cached_property
+    @cached
     def new_image(self) -> dict[str, Any] | None:
         """The item after the change; None for ``REMOVE`` or when the stream view type omits it."""
         image = self._stream.get("NewImage")
         return None if image is None else deserialize_map(image, "NewImage", self.describe)
 
-    @cached_property
+    @cached
     def old_image(self) -> dict[str, Any] | None:
         """The item before the change; None for ``INSERT`` or when the stream view type omits it."""
         image = self._stream.get("OldImage")
@@ -152,7 +151,7 @@ class DynamoDBRecord(DynamoDBChange):
         """The sequence number: an item's changes come in its order (docs/semantics.md, stale guard)."""
         return sequence_version(self._sequence_number, self, "dynamodb.SequenceNumber")
 
-    @cached_property
+    @cached
     def approximate_creation_time(self) -> datetime:
         """When the change was made, in UTC (``ApproximateCreationDateTime``, epoch seconds)."""
         value = self._stream.get("ApproximateCreationDateTime")
@@ -168,7 +167,7 @@ class DynamoDBRecord(DynamoDBChange):
         """The ARN of the stream (``eventSourceARN``)."""
         return field(self._raw, "eventSourceARN", str, self, "eventSourceARN")
 
-    @cached_property
+    @cached
     def table_name(self) -> str:
         """The table's name, read from the stream ARN (``...:table/<name>/stream/<label>``)."""
         resource = arn_resource(self.event_source_arn, self, "eventSourceARN")

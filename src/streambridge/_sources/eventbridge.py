@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from streambridge._errors import EventShapeError
-from streambridge._sources._base import Source, SourceRecord
+from streambridge._sources._base import Source, SourceRecord, cached
 from streambridge._sources._common import describe_event, field, iso_time, optional_field, time_version
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ class EventBridgeEvent(SourceRecord):
         """The event's payload (``detail``); plain JSON types, treat it as read-only."""
         return field(self._raw, "detail", dict, self, "detail")
 
-    @cached_property
+    @cached
     def time(self) -> datetime:
         """When the event happened (``time``), timezone-aware."""
         return iso_time(self._raw.get("time"), self, "time")

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources._base import Source, SourceRecord
+from streambridge._sources._base import Source, SourceRecord, cached
 from streambridge._sources._common import describe_event, short
 
 if TYPE_CHECKING:
@@ -150,7 +149,7 @@ class HttpRequest:
         """The Lambda event exactly as delivered (read-only)."""
         return MappingProxyType(dict(self._event))
 
-    @cached_property
+    @cached
     def api(self) -> API:
         """Where the request came from: ``rest`` (REST API), ``http`` (HTTP API) or ``function-url``."""
         if self.payload_version == "1.0":
@@ -158,13 +157,13 @@ class HttpRequest:
         domain = self._context.get("domainName")
         return "function-url" if isinstance(domain, str) and ".lambda-url." in domain else "http"
 
-    @cached_property
+    @cached
     def path(self) -> str:
         """The request path, e.g. ``/orders`` (2.0: ``rawPath``; 1.0: ``path``)."""
         value = self._event.get("rawPath" if self.payload_version == "2.0" else "path")
         return value if isinstance(value, str) else ""
 
-    @cached_property
+    @cached
     def headers(self) -> Headers:
         """The request headers, by name in any case; repeated ones joined with commas."""
         if self.payload_version == "1.0":
@@ -173,7 +172,7 @@ class HttpRequest:
                 return Headers(_joined(several))
         return Headers(_strings(self._event.get("headers")))
 
-    @cached_property
+    @cached
     def query(self) -> dict[str, str]:
         """The query string parameters; a repeated one joined with commas (as 2.0 delivers it)."""
         if self.payload_version == "1.0":
@@ -182,12 +181,12 @@ class HttpRequest:
                 return _joined(several)
         return _strings(self._event.get("queryStringParameters"))
 
-    @cached_property
+    @cached
     def path_parameters(self) -> dict[str, str]:
         """The route's path parameters (``/orders/{id}`` -> ``{"id": ...}``); empty for function URLs."""
         return _strings(self._event.get("pathParameters"))
 
-    @cached_property
+    @cached
     def authorizer(self) -> dict[str, Any]:
         """What the authorizer said about the caller (``requestContext.authorizer``), plain JSON types.
 
@@ -213,7 +212,7 @@ class HttpRequest:
             raise RecordError(f"HTTP request: the source IP is {short(value)}, expected str")
         return value
 
-    @cached_property
+    @cached
     def time(self) -> datetime:
         """When API Gateway or Lambda received the request, in UTC."""
         from datetime import datetime, timedelta, timezone

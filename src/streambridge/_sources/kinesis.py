@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from streambridge._errors import RecordError
-from streambridge._sources._base import Source, SourceRecord
+from streambridge._sources._base import Source, SourceRecord, cached
 from streambridge._sources._common import (
     PIPE_HINT,
     batch_records,
@@ -88,7 +87,7 @@ class KinesisRecord(SourceRecord):
         """The partition key the producer gave (``kinesis.partitionKey``)."""
         return field(self._kinesis, "partitionKey", str, self, f"{self._prefix}partitionKey")
 
-    @cached_property
+    @cached
     def data(self) -> bytes:
         """The record's payload, base64-decoded."""
         import base64
@@ -118,12 +117,12 @@ class KinesisRecord(SourceRecord):
         """``shardId-<n>:<sequence number>`` (``eventID``)."""
         return field(self._raw, "eventID", str, self, "eventID")
 
-    @cached_property
+    @cached
     def shard_id(self) -> str:
         """The shard the record came from, e.g. ``shardId-000000000006`` (from ``eventID``)."""
         return shard_of(self.event_id, self)
 
-    @cached_property
+    @cached
     def approximate_arrival_time(self) -> datetime:
         """When the stream accepted the record, in UTC (``kinesis.approximateArrivalTimestamp``)."""
         value = self._kinesis.get("approximateArrivalTimestamp")

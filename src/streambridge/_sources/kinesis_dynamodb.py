@@ -15,11 +15,10 @@ This module loads on the first event of this source, not at ``import streambridg
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from streambridge._errors import EventShapeError, RecordError
-from streambridge._sources._base import Source, SourceRecord
+from streambridge._sources._base import Source, SourceRecord, cached
 from streambridge._sources._common import (
     PIPE_HINT,
     batch_records,
@@ -67,7 +66,7 @@ class KinesisDynamoDBRecord(DynamoDBChange, KinesisRecord):
 
     source_title: ClassVar[str] = "Kinesis DynamoDB"
 
-    @cached_property
+    @cached
     def _change(self) -> Mapping[str, Any]:
         """The DynamoDB change: the data as a JSON object with a ``dynamodb`` object holding ``Keys``."""
         change = self.json()
@@ -78,7 +77,7 @@ class KinesisDynamoDBRecord(DynamoDBChange, KinesisRecord):
         checked: Mapping[str, Any] = change
         return checked
 
-    @cached_property
+    @cached
     def _stream(self) -> Mapping[str, Any]:
         stream: Mapping[str, Any] = self._change["dynamodb"]
         return stream
@@ -92,7 +91,7 @@ class KinesisDynamoDBRecord(DynamoDBChange, KinesisRecord):
         kinesis_id: str = KinesisRecord.event_id.__get__(self)
         return kinesis_id
 
-    @cached_property
+    @cached
     def shard_id(self) -> str:
         """The shard the record came from, e.g. ``shardId-000000000006`` (from the Kinesis ``eventID``)."""
         return shard_of(self.kinesis_event_id, self)
@@ -124,14 +123,14 @@ class KinesisDynamoDBRecord(DynamoDBChange, KinesisRecord):
             )
         return stated  # type: ignore[no-any-return]  # one of the two, checked above
 
-    @cached_property
+    @cached
     def approximate_creation_time(self) -> datetime:
         """When the change was made, in UTC, exact to the microsecond (``ApproximateCreationDateTime``)."""
         from datetime import datetime, timedelta, timezone
 
         return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=self._created_micros)
 
-    @cached_property
+    @cached
     def _created_number(self) -> int:
         value = self._stream.get("ApproximateCreationDateTime")
         if type(value) is int:
@@ -142,7 +141,7 @@ class KinesisDynamoDBRecord(DynamoDBChange, KinesisRecord):
             raise RecordError(f"{self.describe()}: {_CREATED} is missing")
         raise RecordError(f"{self.describe()}: {_CREATED} is {short(value)}, expected a whole number")
 
-    @cached_property
+    @cached
     def _created_micros(self) -> int:
         """``ApproximateCreationDateTime`` in microseconds since the epoch: what ``arrange`` sorts by."""
         number = self._created_number

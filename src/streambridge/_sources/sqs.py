@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from streambridge._errors import RecordError
-from streambridge._sources._base import Source, SourceRecord
+from streambridge._sources._base import Source, SourceRecord, cached
 from streambridge._sources._common import (
     PIPE_HINT,
     arn_resource,
@@ -82,7 +81,7 @@ class SQSRecord(SourceRecord):
             self._json = load_json(self.body, self, "body")
         return self._json
 
-    @cached_property
+    @cached
     def attributes(self) -> dict[str, str]:
         """The system attributes (``ApproximateReceiveCount``, ``SentTimestamp``, ``MessageGroupId``...)."""
         value = self._raw.get("attributes")
@@ -90,7 +89,7 @@ class SQSRecord(SourceRecord):
             return {}
         return field(self._raw, "attributes", dict, self, "attributes")
 
-    @cached_property
+    @cached
     def message_attributes(self) -> dict[str, Any]:
         """The sender's message attributes, as Lambda delivers them (``stringValue``, ``dataType``...)."""
         value = self._raw.get("messageAttributes")
@@ -130,12 +129,12 @@ class SQSRecord(SourceRecord):
         """The ARN of the queue (``eventSourceARN``)."""
         return field(self._raw, "eventSourceARN", str, self, "eventSourceARN")
 
-    @cached_property
+    @cached
     def queue_name(self) -> str:
         """The queue's name, read from its ARN."""
         return arn_resource(self.event_source_arn, self, "eventSourceARN")
 
-    @cached_property
+    @cached
     def is_fifo(self) -> bool:
         """True for a FIFO queue (its name ends in ``.fifo``)."""
         arn = self._raw.get("eventSourceARN")
@@ -144,13 +143,13 @@ class SQSRecord(SourceRecord):
         # Without an ARN (hand-built events), SequenceNumber is the attribute only FIFO queues set.
         return "SequenceNumber" in self.attributes
 
-    @cached_property
+    @cached
     def sent_time(self) -> datetime:
         """When the message was sent, in UTC (``attributes.SentTimestamp``, epoch milliseconds)."""
         value = self.attributes.get("SentTimestamp")
         return epoch_time(value, "milliseconds", self, "attributes.SentTimestamp")
 
-    @cached_property
+    @cached
     def approximate_receive_count(self) -> int:
         """How many times the message has been received, this delivery included."""
         value = field(
