@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -393,16 +394,19 @@ def test_default_chain_is_resolved_once_lazily_and_kept(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Any,
 ) -> None:
-    # GIVEN the default chain sees only environment credentials (no files, no instance metadata)
+    # GIVEN the default chain finds keys in the shared credentials file only (no environment keys)
     import botocore.session
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    credentials_file = tmp_path / "credentials"
+    credentials_file.write_text(
+        f"[default]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"
+        f"aws_session_token = {SESSION_TOKEN}\n"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials_file))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     calls: list[int] = []
     original = botocore.session.Session.get_credentials
 
@@ -419,11 +423,94 @@ def test_default_chain_is_resolved_once_lazily_and_kept(
     auth.validate(URL)
     first = auth.headers(URL, BODY)
     second = auth.headers(URL, BODY)
-    # THEN the chain was consulted once, and the environment's credentials and token were used
+    # THEN the chain was consulted once, and the file's credentials and token were used
     assert len(calls) == 1
     assert parse_authorization(first)["key"] == ACCESS_KEY
     assert first["x-amz-security-token"] == SESSION_TOKEN
     assert first == second
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"AWS_SESSION_TOKEN": SESSION_TOKEN},
+        {"AWS_SECURITY_TOKEN": "older-name", "AWS_SESSION_TOKEN": SESSION_TOKEN},
+        {},
+    ],
+    ids=["session token", "both token names", "no token"],
+)
+def test_environment_keys_sign_as_botocores_chain_would_without_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, environment: dict[str, str]
+) -> None:
+    # GIVEN keys in the environment, as Lambda gives an execution role's (and no other source)
+    import botocore.session
+
+    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    # WHEN the default chain signs, and botocore's own chain (a session) signs the same request
+    ours = IAMAuth(clock=fixed_clock).headers(URL, BODY)
+    botocores = IAMAuth(session=botocore.session.Session(), clock=fixed_clock).headers(URL, BODY)
+    # THEN the headers are the same, token included (botocore takes AWS_SECURITY_TOKEN first)
+    assert ours == botocores
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"AWS_ACCESS_KEY_ID": ACCESS_KEY},  # a partial key: botocore says what is missing
+        {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+         "AWS_CREDENTIAL_EXPIRATION": "2099-01-01T00:00:00Z"},  # refreshable: botocore's to refresh
+    ],
+    ids=["partial", "expiring"],
+)  # fmt: skip
+def test_environment_keys_botocore_must_judge_go_through_its_chain(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, environment: dict[str, str]
+) -> None:
+    import botocore.session
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    calls: list[int] = []
+    original = botocore.session.Session.get_credentials
+
+    def counting_get_credentials(self: botocore.session.Session) -> Any:
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(botocore.session.Session, "get_credentials", counting_get_credentials)
+    auth = IAMAuth(clock=fixed_clock)
+    with contextlib.suppress(ConfigurationError):  # the partial key: botocore's error, as before
+        auth.headers(URL, BODY)
+    assert calls == [1]
+
+
+def test_a_first_signature_with_environment_keys_imports_no_botocore() -> None:
+    # GIVEN a fresh interpreter with an execution role's keys in its environment, as in Lambda
+    code = (
+        "import sys\n"
+        "from streambridge import IAMAuth\n"
+        "IAMAuth().headers('https://x.appsync-api.us-east-1.amazonaws.com/graphql', b'{}')\n"
+        "print('botocore' in sys.modules)\n"
+    )
+    environment = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                   "AWS_SESSION_TOKEN": SESSION_TOKEN, "PATH": ""}  # fmt: skip
+    # WHEN it signs a request
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
+    ).stdout
+    # THEN botocore was never imported (most of a first invocation's import time)
+    assert out.strip() == "False"
 
 
 class RotatingCredentials(Credentials):

@@ -219,6 +219,21 @@ _KeyTriple = tuple[str, str, "str | None"]
 """Static credentials: (access key id, secret access key, session token or None), as ReadOnlyCredentials."""
 
 
+def _environment_credentials() -> _KeyTriple | None:
+    """The default chain's first link, read as botocore's ``EnvProvider`` reads it, without botocore.
+
+    In Lambda the execution role's keys are in these variables, so signing needs no botocore import (most
+    of a first invocation's cold start). None where botocore must decide: no key or only part of one
+    (it says why), or an ``AWS_CREDENTIAL_EXPIRATION`` (its keys are then refreshable).
+    """
+    environ = os.environ
+    key, secret = environ.get("AWS_ACCESS_KEY_ID", ""), environ.get("AWS_SECRET_ACCESS_KEY", "")
+    if not key or not secret or environ.get("AWS_CREDENTIAL_EXPIRATION"):
+        return None
+    token = environ.get("AWS_SECURITY_TOKEN") or environ.get("AWS_SESSION_TOKEN") or None  # botocore's order
+    return key, secret, token
+
+
 def _static_credentials(credentials: object) -> _KeyTriple | None:
     """``IAMAuth(credentials=...)`` as a key triple when static, None when it resolves its own (botocore).
 
@@ -478,7 +493,11 @@ class IAMAuth:
                 credentials = self._credentials
         return credentials
 
-    def _load_credentials(self) -> Credentials:
+    def _load_credentials(self) -> Credentials | _KeyTriple:
+        if self._session is None:
+            from_environment = _environment_credentials()
+            if from_environment is not None:
+                return from_environment
         import botocore.session
         from botocore.exceptions import BotoCoreError
 
