@@ -432,6 +432,7 @@ class Bridge:
         if store is None:
             return records
         from streambridge._stores.idempotency import idempotency_key
+
         keys = [idempotency_key(source, record) for record in records]
         wanted = [key for key in keys if key is not None]  # None: not deduplicated (HTTP without a key)
         if not wanted:
@@ -477,6 +478,7 @@ class Bridge:
         if store is None:
             return
         from streambridge._stores.idempotency import idempotency_key
+
         # Published and dead-lettered records are done; so is a record coalesced into a later change of its
         # key that was (else a re-delivery publishes that change twice: once for it, once for the newer).
         done = (Status.PUBLISHED, Status.DEAD_LETTERED)

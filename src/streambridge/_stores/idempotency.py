@@ -20,6 +20,7 @@ from streambridge._sources._base import MutationOf, SourceName, SourceRecord
 
 logger = logging.getLogger("streambridge")
 
+
 def store_client(service: Literal["dynamodb", "sqs"]) -> Any:
     """A boto3 client for a store, made when the store first needs it (boto3's import is paid only then).
 
@@ -31,6 +32,7 @@ def store_client(service: Literal["dynamodb", "sqs"]) -> Any:
 
     timeouts = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
     return boto3.client(service, config=timeouts)
+
 
 _GET_CHUNK = 100  # BatchGetItem's limit
 _WRITE_CHUNK = 25  # BatchWriteItem's limit
