@@ -390,12 +390,26 @@ def test_other_iam_settings_of_the_wrong_type_are_refused_at_construction(
         IAMAuth(**settings)
 
 
+def count_chain_lookups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one each time botocore's default credential chain is consulted."""
+    import botocore.session
+
+    calls: list[int] = []
+    original = botocore.session.Session.get_credentials
+
+    def counting_get_credentials(self: botocore.session.Session) -> Any:
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(botocore.session.Session, "get_credentials", counting_get_credentials)
+    return calls
+
+
 def test_default_chain_is_resolved_once_lazily_and_kept(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Any,
 ) -> None:
     # GIVEN the default chain finds keys in the shared credentials file only (no environment keys)
-    import botocore.session
 
     credentials_file = tmp_path / "credentials"
     credentials_file.write_text(
@@ -407,14 +421,7 @@ def test_default_chain_is_resolved_once_lazily_and_kept(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials_file))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    calls: list[int] = []
-    original = botocore.session.Session.get_credentials
-
-    def counting_get_credentials(self: botocore.session.Session) -> Any:
-        calls.append(1)
-        return original(self)
-
-    monkeypatch.setattr(botocore.session.Session, "get_credentials", counting_get_credentials)
+    calls = count_chain_lookups(monkeypatch)
     # WHEN an IAMAuth is built
     auth = IAMAuth(clock=fixed_clock)
     # THEN nothing is resolved yet
@@ -472,7 +479,6 @@ def test_environment_keys_sign_as_botocores_chain_would_without_it(
 def test_environment_keys_botocore_must_judge_go_through_its_chain(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any, environment: dict[str, str]
 ) -> None:
-    import botocore.session
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -481,14 +487,7 @@ def test_environment_keys_botocore_must_judge_go_through_its_chain(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    calls: list[int] = []
-    original = botocore.session.Session.get_credentials
-
-    def counting_get_credentials(self: botocore.session.Session) -> Any:
-        calls.append(1)
-        return original(self)
-
-    monkeypatch.setattr(botocore.session.Session, "get_credentials", counting_get_credentials)
+    calls = count_chain_lookups(monkeypatch)
     auth = IAMAuth(clock=fixed_clock)
     with contextlib.suppress(ConfigurationError):  # the partial key: botocore's error, as before
         auth.headers(URL, BODY)

@@ -225,11 +225,16 @@ def iso_time(value: Any, record: SourceRecord, path: str) -> datetime:
 def load_json(text: str | bytes, record: SourceRecord, what: str) -> Any:
     """``json.loads`` whose failure is a RecordError naming the record and the cause."""
     try:
-        if not isinstance(text, str):  # as json.loads reads bytes: UTF-8, -16 or -32, told by the first bytes
-            text = text.decode(json.detect_encoding(text), "surrogatepass")
-        return _DECODER.decode(text)
+        return parse_json(text)
     except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise RecordError(f"{record.describe()}: {what} is not valid JSON ({e})") from e
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` of strict JSON (no NaN or Infinity); ValueError or RecursionError when it is not."""
+    if not isinstance(text, str):  # as json.loads reads bytes: UTF-8, -16 or -32, told by the first bytes
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    return _DECODER.decode(text)
 
 
 def _not_json(constant: str) -> Any:

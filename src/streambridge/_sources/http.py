@@ -14,14 +14,13 @@ a binary body base64-encoded).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from streambridge._errors import EventShapeError, RecordError
 from streambridge._sources._base import Source, SourceRecord, cached
-from streambridge._sources._common import describe_event, short
+from streambridge._sources._common import describe_event, parse_json, short
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -445,7 +444,7 @@ def _too_large(limit: int) -> RequestRefusedError:
 def _items(data: bytes, limits: RequestLimits) -> list[dict[str, Any]]:
     """The body's items: the object itself, or the objects of an array (at most ``max_items``)."""
     try:
-        value = json.loads(data, parse_constant=_not_json)
+        value = parse_json(data)
     except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, NaN
         reason = "is not UTF-8" if isinstance(error, UnicodeDecodeError) else f"is not JSON ({error})"
         if isinstance(error, RecursionError):
@@ -471,10 +470,6 @@ def _items(data: bytes, limits: RequestLimits) -> list[dict[str, Any]]:
                 f"item {index} is a JSON {_json_kind(item)}: every item must be an object",
             )
     return value
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a JSON number")
 
 
 def _json_kind(value: Any) -> str:
