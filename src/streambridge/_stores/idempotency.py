@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
-from streambridge._errors import ConfigurationError
+from streambridge._errors import ConfigurationError, StreambridgeError
 from streambridge._sources._base import MutationOf, SourceName, SourceRecord
 
 logger = logging.getLogger("streambridge")
@@ -61,7 +61,24 @@ def idempotency_key(source: SourceName, record: SourceRecord) -> str | None:
         return f"{source}||sha256:{hashlib.sha256(text.encode()).hexdigest()}"
     event_id = raw.get("eventID") or raw.get("messageId") or record.item_identifier
     origin = raw.get("eventSourceARN") or raw.get("EventSubscriptionArn") or ""
+    if source == "kinesis_dynamodb":
+        # A change DynamoDB put twice is two Kinesis records, "identical data" with "unique sequence
+        # numbers" (Kinesis Data Streams developer guide, "Handle duplicate records"): keyed by the change's
+        # own eventID, a copy re-delivered without the one published is still known.
+        change_id = _change_id(record)
+        if change_id is not None:
+            return f"{source}|{origin}|change:{change_id}"
     return f"{source}|{origin}|{event_id}"
+
+
+def _change_id(record: SourceRecord) -> str | None:
+    """The eventID of a Kinesis Data Streams for DynamoDB record's change; None when it cannot be read."""
+    try:
+        change_id = getattr(record, "event_id", None)  # the change's, not the Kinesis record's
+    except StreambridgeError:  # data that is not a change: the Kinesis record's own id names it
+        return None
+    kinesis_id = getattr(record, "kinesis_event_id", None)
+    return change_id if isinstance(change_id, str) and change_id and change_id != kinesis_id else None
 
 
 def _plain(value: Any) -> Any:
