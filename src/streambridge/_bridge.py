@@ -376,7 +376,10 @@ class Bridge:
             trace=request_tracer(self.tracing),
         )
         outcomes = ledger.close(PublishError("internal error: record left unsettled"))
-        await self._remember_published(spec.name, outcomes, deadline, partition_key)
+        # In the order planned: a change coalesced into a later one is done only if that one is, and
+        # "later" is the arranged order (creation time), not arrival.
+        planned = outcomes if ordered is records else [outcomes[record.index] for record in ordered]
+        await self._remember_published(spec.name, planned, deadline, partition_key)
         if check is not None:
             await self._remember_versions(check, outcomes, deadline)
         result = InvocationResult(

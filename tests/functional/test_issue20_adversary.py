@@ -66,3 +66,22 @@ def test_a_duplicate_redelivered_without_its_published_copy_is_not_published_aga
     # THEN a's change, published and remembered, is not published a second time
     assert statuses(appsync) == [("a", "NEW")]
     assert [o.status for o in again.outcomes] == [Status.FAILED, Status.SKIPPED]
+
+
+def test_a_coalesced_change_that_arrived_after_the_one_published_is_remembered(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync
+) -> None:
+    # GIVEN a coalescing bridge with an idempotency store, and an order's two changes arriving newest first
+    store = MemoryStore()
+    handler = orders(make_bridge(idempotency=store, coalesce=True))
+    event = events.kinesis_dynamodb([change("a", "NEW"), change("a", "PAID", "NEW")], arrival=[1, 0])
+    first = handler.process(event, lambda_context())
+    assert statuses(appsync) == [("a", "PAID")]
+    assert [o.status for o in first.outcomes] == [Status.PUBLISHED, Status.SKIPPED]
+
+    # WHEN Lambda delivers the same batch again (e.g. after the invocation timed out)
+    again = handler.process(event, lambda_context())
+
+    # THEN nothing is published again: both changes are known to be done
+    assert statuses(appsync) == [("a", "PAID")]
+    assert [o.note for o in again.outcomes] == ["already published (idempotency store)"] * 2
