@@ -85,3 +85,46 @@ def test_a_coalesced_change_that_arrived_after_the_one_published_is_remembered(
     # THEN nothing is published again: both changes are known to be done
     assert statuses(appsync) == [("a", "PAID")]
     assert [o.note for o in again.outcomes] == ["already published (idempotency store)"] * 2
+
+
+# -- the stale guard's store failing in its own way ---------------------------------------------------------
+
+
+class HttpClientError(Exception):
+    """An HTTP client's error whose ``response`` may be None (requests' RequestException is one)."""
+
+    def __init__(self, message: str, response: Any = None) -> None:
+        super().__init__(message)
+        self.response = response
+
+
+class RemoteVersions:
+    """A version store behind an HTTP service that cannot be reached."""
+
+    def newest(self, keys: Sequence[str]) -> Mapping[str, int]:
+        raise HttpClientError("connection refused")
+
+    def advance(self, versions: Mapping[str, int]) -> None:
+        raise AssertionError("nothing is published while the store cannot be read")
+
+
+def test_a_store_error_without_a_response_fails_the_records_not_the_invocation(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync
+) -> None:
+    # GIVEN a stream and a webhook guarded by a store whose client's error has response=None
+    bridge = make_bridge(stale_guard=RemoteVersions())
+    stream = bridge.dynamodb(PUBLISH)(lambda r: {"input": r.new_image})
+    webhook = bridge.http(
+        PUBLISH, partition_key=lambda i: i.json()["id"], version=lambda i: i.json()["revision"]
+    )(lambda i: {"input": {"id": i.json()["id"], "status": i.json()["status"]}})
+
+    # WHEN each is invoked
+    batch = events.dynamodb([{"new_image": {"id": "a", "status": "NEW"}}])
+    answer = stream(batch, lambda_context())
+    reply = webhook(events.http({"id": "a", "status": "NEW", "revision": 1}), lambda_context())
+
+    # THEN the records fail for Lambda (and the sender) to retry; nothing is published, nothing raised
+    seq = batch["Records"][0]["dynamodb"]["SequenceNumber"]
+    assert answer == {"batchItemFailures": [{"itemIdentifier": seq}]}
+    assert reply["statusCode"] == 503
+    assert appsync.published == []

@@ -221,8 +221,7 @@ class StaleCheck:
         if timed_out:
             why = "did not answer in time (half the time left)"
         else:
-            code = getattr(cause, "response", {}).get("Error", {}).get("Code")
-            why = f"could not be read ({code or type(cause).__name__})"
+            why = f"could not be read ({_error_code(cause) or type(cause).__name__})"
         for index in self.guarded:
             error = TransientError(
                 f"stale guard: the version store {why}; reported failed for Lambda to re-deliver, "
@@ -271,6 +270,14 @@ def _guard(
     except StreambridgeError as error:
         return error
     return None if version is None else Guarded(store_key(source, unit, group), version)
+
+
+def _error_code(error: BaseException) -> str | None:
+    """A botocore ClientError's code; None for any other error (a client's ``response`` may be None)."""
+    response = getattr(error, "response", None)
+    details = response.get("Error") if isinstance(response, Mapping) else None
+    code = details.get("Code") if isinstance(details, Mapping) else None
+    return code if isinstance(code, str) else None
 
 
 def _twin(error: StreambridgeError) -> StreambridgeError:
@@ -423,8 +430,7 @@ class DynamoDBVersionStore:
                 ExpressionAttributeValues=values,
             )
         except Exception as error:  # noqa: BLE001 - returned to advance(), which raises once for all keys
-            code = getattr(error, "response", {}).get("Error", {}).get("Code")
-            return None if code == "ConditionalCheckFailedException" else error
+            return None if _error_code(error) == "ConditionalCheckFailedException" else error
         return None
 
     def _decode(self, key: str, value: Any) -> int:
