@@ -62,9 +62,9 @@ def idempotency_key(source: SourceName, record: SourceRecord) -> str | None:
     event_id = raw.get("eventID") or raw.get("messageId") or record.item_identifier
     origin = raw.get("eventSourceARN") or raw.get("EventSubscriptionArn") or ""
     if source == "kinesis_dynamodb":
-        # A change DynamoDB put twice is two Kinesis records, "identical data" with "unique sequence
-        # numbers" (Kinesis Data Streams developer guide, "Handle duplicate records"): keyed by the change's
-        # own eventID, a copy re-delivered without the one published is still known.
+        # Keyed by the change's own eventID ("a globally unique identifier for the event", DynamoDB
+        # Streams API reference, Record): the copy arrange() skips as a duplicate (same data, eventID
+        # included) shares the published copy's key, so a re-delivery of the skipped copy alone is known.
         change_id = _change_id(record)
         if change_id is not None:
             return f"{source}|{origin}|change:{change_id}"
