@@ -280,3 +280,24 @@ def test_concurrency_is_bounded(make_bridge: Callable[..., Bridge], appsync: Fak
 
     assert result.published == 40
     assert appsync.max_in_flight == 3
+
+
+def test_a_partition_key_no_json_can_write_fails_its_record_not_the_invocation(
+    bridge: Bridge, appsync: FakeAppSync
+) -> None:
+    # GIVEN a partition key function that returns a dict whose keys cannot be sorted (mixed types) for one
+    event = events.dynamodb([{"new_image": {"id": f"o{i}", "status": "NEW"}} for i in range(2)])
+
+    @bridge.dynamodb(
+        PUBLISH, partition_key=lambda r: {1: "a", "b": 2} if r.new_image["id"] == "o0" else {"c": r.index}
+    )
+    def handler(record: DynamoDBRecord) -> dict:
+        return {"input": record.new_image}
+
+    # WHEN the handler runs
+    result = handler.process(event)
+
+    # THEN that record fails with a MappingError naming the key function; the other one is published
+    assert [o.status for o in result.outcomes] == [Status.FAILED, Status.PUBLISHED]
+    assert isinstance(result.outcomes[0].error, MappingError)
+    assert "partition_key" in str(result.outcomes[0].error)

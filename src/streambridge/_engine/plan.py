@@ -171,7 +171,13 @@ def partition_key_of(record: SourceRecord, chooser: Callable[[Any], Hashable] | 
     try:
         hash(key)
     except TypeError:  # a dict or list: order by its canonical JSON text
-        return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+        try:
+            return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+        except (TypeError, ValueError, RecursionError) as error:  # keys of mixed types cannot be sorted
+            raise MappingError(
+                f"{record.describe()}: partition_key function returned {type(key).__name__} that cannot be "
+                f"an ordering key ({said(error)}); return a str, a number or a tuple"
+            ) from error
     return key
 
 
