@@ -1165,6 +1165,12 @@ def _check_guard(
             "version, the sequence number, compares only changes of one shard, and a key of yours may "
             f"span shards (version=lambda r: int(r.sequence_number) if yours cannot); {fix}"
         )
+    if source == "kinesis_dynamodb" and partition_key is not None and version is None:
+        raise ConfigurationError(
+            "with stale_guard and partition_key=, the kinesis_dynamodb decorator needs version= too: its "
+            "own version, the creation time, orders one item's changes, and with a key of several items "
+            f"the guard would skip an item's change for being older than another item's; {fix}"
+        )
 
 
 def _poison(poison: str | None, sink: DeadLetterSink | None) -> Poison:

@@ -573,6 +573,19 @@ def test_settings_the_guard_cannot_serve_are_refused_at_cold_start(
     guarded.sqs(PUBLISH)
 
 
+def test_kinesis_for_dynamodb_with_a_wider_key_needs_a_version_of_its_own(
+    make_bridge: Callable[..., Bridge], store: DynamoDBVersionStore
+) -> None:
+    # GIVEN the guard, and a key wider than the item (a customer's orders)
+    guarded = make_bridge(stale_guard=store)
+    # THEN creation times, which order one item's changes, are refused as the key's versions: another
+    # item's late first change would be skipped for being older than this item's newest
+    with pytest.raises(ConfigurationError, match=r"kinesis_dynamodb decorator needs version= too"):
+        guarded.kinesis_dynamodb(PUBLISH, partition_key=lambda r: r.new_image["customer"])
+    # AND a version of the user's own is taken
+    guarded.kinesis_dynamodb(PUBLISH, partition_key=lambda r: r.new_image["customer"], version=lambda r: 1)
+
+
 def test_the_store_key_names_the_stream_so_two_tables_never_share_a_version(
     make_bridge: Callable[..., Bridge], appsync: FakeAppSync, store: DynamoDBVersionStore
 ) -> None:
