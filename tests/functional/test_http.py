@@ -312,10 +312,17 @@ def test_items_set_aside_in_the_dead_letter_sink_answer_202(
     assert [letter.record.index for letter in sink.letters] == [0]
 
 
-def test_items_skipped_as_poison_answer_200(make_bridge: Callable[..., Bridge], appsync: FakeAppSync) -> None:
+def test_items_skipped_as_poison_answer_422_naming_them(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync
+) -> None:
+    # GIVEN poison="skip": an item no retry can cure is set aside, not kept anywhere
     handler = make_handler(make_bridge(poison="skip"))
+    # WHEN the resolver refuses one item of two
     status, reply = answer(handler(events.http(orders(("a", "POISON"), ("b", "NEW")))))
-    assert (status, reply["published"], reply["skipped"]) == (200, 1, 1)
+    # THEN the sender is told that item was not published and why: a 2xx would read as delivered
+    assert (status, reply["published"], reply["skipped"]) == (422, 1, 1)
+    [failure] = reply["failures"]
+    assert (failure["index"], failure["error"]) == (0, "GraphQLError")
 
 
 # --- refused before anything is published: 400, 413, 415 ----------------------------------------------------

@@ -8,6 +8,7 @@ The status tells a sender what to do, and webhook senders act on it alone: they 
 2xx, some only on 429 and 5xx. So an item not published is never answered 2xx:
 
 - 200: every item published, or skipped by the mapping function (or already published: idempotency).
+  An item skipped as poison (``poison="skip"``) was not published: it counts as failed below.
 - 202: none failed, but some were set aside in the dead-letter sink (``poison="dead-letter"``).
 - 422: some failed because of what they carry (the mapping function raised, AppSync's resolver refused
   it, over 240 KB): resending them unchanged fails again.
@@ -110,7 +111,8 @@ def reply(result: InvocationResult) -> dict[str, Any]:
         "deadLettered": result.dead_lettered,
         "failed": result.failed,
     }
-    failures = result.failures
+    # An item skipped as poison (``poison="skip"``) was not published either: the sender must hear of it.
+    failures = (*result.failures, *(o for o in result.outcomes if o.status is Status.SKIPPED and o.error))
     if not failures:
         if not result.dead_lettered:
             return response(200, body)
