@@ -394,7 +394,7 @@ def test_the_idempotency_store_skips_a_redelivered_record(
     # WHEN Lambda delivers the same Kinesis records again
     again = handler.process(event, lambda_context())
 
-    # THEN nothing is published twice: the records are known by stream and shard:sequence number
+    # THEN nothing is published twice: the records are known by their changes' own eventID
     assert published(appsync) == [("a", "NEW"), ("a", "PAID")]
     assert [o.note for o in again.outcomes] == [
         "already published (idempotency store)",
