@@ -147,8 +147,8 @@ class SQSModel:
         return [json.loads(message["MessageBody"]) for message in self.queue]
 
 
-class DynamoDBModel:
-    """A boto3 DynamoDB client with the calls an idempotency store makes, on one table."""
+class _TableModel:
+    """One DynamoDB table of a model store: its items, its fault of the moment, what was written."""
 
     def __init__(self, table: str) -> None:
         self.table = table
@@ -156,8 +156,6 @@ class DynamoDBModel:
         self.fault: str | None = None
         self.delay = 0.0
         self.writes = 0
-        self.reads: list[tuple[list[str], list[str]]] = []
-        """Each BatchGetItem's keys and the keys found, for a failing example's story."""
 
     def _check(self, operation: str) -> None:
         if self.fault == "unreachable":
@@ -165,14 +163,28 @@ class DynamoDBModel:
                 endpoint_url=f"https://dynamodb.us-east-1.amazonaws.com ({operation})"
             )
 
-    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's names
-        """Return the items found; throttled: every key comes back unprocessed."""
+    def _get_request(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        """This table's part of a BatchGetItem, refused as DynamoDB refuses it (unreachable, > 100 keys)."""
         self._check("BatchGetItem")
-        request = RequestItems[self.table]
+        request: dict[str, Any] = RequestItems[self.table]
         if len(request["Keys"]) > 100:
             raise _client_error(
                 "ValidationException", "Too many items requested for the BatchGetItem call", "BatchGetItem"
             )
+        return request
+
+
+class DynamoDBModel(_TableModel):
+    """A boto3 DynamoDB client with the calls an idempotency store makes, on one table."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(table)
+        self.reads: list[tuple[list[str], list[str]]] = []
+        """Each BatchGetItem's keys and the keys found, for a failing example's story."""
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        """Return the items found; throttled: every key comes back unprocessed."""
+        request = self._get_request(RequestItems)
         if self.fault == "throttled":
             return {"Responses": {self.table: []}, "UnprocessedKeys": RequestItems}
         name = next(iter(request["Keys"][0]))
@@ -221,7 +233,7 @@ class DynamoDBModel:
         return {"Item": self.items[key]} if key in self.items else {}
 
 
-class VersionTableModel:
+class VersionTableModel(_TableModel):
     """A boto3 DynamoDB client with the calls a version store makes (``DynamoDBVersionStore``), on one table.
 
     BatchGetItem: at most 100 keys (``ValidationException`` beyond), the projection's attributes, and, when
@@ -236,28 +248,13 @@ class VersionTableModel:
     CONDITION = "attribute_not_exists(#v) OR #v < :v"
 
     def __init__(self, table: str) -> None:
-        self.table = table
-        self.items: dict[str, dict[str, Any]] = {}
-        self.fault: str | None = None
-        self.delay = 0.0
+        super().__init__(table)
         self.reads = 0
-        self.writes = 0
-
-    def _check(self, operation: str) -> None:
-        if self.fault == "unreachable":
-            raise EndpointConnectionError(
-                endpoint_url=f"https://dynamodb.us-east-1.amazonaws.com ({operation})"
-            )
 
     def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's names
         """The items found, strongly consistent (the model has one copy); throttled: all unprocessed."""
-        self._check("BatchGetItem")
-        request = RequestItems[self.table]
+        request = self._get_request(RequestItems)
         assert request.get("ConsistentRead") is True, "a version store must read strongly consistent"
-        if len(request["Keys"]) > 100:
-            raise _client_error(
-                "ValidationException", "Too many items requested for the BatchGetItem call", "BatchGetItem"
-            )
         if self.fault == "throttled":
             return {"Responses": {self.table: []}, "UnprocessedKeys": RequestItems}
         self.reads += 1
