@@ -8,6 +8,7 @@ from streambridge._tools.common import (
     _add_auth,
     _Formatter,
     _int,
+    _seconds,
     _Subparsers,
 )
 
@@ -76,16 +77,6 @@ def _batch_count(text: str) -> int:
     value = _int(text)
     if value < 2:  # a batch of one is sent as the user's own document, without an alias
         raise argparse.ArgumentTypeError(f"must be at least 2, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return value
 
 

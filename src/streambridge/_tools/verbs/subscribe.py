@@ -32,6 +32,7 @@ from streambridge._tools.common import (
     _positive_int,
     _read_text,
     _region_in_command_words,
+    _seconds,
     _Subparsers,
     errors_text,
     realtime_url,
@@ -114,20 +115,10 @@ Status lines (subscribed, stopped, errors) go to stderr, so stdout is only the m
     )
     subscribe.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=_seconds,
         metavar="S",
         help="stop after S seconds (exit status 0, or 1 when --count messages did not all arrive)",
     )
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
 
 
 # --------------------------------------------------------------------------------------------------
