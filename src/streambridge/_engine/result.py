@@ -71,7 +71,12 @@ class InvocationResult(NamedTuple):
     @property
     def poison_skipped(self) -> int:
         """Records that failed for good and were skipped by ``Bridge(poison="skip")`` (among ``skipped``)."""
-        return sum(1 for o in self.outcomes if o.status is Status.SKIPPED and o.error is not None)
+        return len(self.poison_skips)
+
+    @property
+    def poison_skips(self) -> tuple[RecordOutcome, ...]:
+        """Outcomes of the ``poison_skipped`` records (skipped with the error that made them poison)."""
+        return tuple(o for o in self.outcomes if o.status is Status.SKIPPED and o.error is not None)
 
     @property
     def failed(self) -> int:
