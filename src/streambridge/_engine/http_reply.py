@@ -112,7 +112,7 @@ def reply(result: InvocationResult) -> dict[str, Any]:
         "failed": result.failed,
     }
     # An item skipped as poison (``poison="skip"``) was not published either: the sender must hear of it.
-    failures = sorted((*result.failures, *result.poison_skips), key=lambda o: o.record.index)
+    failures = tuple(sorted((*result.failures, *result.poison_skips), key=lambda o: o.record.index))
     if not failures:
         if not result.dead_lettered:
             return response(200, body)
