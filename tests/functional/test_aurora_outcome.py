@@ -14,21 +14,11 @@ import pytest
 
 from streambridge import AuroraEvent, Bridge, DeliveryFailedError, Mutation, Status
 from streambridge.testing import FakeAppSync, FieldError, events
+from tests.memory_store import MemoryStore
 
 from .conftest import PUBLISH
 
 PAYLOAD = [{"id": "o-1", "status": "NEW"}, {"id": "o-2", "status": "POISON"}, {"id": "o-3", "status": "NEW"}]
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    def published(self, keys: Sequence[str]) -> set[str]:
-        return self.keys.intersection(keys)
-
-    def remember(self, keys: Sequence[str]) -> None:
-        self.keys.update(keys)
 
 
 def handler_on(bridge: Bridge) -> Any:

@@ -31,6 +31,7 @@ from streambridge.testing import (
     events,
     lambda_context,
 )
+from tests.memory_store import MemoryStore
 
 URL = "https://abc.appsync-api.us-east-1.amazonaws.com/event"
 
@@ -217,17 +218,6 @@ class MemorySink:
     def send(self, letters: Any) -> set[int]:
         self.letters.extend(letters)
         return set()
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    def published(self, keys: Any) -> set[str]:
-        return self.keys & set(keys)
-
-    def remember(self, keys: Any) -> None:
-        self.keys.update(keys)
 
 
 def test_the_dead_letter_sink_and_the_idempotency_store_work_for_channels() -> None:

@@ -8,7 +8,7 @@ raises.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from streambridge.testing import (
     events,
     lambda_context,
 )
+from tests.memory_store import MemoryStore
 
 from .conftest import PUBLISH, URL, ListSink, rejecting
 
@@ -425,27 +426,6 @@ def test_no_body_makes_the_handler_raise(body: Any, form: dict[str, Any], handle
 
 
 # --- idempotency: the Idempotency-Key header ----------------------------------------------------------------
-
-
-class MemoryStore:
-    """An idempotency store in memory that counts its calls; ``down`` makes every call fail."""
-
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-        self.calls: list[str] = []
-        self.down = False
-
-    def published(self, keys: Sequence[str]) -> set[str]:
-        self.calls.append("published")
-        if self.down:
-            raise ConnectionError("store down")
-        return {key for key in keys if key in self.keys}
-
-    def remember(self, keys: Sequence[str]) -> None:
-        self.calls.append("remember")
-        if self.down:
-            raise ConnectionError("store down")
-        self.keys.update(keys)
 
 
 def test_a_repeated_request_publishes_once(make_bridge: Callable[..., Bridge], appsync: FakeAppSync) -> None:

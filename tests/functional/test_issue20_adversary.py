@@ -7,21 +7,9 @@ from typing import Any
 
 from streambridge import Bridge, KinesisDynamoDBRecord, Status
 from streambridge.testing import FakeAppSync, events, lambda_context
+from tests.memory_store import MemoryStore
 
 from .conftest import PUBLISH
-
-
-class MemoryStore:
-    """An idempotency store in memory."""
-
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    def published(self, keys: Sequence[str]) -> set[str]:
-        return self.keys & set(keys)
-
-    def remember(self, keys: Sequence[str]) -> None:
-        self.keys |= set(keys)
 
 
 def orders(bridge: Bridge) -> Any:

@@ -28,6 +28,7 @@ from streambridge import (
 from streambridge._sources import SOURCES
 from streambridge._tools.cli import main
 from streambridge.testing import FakeAppSync, FakeEventApi, FieldError, events, lambda_context
+from tests.memory_store import MemoryStore
 
 from .conftest import PUBLISH
 from .test_harness import SCHEMA
@@ -366,19 +367,6 @@ def test_a_pipes_batch_is_arranged_and_answered_by_event_id(
     # THEN the same order and once only; the poison record is named by its eventID, as a pipe expects
     assert published(appsync) == [("a", "NEW"), ("a", "PAID")]
     assert answer == {"batchItemFailures": [{"itemIdentifier": event[2]["eventID"]}]}
-
-
-class MemoryStore:
-    """An idempotency store in memory."""
-
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    def published(self, keys: Sequence[str]) -> set[str]:
-        return self.keys & set(keys)
-
-    def remember(self, keys: Sequence[str]) -> None:
-        self.keys |= set(keys)
 
 
 def test_the_idempotency_store_skips_a_redelivered_record(

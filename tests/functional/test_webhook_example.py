@@ -11,7 +11,7 @@ import importlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from streambridge.testing import LocalAppSync, events, lambda_context
+from tests.memory_store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "examples" / "webhook" / "schema.graphql"
@@ -48,17 +49,6 @@ def post(body: Any, **options: Any) -> dict[str, Any]:
 
 def answer(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return response["statusCode"], json.loads(response["body"])
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    def published(self, keys: Sequence[str]) -> set[str]:
-        return {key for key in keys if key in self.keys}
-
-    def remember(self, keys: Sequence[str]) -> None:
-        self.keys.update(keys)
 
 
 def test_order_status_changes_reach_the_order_page_in_order(

@@ -19,6 +19,7 @@ from streambridge import Bridge, HttpItem, IAMAuth
 from streambridge.testing import events, lambda_context
 from tests.integration.simulator import AmplifySimulator
 from tests.integration.subscriber import SubscriberFactory
+from tests.memory_store import MemoryStore
 
 pytestmark = pytest.mark.integration
 
@@ -26,17 +27,6 @@ PUBLISH = "mutation Publish($input: OrderInput!) { publishOrder(input: $input) {
 SUBSCRIBE = "subscription { onPublishOrder { id status seq } }"
 # Order b's second change is POISON: the simulator's resolver refuses it (tests/integration/simulator).
 CHANGES = [("a", "NEW"), ("b", "NEW"), ("b", "POISON"), ("a", "PAID"), ("c", "NEW")]
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    def published(self, keys: Sequence[str]) -> set[str]:
-        return {key for key in keys if key in self.keys}
-
-    def remember(self, keys: Sequence[str]) -> None:
-        self.keys.update(keys)
 
 
 @pytest.fixture(params=[50, 1], ids=["aliased", "unaliased"])
