@@ -336,7 +336,9 @@ class Bridge:
             raise
         target = self._target(document, channel)
         coalesce = self.coalesce
-        chooser = partition_key  # the user's: the stale guard keys an event that maps to several by it
+        # The user's key function, run once per record: the stores, the stale guard and the planner all read
+        # the key, and must all see the same one (the guard keys an event that maps to several by it).
+        chooser = partition_key = _once_each(partition_key)
         if not spec.batch and len(records) == 1:
             records, mapper, partition_key = _mutations_of(records[0], mapper, partition_key, target)
             coalesce = False  # one event: nothing to coalesce, and its mutations must all go
@@ -1096,6 +1098,28 @@ def _not_published(result: InvocationResult) -> str:
         f"{ran}; mutation {', '.join(map(str, failed))} not published; mutation {part.position + 1} "
         f"failed: {first.error}"
     )
+
+
+def _once_each(function: Callable[[Any], Hashable] | None) -> Callable[[Any], Hashable] | None:
+    """``function`` of a record, run once per record of this invocation; what it raised is raised again."""
+    if function is None:
+        return None
+    answers: dict[SourceRecord, tuple[Hashable | None, Exception | None]] = {}  # records hash by identity
+
+    def once(record: SourceRecord) -> Hashable:
+        answer = answers.get(record)
+        if answer is None:
+            try:
+                answer = (function(record), None)
+            except Exception as raised:  # noqa: BLE001 - raised again below, to each caller
+                answer = (None, raised)
+            answers[record] = answer
+        key, failure = answer
+        if failure is not None:
+            raise failure
+        return key
+
+    return once
 
 
 def _group_of(record: SourceRecord, partition_key: Callable[[Any], Hashable] | None) -> Hashable | None:

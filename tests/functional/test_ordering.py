@@ -301,3 +301,31 @@ def test_a_partition_key_no_json_can_write_fails_its_record_not_the_invocation(
     assert [o.status for o in result.outcomes] == [Status.FAILED, Status.PUBLISHED]
     assert isinstance(result.outcomes[0].error, MappingError)
     assert "partition_key" in str(result.outcomes[0].error)
+
+
+def test_the_partition_key_function_runs_once_per_record_whatever_reads_the_key(
+    make_bridge: Callable[..., Bridge], appsync: FakeAppSync
+) -> None:
+    # GIVEN a partition key function that counts its calls, and an idempotency store that also reads keys
+    from tests.memory_store import MemoryStore
+
+    calls: list[str] = []
+
+    def customer(record: DynamoDBRecord) -> str:
+        calls.append(record.new_image["id"])
+        return str(record.new_image["customer"])
+
+    bridge = make_bridge(idempotency=MemoryStore())
+    event = events.dynamodb(
+        [{"new_image": {"id": f"o{i}", "customer": "c1", "status": "NEW"}} for i in range(3)]
+    )
+
+    @bridge.dynamodb(PUBLISH, partition_key=customer)
+    def handler(record: DynamoDBRecord) -> dict:
+        return {"input": record.new_image}
+
+    # WHEN the handler publishes the batch (the store reads each key before planning and after publishing)
+    assert handler.process(event).published == 3
+
+    # THEN the function ran once per record: every stage sees the same key, and a costly one costs once
+    assert sorted(calls) == ["o0", "o1", "o2"]
