@@ -1,6 +1,6 @@
 """streambridge: AWS stream and event records to ordered, batched, signed AppSync mutations.
 
-Importing this package is cheap: botocore, aiohttp and tenacity load on first use.
+Importing this package is cheap: botocore, asyncio, h11 and tenacity load on first use.
 """
 
 import types as _types
@@ -41,6 +41,7 @@ from streambridge._io.transport import Auth, HttpResponse, Transport
 from streambridge._targets.graphql.target import Mutation
 
 if _TYPE_CHECKING:  # at run time each loads on first use, by __getattr__ below (_LAZY)
+    from streambridge._io.http import HttpTransport
     from streambridge._sources.aurora import AuroraEvent
     from streambridge._sources.cloudwatch import AlarmEvent
     from streambridge._sources.dynamodb import DynamoDBRecord
@@ -83,6 +84,7 @@ __all__ = [
     "HttpHandler",
     "HttpItem",
     "HttpResponse",
+    "HttpTransport",
     "IAMAuth",
     "IdempotencyStore",
     "InvocationResult",
@@ -133,6 +135,7 @@ _LAZY = {
     "DynamoDBVersionStore": "streambridge._stores.versions",
     "EventBridgeEvent": "streambridge._sources.eventbridge",
     "HttpItem": "streambridge._sources.http",
+    "HttpTransport": "streambridge._io.http",
     "IdempotencyStore": "streambridge._stores.idempotency",
     "KinesisDynamoDBRecord": "streambridge._sources.kinesis_dynamodb",
     "KinesisRecord": "streambridge._sources.kinesis",

@@ -139,7 +139,7 @@ class Bridge:
             deadline_margin: seconds kept before the Lambda deadline to report the outcome.
             max_payload_bytes: mutations with larger variables fail before sending (AppSync drops
                 subscription messages over 240 KB silently).
-            transport: how requests are sent; default aiohttp with kept-alive connections.
+            transport: how requests are sent; default kept-alive HTTP/1.1 connections (asyncio and h11).
             idempotency: skip records an earlier invocation published, e.g.
                 ``DynamoDBIdempotencyStore("table")`` (default: at least once, see the docs). Its calls
                 are bounded by the deadline; a store too slow or unreachable means at least once.
@@ -821,9 +821,9 @@ class Bridge:
             self.auth.validate(self.url)
             self._auth_checked = True
         if self._transport is None:
-            from streambridge._io.http import AiohttpTransport
+            from streambridge._io.http import HttpTransport
 
-            self._transport = AiohttpTransport(max_connections=max(self.concurrency, 1))
+            self._transport = HttpTransport(max_connections=max(self.concurrency, 1))
         return Endpoint(self.url, self.auth, self._transport, self.request_timeout)
 
     def _run(self, start: Callable[[], Awaitable[InvocationResult]]) -> InvocationResult:
@@ -1288,8 +1288,8 @@ def _is_event_api(url: str) -> bool:
 def _close_at_exit(bridge: Bridge) -> Callable[[], None]:
     """Close ``bridge`` when the interpreter exits, unless closed before.
 
-    A script that calls a handler and ends would otherwise leave the loop's aiohttp session open, and
-    aiohttp warns "Unclosed client session" at exit. Paid once per loop the bridge creates, never per
+    A script that calls a handler and ends would otherwise leave the loop's connections open, and Python
+    warns "unclosed transport" at exit. Paid once per loop the bridge creates, never per
     invocation; the bridge is held weakly, so this does not keep a dropped bridge alive.
     """
     import atexit

@@ -3,8 +3,8 @@
 ``retryable``: a retry may cure it. ``dead_letterable``: no retry can, the record itself is at fault, so an
 opt-in dead-letter sink may take it and let its key go on.
 
-Outside errors (aiohttp, botocore, json) are wrapped at the I/O edge with ``raise ... from e`` so callers
-only ever handle these classes.
+Outside errors (OSError, ssl, h11, botocore, json) are wrapped at the I/O edge with ``raise ... from e`` so
+callers only ever handle these classes.
 """
 
 from __future__ import annotations

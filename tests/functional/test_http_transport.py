@@ -1,4 +1,4 @@
-"""Functional tests of AiohttpTransport with IAMAuth against local servers on 127.0.0.1.
+"""Functional tests of HttpTransport with IAMAuth against local servers on 127.0.0.1.
 
 The main server recomputes the SigV4 signature of every request from the raw bytes and headers it
 received, with botocore and the known test credentials, the way AppSync does; the AppSync simulator does
@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -34,7 +33,7 @@ from botocore.credentials import Credentials
 
 from streambridge._errors import ConfigurationError, ConnectionFailedError, RequestTimeoutError
 from streambridge._io.auth import ApiKeyAuth, IAMAuth
-from streambridge._io.http import AiohttpTransport
+from streambridge._io.http import HttpTransport
 from streambridge._io.transport import HttpResponse
 
 ACCESS_KEY = "AKIDEXAMPLE"
@@ -174,8 +173,8 @@ async def sigv4_server_with_token() -> AsyncIterator[SigV4CheckingServer]:
 
 
 @pytest_asyncio.fixture
-async def transport() -> AsyncIterator[AiohttpTransport]:
-    transport = AiohttpTransport(max_connections=4)
+async def transport() -> AsyncIterator[HttpTransport]:
+    transport = HttpTransport(max_connections=4)
     yield transport
     await transport.close()
 
@@ -198,7 +197,7 @@ def iam(credentials: Credentials | None = None) -> IAMAuth:
 @pytest.mark.asyncio
 async def test_server_recomputes_and_accepts_the_signature(
     sigv4_server: SigV4CheckingServer,
-    transport: AiohttpTransport,
+    transport: HttpTransport,
 ) -> None:
     # GIVEN an IAMAuth with known credentials and an endpoint on a non-default port
     url = f"{sigv4_server.base}/graphql"
@@ -219,7 +218,7 @@ async def test_server_recomputes_and_accepts_the_signature(
 @pytest.mark.asyncio
 async def test_session_token_arrives_and_is_verified(
     sigv4_server_with_token: SigV4CheckingServer,
-    transport: AiohttpTransport,
+    transport: HttpTransport,
 ) -> None:
     # GIVEN temporary credentials, as a Lambda execution role has
     url = f"{sigv4_server_with_token.base}/graphql"
@@ -233,7 +232,7 @@ async def test_session_token_arrives_and_is_verified(
 
 @pytest.mark.asyncio
 async def test_a_tampered_body_is_rejected(
-    sigv4_server: SigV4CheckingServer, transport: AiohttpTransport
+    sigv4_server: SigV4CheckingServer, transport: HttpTransport
 ) -> None:
     # GIVEN headers signed for one body
     url = f"{sigv4_server.base}/graphql"
@@ -249,7 +248,7 @@ async def test_a_tampered_body_is_rejected(
 
 @pytest.mark.asyncio
 async def test_a_signature_for_another_host_is_rejected(
-    sigv4_server: SigV4CheckingServer, transport: AiohttpTransport
+    sigv4_server: SigV4CheckingServer, transport: HttpTransport
 ) -> None:
     # GIVEN headers signed for the same server on another port
     url = f"{sigv4_server.base}/graphql"
@@ -266,7 +265,7 @@ async def test_a_signature_for_another_host_is_rejected(
 @pytest.mark.asyncio
 async def test_content_type_defaults_to_json_and_is_kept_when_given(
     sigv4_server: SigV4CheckingServer,
-    transport: AiohttpTransport,
+    transport: HttpTransport,
 ) -> None:
     # GIVEN an auth that adds no content type (API key)
     url = f"{sigv4_server.base}/open"
@@ -274,7 +273,7 @@ async def test_content_type_defaults_to_json_and_is_kept_when_given(
     # WHEN posting with it, then with an explicit content type
     await transport.post(url, BODY, headers, timeout=5)
     await transport.post(url, BODY, {**headers, "Content-Type": "application/graphql"}, timeout=5)
-    # THEN the first goes as application/json (aiohttp would say octet-stream) and the second as given
+    # THEN the first goes as application/json and the second as given
     first, second = (request for request, _ in sigv4_server.received)
     assert first.headers.getall("Content-Type") == ["application/json"]
     assert first.headers["x-api-key"] == "da2-test"
@@ -286,7 +285,7 @@ async def test_content_type_defaults_to_json_and_is_kept_when_given(
 
 @pytest.mark.asyncio
 async def test_http_500_comes_back_as_a_response(
-    sigv4_server: SigV4CheckingServer, transport: AiohttpTransport
+    sigv4_server: SigV4CheckingServer, transport: HttpTransport
 ) -> None:
     # GIVEN an endpoint answering 500
     # WHEN posting
@@ -301,7 +300,7 @@ async def test_http_500_comes_back_as_a_response(
 
 @pytest.mark.asyncio
 async def test_redirects_are_returned_not_followed(
-    sigv4_server: SigV4CheckingServer, transport: AiohttpTransport
+    sigv4_server: SigV4CheckingServer, transport: HttpTransport
 ) -> None:
     # GIVEN an endpoint redirecting elsewhere
     # WHEN posting with credentials
@@ -316,7 +315,7 @@ async def test_redirects_are_returned_not_followed(
 
 @pytest.mark.asyncio
 async def test_the_session_and_connection_are_reused(
-    sigv4_server: SigV4CheckingServer, transport: AiohttpTransport
+    sigv4_server: SigV4CheckingServer, transport: HttpTransport
 ) -> None:
     # GIVEN one transport
     url = f"{sigv4_server.base}/graphql"
@@ -332,7 +331,7 @@ async def test_the_session_and_connection_are_reused(
 
 @pytest.mark.asyncio
 async def test_close_then_post_opens_a_new_connection(
-    sigv4_server: SigV4CheckingServer, transport: AiohttpTransport
+    sigv4_server: SigV4CheckingServer, transport: HttpTransport
 ) -> None:
     # GIVEN a transport that posted once and was closed
     url = f"{sigv4_server.base}/open"
@@ -348,7 +347,7 @@ async def test_close_then_post_opens_a_new_connection(
 @pytest.mark.asyncio
 async def test_the_pool_is_bounded_by_max_connections(sigv4_server: SigV4CheckingServer) -> None:
     # GIVEN a transport with at most two connections
-    transport = AiohttpTransport(max_connections=2)
+    transport = HttpTransport(max_connections=2)
     try:
         # WHEN six slow requests are posted at once
         url = f"{sigv4_server.base}/open?delay=0.05"
@@ -364,7 +363,7 @@ async def test_the_pool_is_bounded_by_max_connections(sigv4_server: SigV4Checkin
 
 
 @pytest.mark.asyncio
-async def test_connection_reset_is_a_connection_failure(transport: AiohttpTransport) -> None:
+async def test_connection_reset_is_a_connection_failure(transport: HttpTransport) -> None:
     # GIVEN a server that resets the connection (TCP RST) after reading the request head
     async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -378,14 +377,14 @@ async def test_connection_reset_is_a_connection_failure(transport: AiohttpTransp
         # WHEN posting
         with pytest.raises(ConnectionFailedError) as caught:
             await transport.post(url, BODY, {}, timeout=5)
-    # THEN the error is retryable and chained to the aiohttp / OS error
+    # THEN the error is retryable and chained to the OS error
     assert caught.value.retryable
-    assert isinstance(caught.value.__cause__, (aiohttp.ClientError, OSError))
+    assert isinstance(caught.value.__cause__, OSError)
     assert "127.0.0.1" in str(caught.value)
 
 
 @pytest.mark.asyncio
-async def test_connection_refused_is_a_connection_failure(transport: AiohttpTransport) -> None:
+async def test_connection_refused_is_a_connection_failure(transport: HttpTransport) -> None:
     # GIVEN a port nobody listens on
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -393,12 +392,12 @@ async def test_connection_refused_is_a_connection_failure(transport: AiohttpTran
     # WHEN posting THEN ConnectionFailedError, chained
     with pytest.raises(ConnectionFailedError) as caught:
         await transport.post(f"http://127.0.0.1:{port}/graphql", BODY, {}, timeout=5)
-    assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
 
 
 @pytest.mark.asyncio
 async def test_no_answer_in_time_is_a_request_timeout(
-    sigv4_server: SigV4CheckingServer, transport: AiohttpTransport
+    sigv4_server: SigV4CheckingServer, transport: HttpTransport
 ) -> None:
     # GIVEN a server that reads the request and never answers
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -421,14 +420,14 @@ async def test_no_answer_in_time_is_a_request_timeout(
 
 
 @pytest.mark.asyncio
-async def test_no_time_left_times_out_without_sending(transport: AiohttpTransport) -> None:
+async def test_no_time_left_times_out_without_sending(transport: HttpTransport) -> None:
     # GIVEN / WHEN a post with no time left THEN it times out at once
     with pytest.raises(RequestTimeoutError, match="no time left"):
         await transport.post("http://127.0.0.1:9/graphql", BODY, {}, timeout=0)
 
 
 @pytest.mark.asyncio
-async def test_an_unusable_url_is_a_configuration_error(transport: AiohttpTransport) -> None:
+async def test_an_unusable_url_is_a_configuration_error(transport: HttpTransport) -> None:
     # GIVEN / WHEN a URL without a host THEN a ConfigurationError (not retryable)
     with pytest.raises(ConfigurationError):
         await transport.post("http:///graphql", BODY, {}, timeout=5)
@@ -438,7 +437,7 @@ async def test_an_unusable_url_is_a_configuration_error(transport: AiohttpTransp
 def test_max_connections_must_be_a_positive_int(size: Any) -> None:
     # GIVEN / WHEN / THEN
     with pytest.raises(ConfigurationError, match="max_connections"):
-        AiohttpTransport(max_connections=size)
+        HttpTransport(max_connections=size)
 
 
 # --- event loops -------------------------------------------------------------------------------------------
@@ -481,7 +480,7 @@ def test_a_new_event_loop_gets_a_new_session_and_nothing_leaks(
 ) -> None:
     # GIVEN one transport used from two successive event loops (asyncio.run per Lambda invocation)
     url, peers = threaded_server
-    transport = AiohttpTransport()
+    transport = HttpTransport()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         # WHEN each loop posts, and the loops end without closing the transport
@@ -498,7 +497,7 @@ def test_a_new_event_loop_gets_a_new_session_and_nothing_leaks(
 @pytest.mark.asyncio
 async def test_the_session_is_kept_while_the_loop_is_the_same(sigv4_server: SigV4CheckingServer) -> None:
     # GIVEN a transport kept across two "invocations" on one loop (the bridge keeps its loop warm)
-    transport = AiohttpTransport()
+    transport = HttpTransport()
     try:
         await transport.post(f"{sigv4_server.base}/open", BODY, {}, timeout=5)
         await asyncio.sleep(0.01)  # the gap between invocations
@@ -512,16 +511,16 @@ async def test_the_session_is_kept_while_the_loop_is_the_same(sigv4_server: SigV
 
 def test_repr_shows_settings() -> None:
     # GIVEN / WHEN / THEN
-    assert repr(AiohttpTransport(max_connections=8)) == "AiohttpTransport(max_connections=8, verify_tls=True)"
+    assert repr(HttpTransport(max_connections=8)) == "HttpTransport(max_connections=8, verify_tls=True)"
 
 
-def test_importing_the_module_does_not_import_aiohttp() -> None:
+def test_importing_the_module_does_not_import_its_dependencies() -> None:
     # GIVEN a fresh interpreter
     code = (
         "import sys, streambridge._io.http\n"
-        "print(','.join(m for m in ('aiohttp', 'botocore', 'yarl') if m in sys.modules))\n"
+        "print(','.join(m for m in ('h11', 'asyncio', 'ssl', 'aiohttp', 'botocore') if m in sys.modules))\n"
     )
     # WHEN it imports streambridge._io.http
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    # THEN aiohttp is not loaded (it is imported on first post)
+    # THEN none is loaded (they are imported on first post)
     assert result.stdout.strip() == ""

@@ -23,7 +23,7 @@ from gql.transport.appsync_auth import AppSyncApiKeyAuthentication, AppSyncIAMAu
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 
 from streambridge import ApiKeyAuth, Bridge, IAMAuth
-from streambridge._io.http import AiohttpTransport
+from streambridge._io.http import HttpTransport
 from streambridge.testing import DEFAULT_CREDENTIALS, events
 from streambridge.testing._local import LocalAppSync
 from streambridge.testing._local_events import LocalEventApi
@@ -43,9 +43,9 @@ ON_PUBLISH = "subscription { onPublishOrder { id status } }"
 IDS = ["o-1", "o-2", "o-3"]
 
 
-def trusting(ssl_context: Any) -> AiohttpTransport:
+def trusting(ssl_context: Any) -> HttpTransport:
     """streambridge's own transport, trusting the local CA (verification stays on)."""
-    return AiohttpTransport(ssl_context=ssl_context)
+    return HttpTransport(ssl_context=ssl_context)
 
 
 def iam(region: str) -> IAMAuth:

@@ -42,6 +42,7 @@ EXPECTED = {
     "HttpHandler",
     "HttpItem",
     "HttpResponse",
+    "HttpTransport",
     "IAMAuth",
     "InvocationResult",
     "KinesisDynamoDBRecord",

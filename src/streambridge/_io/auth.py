@@ -85,48 +85,6 @@ def _check_region(region: str, origin: str) -> str:
     return region
 
 
-def _split_endpoint(url: str) -> tuple[str, str]:
-    """Return ``(host header, hostname)`` for an absolute http(s) URL, the way SigV4 and aiohttp see it.
-
-    The host header carries the port only when it is not the scheme's default (the same rule as
-    botocore's and aiohttp's), so the signed ``host`` equals the one sent on the wire.
-    """
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as e:
-        raise ConfigurationError("the AppSync URL is not a valid URL") from e
-    hostname = parts.hostname
-    if parts.scheme not in ("http", "https") or not hostname:
-        raise ConfigurationError(
-            "the AppSync URL must be an absolute http(s) URL, "
-            "such as https://<id>.appsync-api.<region>.amazonaws.com/graphql",
-        )
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError("the AppSync URL must not carry user information (user:password@)")
-    if not hostname.isascii():  # a custom domain in Unicode: HTTP clients send its punycode form
-        hostname = _punycode(hostname)
-    host = f"[{hostname}]" if ":" in hostname else hostname
-    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
-        host = f"{host}:{port}"
-    return host, hostname
-
-
-def _punycode(hostname: str) -> str:
-    """The ASCII form of a Unicode host name, as aiohttp (yarl) writes it in the Host header."""
-    try:
-        try:
-            import idna  # yarl's own choice (IDNA 2008, UTS 46); only for such hosts
-
-            return str(idna.encode(hostname, uts46=True).decode("ascii"))
-        except (ImportError, UnicodeError, ValueError):  # as yarl does: fall back to IDNA 2003
-            return hostname.encode("idna").decode("ascii")
-    except UnicodeError as e:
-        raise ConfigurationError("the AppSync URL's host name cannot be written in ASCII (IDNA)") from e
-
-
 def _check_header_value(value: object, what: str) -> str:
     """Return ``value`` if it can be sent as a header value; the message never shows the value."""
     if not isinstance(value, str):
@@ -436,7 +394,9 @@ class IAMAuth:
         if endpoint is None:
             from urllib.parse import urlsplit
 
-            host, hostname = _split_endpoint(url)
+            from streambridge._io.endpoint import split_endpoint
+
+            host, hostname = split_endpoint(url)
             region = self._resolve_region(hostname)
             parts = urlsplit(url)
             canonical_prefix = (
@@ -551,7 +511,9 @@ class ApiKeyAuth:
 
     def check_endpoint(self, url: str) -> None:
         """Check that ``url`` is an absolute http(s) URL (the key itself was checked at construction)."""
-        _split_endpoint(url)
+        from streambridge._io.endpoint import split_endpoint
+
+        split_endpoint(url)
 
     def validate(self, url: str) -> None:
         """The same check as ``check_endpoint``: an API key needs nothing more."""
@@ -587,7 +549,9 @@ class TokenAuth:
 
     def check_endpoint(self, url: str) -> None:
         """Check that ``url`` is an absolute http(s) URL; a token callable is not called here."""
-        _split_endpoint(url)
+        from streambridge._io.endpoint import split_endpoint
+
+        split_endpoint(url)
 
     def validate(self, url: str) -> None:
         """The same check as ``check_endpoint``: the token is only read for each request."""

@@ -1,18 +1,27 @@
-"""The shipped transport: one keep-alive ``aiohttp.ClientSession``, reused across warm Lambda invocations.
+"""The shipped transport: pooled keep-alive HTTP/1.1 connections on asyncio streams, framed by h11.
 
-aiohttp (and asyncio) are imported inside the methods, never at module import: import time is Lambda
-cold-start time.
+Why not aiohttp: importing it costs more than the rest of a cold start's first call (its import builds a
+TLS context and loads ~60 modules), and a publisher needs one thing from HTTP: POST a body, read the
+answer. h11 (python-hyper's HTTP/1.1 state machine, the one under httpcore/httpx and uvicorn) does the
+framing that is easy to get wrong: chunked and length-delimited bodies, ``Connection: close``, header
+validation. This module only keeps connections: open, reuse, bound, time out, close.
 
-A session belongs to the event loop it was created on. The transport keeps it for as long as posts come
-from that same loop (the bridge keeps one loop across warm invocations) and makes a new one when the loop
-changed or the session was closed. So that a session never outlives its loop unclosed (``asyncio.run``
-per invocation, pytest's per-test loops), each session is paired with a small async generator: asyncio
-closes every pending async generator when the loop shuts down (``loop.shutdown_asyncgens()``, which
-``asyncio.run`` and ``asyncio.Runner`` call), and closing that generator closes the session on its own loop.
+h11, asyncio and ssl are imported on first use, never at module import: import time is Lambda cold-start
+time.
+
+A pool belongs to the event loop it was created on. The transport keeps it for as long as posts come from
+that same loop (the bridge keeps one loop across warm invocations) and makes a new one when the loop
+changed. So that connections never outlive their loop unclosed (``asyncio.run`` per invocation, pytest's
+per-test loops), each pool is paired with a small async generator: asyncio closes every pending async
+generator when the loop shuts down (``loop.shutdown_asyncgens()``, which ``asyncio.run`` and
+``asyncio.Runner`` call), and closing that generator closes the pool on its own loop.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from streambridge._errors import ConfigurationError, ConnectionFailedError, RequestTimeoutError
@@ -21,21 +30,21 @@ from streambridge._io.transport import HttpResponse
 if TYPE_CHECKING:
     import asyncio
     import ssl
-    from collections.abc import AsyncGenerator, Mapping
+    from collections.abc import AsyncGenerator, Iterator
 
-    import aiohttp
+    import h11
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["HttpTransport"]
 
 _JSON = "application/json"
-
-
-async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
-    """Suspend until closed; closing it (by us, or by the loop's shutdown_asyncgens) closes ``session``."""
-    try:
-        yield
-    finally:
-        await session.close()
+_READ_SIZE = 65536
+IDLE_TIMEOUT = 15.0
+"""Seconds a connection may stay idle and still be reused: aiohttp's keep-alive default. How long AppSync
+keeps an idle connection open is not documented; a connection it closed is noticed before reuse when the
+close has arrived, and otherwise fails as a connection error that the retry policy retries."""
+_QUIET = 1.0
+"""A connection idle longer than this is given a turn of the event loop before reuse, so that a close
+the server sent meanwhile (after a Lambda freeze, say) is seen instead of written into."""
 
 
 def _host_of(url: str) -> str:
@@ -52,11 +61,189 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-class AiohttpTransport:
-    """POST requests over a pooled keep-alive aiohttp session.
+class _Headers(Mapping[str, str]):
+    """An answer's headers: names in lower case, looked up in any case; repeated fields joined by ", "."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self._fields = fields
+
+    def __getitem__(self, name: str) -> str:
+        return self._fields[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._fields
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __repr__(self) -> str:
+        return f"_Headers({self._fields!r})"
+
+
+class _Origin:
+    """Where a URL's requests go: the socket address, TLS, the Host header and the request target."""
+
+    __slots__ = ("host", "hostname", "port", "target", "tls")
+
+    def __init__(self, url: str) -> None:
+        from urllib.parse import urlsplit
+
+        from streambridge._io.endpoint import split_endpoint
+
+        try:
+            self.host, self.hostname = split_endpoint(url)
+            parts = urlsplit(url)
+            port = parts.port
+        except (ConfigurationError, ValueError) as e:
+            raise ConfigurationError(f"cannot POST to this URL: {_describe(e)}") from None
+        self.tls = parts.scheme == "https"
+        self.port = port if port is not None else (443 if self.tls else 80)
+        path = parts.path or "/"
+        self.target = f"{path}?{parts.query}" if parts.query else path
+
+    @property
+    def key(self) -> tuple[str, int, bool]:
+        return self.hostname, self.port, self.tls
+
+
+class _Connection:
+    """One HTTP/1.1 connection: asyncio streams, and h11's state of the exchange on it."""
+
+    __slots__ = ("h11", "idle_since", "reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import h11
+
+        self.reader, self.writer = reader, writer
+        self.h11 = h11.Connection(h11.CLIENT)
+        self.idle_since = time.monotonic()
+
+    @property
+    def usable(self) -> bool:
+        """Still open and not closed by the server, as far as the event loop has seen."""
+        return not self.writer.transport.is_closing() and not self.reader.at_eof()
+
+    async def exchange(self, request: h11.Request, body: bytes) -> HttpResponse:
+        """Send one request and read its whole answer; afterwards the connection is ready for the next."""
+        import h11
+
+        connection = self.h11
+        head, data, end = (connection.send(e) for e in (request, h11.Data(data=body), h11.EndOfMessage()))
+        self.writer.write(head + data + end)
+        await self.writer.drain()
+        status, headers, chunks = 0, dict[str, str](), []
+        while True:
+            event = connection.next_event()
+            if event is h11.NEED_DATA:
+                connection.receive_data(await self.reader.read(_READ_SIZE))  # b"" at EOF: h11 decides
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+                for name, value in event.headers:
+                    text = value.decode("latin-1")
+                    key = name.decode("ascii")
+                    headers[key] = f"{headers[key]}, {text}" if key in headers else text
+            elif isinstance(event, h11.Data):
+                chunks.append(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise ConnectionResetError("the server closed the connection before answering")
+            # h11.InformationalResponse (1xx): the final answer follows
+        if connection.our_state is h11.DONE and connection.their_state is h11.DONE:
+            connection.start_next_cycle()
+            self.idle_since = time.monotonic()
+        else:  # Connection: close, or an answer framed by closing
+            self.close()
+        return HttpResponse(status=status, headers=_Headers(headers), body=b"".join(chunks))
+
+    @property
+    def reusable(self) -> bool:
+        import h11
+
+        return self.h11.our_state is h11.IDLE and self.usable
+
+    def close(self) -> None:
+        # abort, not close: an idle or broken HTTP/1.1 connection owes its peer nothing, and TLS's close
+        # handshake would need turns of a loop that may be about to close (its socket left open)
+        with contextlib.suppress(RuntimeError):  # its loop is closed: the socket goes with the transport
+            self.writer.transport.abort()
+
+
+class _Pool:
+    """The connections of one event loop, at most ``size`` open at once."""
+
+    __slots__ = ("closed", "idle", "slots")
+
+    def __init__(self, size: int) -> None:
+        import asyncio
+
+        self.slots = asyncio.Semaphore(size)
+        self.idle: dict[tuple[str, int, bool], list[_Connection]] = {}
+        self.closed = False
+
+    async def take(self, origin: _Origin) -> _Connection | None:
+        """The most recently used idle connection to ``origin`` that is still usable, or None."""
+        idle = self.idle.get(origin.key)
+        while idle:
+            connection = idle.pop()
+            age = time.monotonic() - connection.idle_since
+            if age <= IDLE_TIMEOUT:
+                if age > _QUIET:
+                    import asyncio
+
+                    await asyncio.sleep(0)  # the select that reads a pending close, then its callbacks
+                    await asyncio.sleep(0)
+                if connection.usable:
+                    return connection
+            connection.close()
+        return None
+
+    def give_back(self, origin: _Origin, connection: _Connection) -> None:
+        if self.closed or not connection.reusable:
+            connection.close()
+        else:
+            self.idle.setdefault(origin.key, []).append(connection)
+
+    def close(self) -> None:
+        self.closed = True
+        for connections in self.idle.values():
+            for connection in connections:
+                connection.close()
+        self.idle.clear()
+
+
+async def _close_at_loop_shutdown(pool: _Pool) -> AsyncGenerator[None, None]:
+    """Suspend until closed; closing it (by us, or by the loop's shutdown_asyncgens) closes ``pool``."""
+    try:
+        yield
+    finally:
+        pool.close()
+
+
+def _verified_context() -> ssl.SSLContext:
+    """The system's trusted authorities, with hostname checks: built once (loading them takes ~20 ms)."""
+    global _VERIFIED  # noqa: PLW0603 - one context for every transport of the process
+    if _VERIFIED is None:
+        import ssl
+
+        _VERIFIED = ssl.create_default_context()
+    return _VERIFIED
+
+
+_VERIFIED: ssl.SSLContext | None = None
+
+
+class HttpTransport:
+    """POST requests over pooled keep-alive HTTP/1.1 connections (asyncio streams, h11 framing).
 
     Safe to call concurrently from one event loop. HTTP error statuses are returned as an
-    ``HttpResponse``, never raised; only a failure to get an answer raises.
+    ``HttpResponse``, never raised; only a failure to get an answer raises. Response header names are in
+    lower case.
 
     Args:
         max_connections: size of the connection pool (concurrent requests beyond it wait for a connection).
@@ -65,7 +252,7 @@ class AiohttpTransport:
             (``LocalAppSync(tls=True).client_ssl_context()``); verification stays on.
     """
 
-    __slots__ = ("_guard", "_loop", "_max_connections", "_session", "_ssl", "_verify_tls")
+    __slots__ = ("_guard", "_loop", "_max_connections", "_origins", "_pool", "_ssl", "_verify_tls")
 
     def __init__(
         self, *, max_connections: int = 32, verify_tls: bool = True, ssl_context: ssl.SSLContext | None = None
@@ -75,87 +262,127 @@ class AiohttpTransport:
         self._max_connections = max_connections
         self._verify_tls = verify_tls
         self._ssl = ssl_context
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: _Pool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._guard: AsyncGenerator[None, None] | None = None
+        self._origins: dict[str, _Origin] = {}
 
     def __repr__(self) -> str:
-        return f"AiohttpTransport(max_connections={self._max_connections}, verify_tls={self._verify_tls})"
+        return f"HttpTransport(max_connections={self._max_connections}, verify_tls={self._verify_tls})"
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpResponse:
         """POST ``body`` to ``url`` with ``headers`` (sent as given) and return status, headers and body.
 
-        ``content-type: application/json`` is added when ``headers`` has no content type. Redirects are
-        not followed (they are returned), so authorization headers never go to another host.
+        ``host`` and ``content-length`` are added unless given, ``content-type: application/json`` when
+        ``headers`` has no content type. Redirects are not followed (they are returned), so authorization
+        headers never go to another host.
 
         Raises:
             RequestTimeoutError: no complete answer within ``timeout`` seconds.
             ConnectionFailedError: the connection could not be made, or broke before the answer was read.
-            ConfigurationError: ``url`` is not a URL aiohttp can send to.
+            ConfigurationError: ``url`` is not an http(s) URL, or a header cannot be sent.
         """
         import asyncio
 
-        import aiohttp
-
         if timeout <= 0:
             raise RequestTimeoutError(f"no time left to POST to {_host_of(url)}")
-        session = await self._session_for(asyncio.get_running_loop())
-        if not any(name.lower() == "content-type" for name in headers):
-            headers = {**headers, "content-type": _JSON}
+        origin = self._origins.get(url)
+        if origin is None:
+            origin = self._origins[url] = _Origin(url)
+        request = self._request(origin, body, headers)
+        pool = await self._pool_for(asyncio.get_running_loop())
         try:
-            async with session.post(
-                url,
-                data=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-                allow_redirects=False,
-            ) as response:
-                payload = await response.read()
-                result = HttpResponse(status=response.status, headers=response.headers, body=payload)
+            return await asyncio.wait_for(self._send(pool, origin, request, body), timeout)
         except asyncio.TimeoutError as e:  # before OSError: TimeoutError is an OSError
-            raise RequestTimeoutError(f"no answer from {_host_of(url)} within {timeout:g} s") from e
-        except aiohttp.InvalidURL as e:
-            raise ConfigurationError(f"cannot POST to this URL: {_describe(e)}") from e
-        except (aiohttp.ClientError, OSError) as e:
-            raise ConnectionFailedError(f"POST to {_host_of(url)} failed: {_describe(e)}") from e
-        return result
+            raise RequestTimeoutError(f"no answer from {origin.host} within {timeout:g} s") from e
+        except ConfigurationError:
+            raise
+        except Exception as e:  # OSError, ssl.SSLError, h11.RemoteProtocolError: no usable answer
+            raise ConnectionFailedError(f"POST to {origin.host} failed: {_describe(e)}") from e
 
-    async def close(self) -> None:
-        """Close the session and its connections; a later ``post`` opens a new one."""
+    def _request(self, origin: _Origin, body: bytes, headers: Mapping[str, str]) -> h11.Request:
+        import h11
+
+        names = {name.lower() for name in headers}
+        fields = [(name, value) for name, value in headers.items() if name.lower() != "content-length"]
+        if "host" not in names:
+            fields.insert(0, ("host", origin.host))
+        if "content-type" not in names:
+            fields.append(("content-type", _JSON))
+        fields.append(("content-length", str(len(body))))
+        try:
+            return h11.Request(method="POST", target=origin.target, headers=fields)
+        except (h11.LocalProtocolError, UnicodeError, TypeError) as e:  # a line break, a non-ASCII value
+            raise ConfigurationError(
+                f"cannot send this request to {origin.host}: a header is not valid HTTP ({type(e).__name__})"
+            ) from None
+
+    async def _send(self, pool: _Pool, origin: _Origin, request: h11.Request, body: bytes) -> HttpResponse:
+        async with pool.slots:
+            connection = await pool.take(origin) or await self._connect(origin)
+            try:
+                response = await connection.exchange(request, body)
+            except BaseException:  # a cancelled or broken exchange leaves the connection mid-message
+                connection.close()
+                raise
+            pool.give_back(origin, connection)
+            return response
+
+    async def _connect(self, origin: _Origin) -> _Connection:
         import asyncio
 
-        session, loop, guard = self._session, self._loop, self._guard
-        self._session = self._loop = self._guard = None
-        if session is None or loop is None:
+        context = None
+        if not origin.tls:
+            pass
+        elif not self._verify_tls:
+            context = _unverified_context()
+        elif self._ssl is not None:
+            context = self._ssl
+        else:
+            context = _verified_context()
+        reader, writer = await asyncio.open_connection(
+            origin.hostname,
+            origin.port,
+            ssl=context,
+            server_hostname=origin.hostname if context is not None else None,
+            limit=_READ_SIZE,
+        )
+        return _Connection(reader, writer)
+
+    async def close(self) -> None:
+        """Close the connections; a later ``post`` opens a new pool. Connections in use close when done."""
+        import asyncio
+
+        pool, loop, guard = self._pool, self._loop, self._guard
+        self._pool = self._loop = self._guard = None
+        if pool is None or loop is None:
             return
         if loop is asyncio.get_running_loop():
-            await session.close()
+            pool.close()
             if guard is not None:
                 await guard.aclose()
         elif loop.is_closed():
-            # Nothing can run on a closed loop any more; this only marks the session closed.
-            await session.close()
-        # else: the session lives on another loop that is still open; its guard closes it when that
-        # loop shuts down (or when the guard is garbage-collected, through the loop's finalizer hook).
+            pool.close()  # nothing can run on a closed loop any more; this only drops what is left
+        # else: the pool lives on another loop that is still open; its guard closes it when that loop
+        # shuts down (or when the guard is garbage-collected, through the loop's finalizer hook).
 
-    async def _session_for(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
-        while (session := self._session) is not None:
-            if self._loop is loop and not session.closed:
-                return session
-            # The loop changed or the session was closed. Another post may reopen while we await.
-            await self.close()
-        return await self._open(loop)
-
-    async def _open(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
-        import aiohttp
-
-        connector = aiohttp.TCPConnector(
-            limit=self._max_connections,
-            ttl_dns_cache=300,
-            ssl=self._ssl if self._ssl is not None and self._verify_tls else self._verify_tls,
-        )
-        session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
-        guard = _close_at_loop_shutdown(session)
-        self._session, self._loop, self._guard = session, loop, guard
+    async def _pool_for(self, loop: asyncio.AbstractEventLoop) -> _Pool:
+        pool = self._pool
+        if pool is not None and self._loop is loop and not pool.closed:
+            return pool
+        await self.close()  # the loop changed, or the pool was closed by its loop's shutdown
+        pool = _Pool(self._max_connections)
+        guard = _close_at_loop_shutdown(pool)
+        self._pool, self._loop, self._guard = pool, loop, guard
         await guard.__anext__()  # registers it with the loop's shutdown_asyncgens; never suspends
-        return session
+        return pool
+
+
+def _unverified_context() -> ssl.SSLContext:
+    """TLS without checking the certificate (``verify_tls=False``): no authorities to load."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context

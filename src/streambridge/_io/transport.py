@@ -1,6 +1,6 @@
 """The transport is a small protocol: POST bytes, get status, headers and bytes back.
 
-The bridge ships an aiohttp transport (``http.AiohttpTransport``) and tests use an in-memory one
+The bridge ships an HTTP/1.1 transport (``http.HttpTransport``) and tests use an in-memory one
 (``streambridge.testing``). Transports wrap every outside error into ``ConnectionFailedError`` or
 ``RequestTimeoutError``; deciding what a status code means is the caller's job, not the transport's.
 """

@@ -921,13 +921,13 @@ def _realtime_auth(graphql_url: str, args: argparse.Namespace) -> tuple[AppSyncA
 
 
 async def _probe_both(probe: _Probe, args: argparse.Namespace) -> tuple[ShapeReport, ShapeReport]:
-    from streambridge._io.http import AiohttpTransport
+    from streambridge._io.http import HttpTransport
 
     changed = asyncio.Event()
     subscribers = [
         Subscriber(lis, probe.realtime_url, probe.realtime_auth, changed) for lis in probe.listeners
     ]
-    transport = AiohttpTransport(max_connections=max(probe.bridge.concurrency, 1))
+    transport = HttpTransport(max_connections=max(probe.bridge.concurrency, 1))
     try:
         for subscriber in subscribers:
             await subscriber.start(_SUBSCRIBE_TIMEOUT)

@@ -402,11 +402,11 @@ def _prepare(args: argparse.Namespace) -> _Probe:
 
 
 async def _probe_both(probe: _Probe, args: argparse.Namespace) -> tuple[ShapeReport, ShapeReport]:
-    from streambridge._io.http import AiohttpTransport
+    from streambridge._io.http import HttpTransport
 
     changed = asyncio.Event()
     socket = EventSocket(probe.realtime_url, probe.bridge.url, probe.realtime_auth, changed)
-    transport = AiohttpTransport(max_connections=max(probe.bridge.concurrency, 1))
+    transport = HttpTransport(max_connections=max(probe.bridge.concurrency, 1))
     try:
         try:
             await socket.open(probe.channels, _TIMEOUT)

@@ -147,9 +147,9 @@ def local_handler(
             raise ValueError(f"local_handler: auth must be 'iam' or 'api_key', got {auth!r}")
         settings: dict[str, Any] = {"url": appsync.url, "auth": signer}
         if appsync.tls is not None:  # https: trust the server's local authority, verification on
-            from streambridge._io.http import AiohttpTransport
+            from streambridge._io.http import HttpTransport
 
-            settings["transport"] = AiohttpTransport(ssl_context=appsync.client_ssl_context())
+            settings["transport"] = HttpTransport(ssl_context=appsync.client_ssl_context())
         bridges.append(handler.bridge.replace(**settings))
         return handler.with_bridge(bridges[-1])
 
