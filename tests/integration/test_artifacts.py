@@ -41,7 +41,7 @@ HANDLER = textwrap.dedent(
     assert callable(handler)
     print(json.dumps({
         "streambridge": streambridge.__file__,
-        "aiohttp": importlib.util.find_spec("aiohttp").origin,
+        "h11": importlib.util.find_spec("h11").origin,
         "gql": importlib.util.find_spec("gql") is not None,
     }))
     """
@@ -148,7 +148,10 @@ def test_the_slim_layer_imports_with_the_runtimes_boto3(built: Path, tmp_path: P
     # (this environment's site-packages stays on the path after the layer's: the layer must win)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
 
-    # THEN a handler imports, streambridge and aiohttp from the layer
+    # THEN a handler imports, streambridge and h11 from the layer
     found = _run(sys.executable, HANDLER, env=env)
     assert str(found["streambridge"]).startswith(str(tmp_path / "opt" / "python"))
-    assert str(found["aiohttp"]).startswith(str(tmp_path / "opt" / "python"))
+    assert str(found["h11"]).startswith(str(tmp_path / "opt" / "python"))
+    # AND the layer carries no HTTP client beyond h11 (aiohttp is the test harness's, not the function's)
+    other_clients = ("python/aiohttp/", "python/yarl/", "python/multidict/")
+    assert not any(name.startswith(other_clients) for name in names)
