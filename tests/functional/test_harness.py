@@ -164,3 +164,26 @@ def test_local_handler_publishes_over_https_to_a_tls_server(local_handler, local
     # THEN the bridge trusts that authority (verification on) and publishes
     assert result.published == 1
     assert [m.auth_mode for m in appsync.mutations] == ["AWS_IAM"]
+
+
+@pytest.mark.parametrize("poison", ["report", "skip"])
+def test_an_untrusted_certificate_fails_every_record_at_once_never_skips_them(
+    local_appsync_factory: Any, poison: str
+) -> None:
+    # GIVEN a LocalAppSync on https whose local authority the bridge's transport does not trust
+    appsync = local_appsync_factory(SCHEMA, tls=True)
+    bridged = handler.with_bridge(
+        handler.bridge.replace(url=appsync.url, auth=ApiKeyAuth(appsync.api_key), poison=poison)
+    )
+    # WHEN three orders are published
+    started = time.monotonic()
+    result = bridged.process(
+        events.sqs([{"id": f"o-{n}", "status": "NEW"} for n in range(3)]), lambda_context()
+    )
+    bridged.bridge.close()
+    # THEN each is reported failed for the certificate, with the fix, none skipped, and without retrying
+    assert result.failed == 3
+    assert "cannot be verified" in str(result.failures[0].error)
+    assert "ssl_context" in str(result.failures[0].error)
+    assert time.monotonic() - started < 5
+    assert appsync.mutations == []

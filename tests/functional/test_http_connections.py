@@ -355,9 +355,13 @@ async def test_tls_with_an_unknown_authority_fails_unless_verification_is_off(
     url, _ = tls_server
     verifying, trusting_all = HttpTransport(), HttpTransport(verify_tls=False)
     try:
-        # WHEN posting with verification THEN the connection fails, saying why
-        with pytest.raises(ConnectionFailedError, match="CERTIFICATE_VERIFY_FAILED"):
+        # WHEN posting with verification THEN it fails as a setting no retry can cure, saying why and what to do
+        with pytest.raises(
+            ConfigurationError, match=r"certificate of localhost:\d+ cannot be verified"
+        ) as caught:
             await verifying.post(url, BODY, {}, timeout=5)
+        assert "ssl_context" in str(caught.value)
+        assert not caught.value.retryable
         # AND with verification off it goes through
         assert (await trusting_all.post(url, BODY, {}, timeout=5)).status == 200
     finally:

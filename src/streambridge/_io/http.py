@@ -340,13 +340,22 @@ class HttpTransport:
             context = self._ssl
         else:
             context = _verified_context()
-        reader, writer = await asyncio.open_connection(
-            origin.hostname,
-            origin.port,
-            ssl=context,
-            server_hostname=origin.hostname if context is not None else None,
-            limit=_READ_SIZE,
-        )
+        try:
+            reader, writer = await asyncio.open_connection(
+                origin.hostname,
+                origin.port,
+                ssl=context,
+                server_hostname=origin.hostname if context is not None else None,
+                limit=_READ_SIZE,
+            )
+        except OSError as e:
+            if type(e).__name__ == "SSLCertVerificationError":  # no retry can cure it: say what will
+                reason = getattr(e, "verify_message", "") or _describe(e)
+                raise ConfigurationError(
+                    f"the TLS certificate of {origin.host} cannot be verified ({reason}); an endpoint behind "
+                    "a private certificate authority needs HttpTransport(ssl_context=...) trusting it"
+                ) from e
+            raise
         return _Connection(reader, writer)
 
     async def close(self) -> None:
