@@ -355,7 +355,7 @@ async def test_tls_with_an_unknown_authority_fails_unless_verification_is_off(
     url, _ = tls_server
     verifying, trusting_all = HttpTransport(), HttpTransport(verify_tls=False)
     try:
-        # WHEN posting with verification THEN it fails as a setting no retry can cure, saying why and what to do
+        # WHEN posting with verification THEN it fails as a setting no retry cures, saying why and what to do
         with pytest.raises(
             ConfigurationError, match=r"certificate of localhost:\d+ cannot be verified"
         ) as caught:
