@@ -292,7 +292,11 @@ class HttpTransport:
         request = self._request(origin, body, headers)
         pool = await self._pool_for(asyncio.get_running_loop())
         try:
-            return await asyncio.wait_for(self._send(pool, origin, request, body), timeout)
+            deadline = getattr(asyncio, "timeout", None)  # Python 3.11+
+            if deadline is None:  # 3.10: wait_for runs the exchange as a task of its own
+                return await asyncio.wait_for(self._send(pool, origin, request, body), timeout)
+            async with deadline(timeout):  # the same limit without a task per request
+                return await self._send(pool, origin, request, body)
         except asyncio.TimeoutError as e:  # before OSError: TimeoutError is an OSError
             raise RequestTimeoutError(f"no answer from {origin.host} within {timeout:g} s") from e
         except ConfigurationError:
