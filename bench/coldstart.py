@@ -144,6 +144,19 @@ def _top_level(stderr: str) -> set[str]:
     return {line.split("|")[2].strip() for line in stderr.splitlines() if line.count("|") == 2}
 
 
+RUNTIME_PRELOADED = "import concurrent.futures, decimal, importlib, json, logging, math, os, time, traceback"
+"""What Lambda's Python runtime has imported before the function's module (awslambdaric's bootstrap.py,
+lambda_runtime_client.py and lambda_runtime_marshaller.py), so a function's own import does not pay for it."""
+
+
+def measure_import_in_runtime(env: dict[str, str], runs: int) -> float:
+    """Median wall ms of ``import streambridge`` after the modules Lambda's runtime has already loaded."""
+    timed = "_t = time.perf_counter()\nimport streambridge\nprint((time.perf_counter() - _t) * 1000)"
+    code = f"{RUNTIME_PRELOADED}\n{timed}"
+    _python(code, env)  # warm the bytecode cache
+    return statistics.median(float(_python(code, env).stdout) for _ in range(runs))
+
+
 def measure_imports(env: dict[str, str], runs: int) -> dict[str, Any]:
     startup = _top_level(_python("pass", env, importtime=True).stderr)
     results: dict[str, Any] = {}

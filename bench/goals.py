@@ -10,7 +10,8 @@ tree, taking turns, each figure as in its own benchmark:
   boto3's ``TypeDeserializer`` plus ``json.dumps`` alone for the same records; the ratio of the two, least
   of several runs each, measured in one process.
 - import: ``import streambridge`` (``-X importtime``, bytecode cached: ``bench.coldstart``) and the modules
-  it loads.
+  it loads; and its wall time in an interpreter that has imported what Lambda's Python runtime imports
+  before the function (``coldstart.RUNTIME_PRELOADED``), which is what a function pays.
 - cold start: process start to the end of a first 10-record batch, against Powertools + gql
   (``bench.coldstart``).
 - channel per key, ``per_key=5``: 200 records over 20 keys to an Event API channel per key, at 20 ms a
@@ -43,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 GOALS = {
     "cpu": ("pipeline CPU / hand-written decode + serialize", "<= 0.50"),
-    "import": ("`import streambridge` ms (modules loaded)", "<= 20 ms"),
+    "import": ("`import streambridge` ms (modules loaded); wall ms after the runtime's modules", "<= 20 ms"),
     "coldstart": ("cold start, 10 records / Powertools + gql", "<= 0.45"),
     "channels": ("channel per key, per_key=5, 200 records / 20 keys: publishes (s at 20 ms)", "<= 44"),
     "floor": ("20 ms, 1,000 keys, 10,000 records: time / floor", "<= 1.15x"),
@@ -143,7 +144,10 @@ def _measure_start(trees: dict[str, Path], rounds: int, base: str, figures: dict
         firsts: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
         for _ in range(rounds):  # the trees take turns: the machine's load changes over minutes
             for name, env in envs.items():
-                imports[name].append(coldstart.measure_imports(env, 3)["streambridge"])
+                imports[name].append(
+                    {**coldstart.measure_imports(env, 3)["streambridge"],
+                     "runtime_ms": coldstart.measure_import_in_runtime(env, 5)}
+                )  # fmt: skip
                 first = coldstart.measure_first_call(env, base, 3, (10,))
                 firsts[name].append({row["implementation"]: row["total_s"] for row in first})
     for name in trees:
@@ -151,6 +155,7 @@ def _measure_start(trees: dict[str, Path], rounds: int, base: str, figures: dict
         theirs = statistics.median(f["powertools+gql"] for f in firsts[name])
         figures[name]["import"] = {
             "ms": statistics.median(i["importtime_ms"] for i in imports[name]),
+            "runtime_ms": statistics.median(i["runtime_ms"] for i in imports[name]),
             "modules": imports[name][0]["modules"],
         }
         figures[name]["coldstart"] = {"ratio": ours / theirs, "ms": ours * 1000}
@@ -191,7 +196,7 @@ def _shown(goal: str, figure: dict[str, Any]) -> str:
     if goal == "cpu":
         return f"{figure['ratio']:.2f} ({figure['ours_us']:.1f} / {figure['hand_us']:.1f} µs)"
     if goal == "import":
-        return f"{figure['ms']:.1f} ({figure['modules']})"
+        return f"{figure['ms']:.1f} ({figure['modules']}); {figure['runtime_ms']:.1f} in Lambda's runtime"
     if goal == "coldstart":
         return f"{figure['ratio']:.2f} ({figure['ms']:.0f} ms)"
     if goal == "channels":
