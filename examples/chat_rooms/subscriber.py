@@ -1,7 +1,7 @@
 """Watch chat rooms live, like a client app: subscribe to ``/rooms/*`` (or one room) with the API key.
 
-It speaks the AppSync Events real-time protocol over a WebSocket, with aiohttp (a dependency of
-streambridge already):
+It speaks the AppSync Events real-time protocol over a WebSocket, with aiohttp (installed by
+``pip install 'streambridge[testing]'``, not by streambridge itself):
 
 1. connect to ``wss://<realtime domain>/event/realtime`` offering two subprotocols:
    ``aws-appsync-event-ws`` and ``header-<base64url of the JSON authorization header>``
