@@ -360,6 +360,7 @@ async def test_tls_with_an_unknown_authority_fails_unless_verification_is_off(
             ConfigurationError, match=r"certificate of localhost:\d+ cannot be verified"
         ) as caught:
             await verifying.post(url, BODY, {}, timeout=5)
+        assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
         assert "ssl_context" in str(caught.value)
         assert not caught.value.retryable
         # AND with verification off it goes through

@@ -354,7 +354,8 @@ class HttpTransport:
             )
         except OSError as e:
             if type(e).__name__ == "SSLCertVerificationError":  # no retry can cure it: say what will
-                reason = getattr(e, "verify_message", "") or _describe(e)
+                said = (getattr(e, "reason", None), getattr(e, "verify_message", None))
+                reason = ": ".join(str(part) for part in said if part) or _describe(e)
                 raise ConfigurationError(
                     f"the TLS certificate of {origin.host} cannot be verified ({reason}); an endpoint behind "
                     "a private certificate authority needs HttpTransport(ssl_context=...) trusting it"
