@@ -129,6 +129,7 @@ def test_the_answer_is_read_by_index() -> None:
         (429, ThrottledError, True),
         (500, ServerError, True),
         (503, ServerError, True),
+        (408, ServerError, True),
         (400, ChannelEventError, False),
     ],
 )

@@ -169,6 +169,7 @@ def test_syntax_error_shape_without_errors_array() -> None:
         (500, b"<html><body>Internal Server Error</body></html>", ServerError, True),
         (502, b"Bad Gateway", ServerError, True),
         (503, {"errors": [{"message": "Service Unavailable"}]}, ServerError, True),
+        (408, b"Request Timeout", ServerError, True),  # RFC 9110 15.5.9: the request never ran
         (200, b"{not json", ServerError, True),
         (400, {"errors": [{"errorType": "BadRequestException", "message": "nope"}]}, GraphQLError, False),
     ],

@@ -64,7 +64,7 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def status_failure(response: HttpResponse, what: str, detail: str) -> PublishError | None:
-    """The failure the HTTP status alone says: a wrong endpoint, credentials refused, throttled, or 5xx.
+    """The failure the HTTP status alone says: a wrong endpoint, credentials refused, throttled, 408 or 5xx.
 
     For a request of either target (``what``: "request", "publish"); ``detail``: the body's first error.
     """
@@ -78,7 +78,7 @@ def status_failure(response: HttpResponse, what: str, detail: str) -> PublishErr
     if status == 429:
         wait = retry_after(response.headers)
         return ThrottledError(f"AppSync throttled the {what}: HTTP 429{detail}", retry_after=wait)
-    if status >= 500:
+    if status >= 500 or status == 408:  # 408: the server gave up waiting for the request, which never ran
         wait = retry_after(response.headers)
         return ServerError(
             f"AppSync answered HTTP {status}{detail or body_hint(response.body)}", retry_after=wait
