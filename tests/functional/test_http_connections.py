@@ -5,6 +5,7 @@ sent. The signature and status contract is in test_http_transport.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import threading
@@ -32,9 +33,11 @@ class RawServer:
         self.connections = 0
         self.requests = 0
         self.url = ""
+        self.writers: list[asyncio.StreamWriter] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self.writers.append(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -57,19 +60,23 @@ class RawServer:
 
 @pytest_asyncio.fixture
 async def serve() -> AsyncIterator[Callable[..., Awaitable[RawServer]]]:
-    servers: list[asyncio.Server] = []
+    servers: list[tuple[asyncio.Server, RawServer]] = []
 
     async def start(answer: Callable[[int], bytes], **options: Any) -> RawServer:
         raw = RawServer(answer, **options)
         server = await asyncio.start_server(raw.handle, "127.0.0.1", 0)
-        servers.append(server)
+        servers.append((server, raw))
         raw.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/graphql"
         return raw
 
     yield start
-    for server in servers:
+    for server, raw in servers:
         server.close()
         await server.wait_closed()
+        for writer in raw.writers:  # a handler still waiting for a next request: its socket, closed now
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
 
 def answer(body: bytes, *headers: str) -> bytes:
@@ -368,3 +375,164 @@ async def test_tls_with_an_unknown_authority_fails_unless_verification_is_off(
     finally:
         await verifying.close()
         await trusting_all.close()
+
+
+# --- bytes that answer no request (the adversary's review of 2026-12-08) ----------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_second_answer_to_one_request_is_never_read_as_the_next_ones(
+    serve: Any, transport: HttpTransport
+) -> None:
+    # GIVEN a server that answers the first request twice, in one write
+    server = await serve(lambda n: answer(b"%d" % n) + (answer(b"1 again") if n == 1 else b""))
+    # WHEN posting twice
+    first = await transport.post(server.url, BODY, {}, timeout=5)
+    second = await transport.post(server.url, BODY, {}, timeout=5)
+    # THEN the second post gets its own answer, over a new connection: the stray answer would have said that
+    # a mutation which never ran was published
+    assert (first.body, second.body) == (b"1", b"2")
+    assert server.connections == 2
+
+
+@pytest.mark.asyncio
+async def test_an_answer_sent_on_an_idle_connection_is_never_read_as_the_next_ones(
+    transport: HttpTransport,
+) -> None:
+    # GIVEN a server that, after its answer, says 408 on the idle connection and closes it (some servers do
+    # this to idle keep-alive connections)
+    connections: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(len(BODY))
+        writer.write(answer(b"%d" % len(connections)))
+        await asyncio.sleep(0.05)
+        writer.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/graphql"
+    async with server:
+        assert (await transport.post(url, BODY, {}, timeout=5)).body == b"1"
+        await asyncio.sleep(0.2)  # the 408 arrives while the connection is idle
+        # WHEN the next request is posted
+        second = await transport.post(url, BODY, {}, timeout=5)
+        await asyncio.sleep(0.2)  # the second connection's handler ends too
+    # THEN it went over a new connection and got its own answer, not the 408
+    assert (second.status, second.body) == (200, b"2")
+
+
+@pytest.mark.asyncio
+async def test_an_answer_with_both_framings_is_read_as_chunked_and_its_connection_dropped(
+    serve: Any, transport: HttpTransport
+) -> None:
+    # GIVEN answers with Transfer-Encoding: chunked and a Content-Length (a sign of response splitting)
+    server = await serve(
+        lambda _: answer(chunked(b'{"data":{}}'), "transfer-encoding: chunked", "content-length: 3")
+    )
+    # WHEN posting twice
+    first = await transport.post(server.url, BODY, {}, timeout=5)
+    await transport.post(server.url, BODY, {}, timeout=5)
+    # THEN the body is the chunked one (RFC 9112 6.3) and no connection served a second request
+    assert first.body == b'{"data":{}}'
+    assert server.connections == 2
+
+
+@pytest.mark.asyncio
+async def test_a_switch_of_protocols_fails_the_post_in_time(serve: Any, transport: HttpTransport) -> None:
+    # GIVEN a server that agrees to a protocol switch a (custom) auth asked for
+    server = await serve(
+        lambda _: b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\nconnection: upgrade\r\n\r\n"
+    )
+    # WHEN posting with Upgrade THEN a retryable connection failure, at once (it spun forever before)
+    started = time.monotonic()
+    with pytest.raises(ConnectionFailedError, match="not an HTTP answer"):
+        await transport.post(server.url, BODY, {"upgrade": "x", "connection": "upgrade"}, timeout=2)
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.asyncio
+async def test_a_caller_framing_header_is_dropped(transport: HttpTransport) -> None:
+    # GIVEN a server that records the request head
+    heads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        await reader.readexactly(len(BODY))
+        writer.write(answer(b"{}"))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/graphql"
+    async with server:
+        # WHEN posting with a transfer-encoding and a wrong content-length of the caller's
+        await transport.post(url, BODY, {"Transfer-Encoding": "chunked", "Content-Length": "1"}, timeout=5)
+    # THEN the body is framed once, by its real length (RFC 9112 6.2 forbids sending both)
+    head = heads[0].lower()
+    assert b"transfer-encoding" not in head
+    assert head.count(b"content-length") == 1
+    assert b"content-length: %d\r\n" % len(BODY) in head
+
+
+@pytest.mark.asyncio
+async def test_a_close_instead_of_an_answer_says_so(serve: Any, transport: HttpTransport) -> None:
+    # GIVEN a server that reads the request and closes
+    server = await serve(lambda _: b"", close_after=True)
+    # WHEN posting THEN the message says what happened
+    with pytest.raises(ConnectionFailedError, match="closed the connection before answering"):
+        await transport.post(server.url, BODY, {}, timeout=5)
+
+
+@pytest.mark.asyncio
+async def test_an_operating_system_timeout_is_a_connection_failure_not_ours(
+    transport: HttpTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a connect that fails with the system's ETIMEDOUT long before the request's own limit
+    async def timed_out(*_: Any, **__: Any) -> Any:
+        raise TimeoutError(110, "Connection timed out")
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "create_connection", timed_out)
+    # WHEN posting with 30 s to spare THEN a connection failure, not "no answer within 30 s"
+    with pytest.raises(ConnectionFailedError, match="Connection timed out"):
+        await transport.post("http://127.0.0.1:9/graphql", BODY, {}, timeout=30)
+
+
+@pytest.mark.asyncio
+async def test_a_refused_header_leaves_no_trace_of_its_value(transport: HttpTransport) -> None:
+    # GIVEN / WHEN a header value HTTP cannot carry
+    with pytest.raises(ConfigurationError) as caught:
+        await transport.post(
+            "http://127.0.0.1:9/graphql", BODY, {"x-api-key": "da2-SECRET\x0bKEY"}, timeout=5
+        )
+    # THEN neither the message nor any chained exception holds it
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    assert "SECRET" not in repr(caught.value)
+
+
+@pytest.mark.asyncio
+async def test_a_post_cancelled_while_checking_an_idle_connection_closes_it(
+    serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an idle connection that is checked before reuse
+    monkeypatch.setattr(http, "_QUIET", 0.0)
+    server = await serve(lambda _: answer(b"{}"))
+    transport = HttpTransport()
+    await transport.post(server.url, BODY, {}, timeout=5)
+    pool = transport._pool
+    assert pool is not None
+    [connection] = pool.idle[next(iter(pool.idle))]
+    # WHEN a post is cancelled during that check
+    post = asyncio.ensure_future(transport.post(server.url, BODY, {}, timeout=5))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    post.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await post
+    # THEN the connection it held is closed, not dropped open (a ResourceWarning later)
+    assert connection.writer.transport.is_closing()
+    await transport.close()

@@ -20,9 +20,10 @@ generator when the loop shuts down (``loop.shutdown_asyncgens()``, which ``async
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from streambridge._errors import ConfigurationError, ConnectionFailedError, RequestTimeoutError
 from streambridge._io.transport import HttpResponse
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["HttpTransport"]
 
 _JSON = "application/json"
+_FRAMING = ("content-length", "transfer-encoding")
 _READ_SIZE = 65536
 IDLE_TIMEOUT = 15.0
 """Seconds a connection may stay idle and still be reused: aiohttp's keep-alive default. How long AppSync
@@ -116,7 +118,7 @@ class _Connection:
 
     __slots__ = ("h11", "idle_since", "reader", "writer")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: _CountingReader, writer: asyncio.StreamWriter) -> None:
         import h11
 
         self.reader, self.writer = reader, writer
@@ -124,12 +126,24 @@ class _Connection:
         self.idle_since = time.monotonic()
 
     @property
-    def usable(self) -> bool:
-        """Still open and not closed by the server, as far as the event loop has seen."""
-        return not self.writer.transport.is_closing() and not self.reader.at_eof()
+    def reusable(self) -> bool:
+        """Ready for another request: its last answer read to the end and nothing since, no close seen.
+
+        A byte that arrives on an idle connection answers no request of ours (a second answer, a 408 sent
+        before closing): reading it as the next request's answer would report a mutation that never ran as
+        published, so the connection is dropped instead.
+        """
+        import h11
+
+        return (
+            self.h11.our_state is h11.IDLE
+            and self.reader.unread == 0
+            and not self.reader.at_eof()
+            and not self.writer.transport.is_closing()
+        )
 
     async def exchange(self, request: h11.Request, body: bytes) -> HttpResponse:
-        """Send one request and read its whole answer; afterwards the connection is ready for the next."""
+        """Send one request and read its whole answer; afterwards the connection may serve the next."""
         import h11
 
         connection = self.h11
@@ -140,38 +154,66 @@ class _Connection:
         while True:
             event = connection.next_event()
             if event is h11.NEED_DATA:
-                connection.receive_data(await self.reader.read(_READ_SIZE))  # b"" at EOF: h11 decides
+                received = await self.reader.read(_READ_SIZE)
+                if not received and not status:  # b"": the server closed without a word
+                    raise ConnectionResetError("the server closed the connection before answering")
+                connection.receive_data(received)
             elif isinstance(event, h11.Response):
                 status = event.status_code
                 for name, value in event.headers:
-                    text = value.decode("latin-1")
+                    text = value.decode("utf-8", "surrogateescape")  # as aiohttp reads them
                     key = name.decode("ascii")
                     headers[key] = f"{headers[key]}, {text}" if key in headers else text
             elif isinstance(event, h11.Data):
                 chunks.append(event.data)
             elif isinstance(event, h11.EndOfMessage):
                 break
-            elif isinstance(event, h11.ConnectionClosed):
-                raise ConnectionResetError("the server closed the connection before answering")
-            # h11.InformationalResponse (1xx): the final answer follows
-        if connection.our_state is h11.DONE and connection.their_state is h11.DONE:
+            elif isinstance(event, h11.InformationalResponse) and event.status_code != 101:
+                continue  # 100 Continue, 103 Early Hints: the final answer follows
+            else:  # 101 Switching Protocols (then PAUSED), ConnectionClosed: no answer to a POST
+                raise ConnectionError(f"the server answered with {type(event).__name__}, not an HTTP answer")
+        extra, closed = connection.trailing_data
+        # Both framings at once may be an attempt at response splitting (RFC 9112 6.3): the body is read
+        # as chunked, as h11 does, and the connection is not trusted with another request.
+        both = "transfer-encoding" in headers and "content-length" in headers
+        if connection.their_state is h11.DONE and not (extra or closed or both):
             connection.start_next_cycle()
             self.idle_since = time.monotonic()
-        else:  # Connection: close, or an answer framed by closing
+        else:  # Connection: close, an answer framed by closing, or bytes past the answer's end
             self.close()
         return HttpResponse(status=status, headers=_Headers(headers), body=b"".join(chunks))
-
-    @property
-    def reusable(self) -> bool:
-        import h11
-
-        return self.h11.our_state is h11.IDLE and self.usable
 
     def close(self) -> None:
         # abort, not close: an idle or broken HTTP/1.1 connection owes its peer nothing, and TLS's close
         # handshake would need turns of a loop that may be about to close (its socket left open)
         with contextlib.suppress(RuntimeError):  # its loop is closed: the socket goes with the transport
             self.writer.transport.abort()
+
+
+if TYPE_CHECKING:
+
+    class _CountingReader(asyncio.StreamReader):
+        unread: int
+
+
+@functools.cache
+def _counting_reader() -> type[_CountingReader]:
+    """A StreamReader that counts the bytes received and not yet read (asyncio loads on first use)."""
+    import asyncio
+
+    class CountingReader(asyncio.StreamReader):
+        unread = 0
+
+        def feed_data(self, data: Any) -> None:  # bytes, from asyncio's StreamReaderProtocol
+            self.unread += len(data)
+            super().feed_data(data)
+
+        async def read(self, n: int = -1) -> bytes:
+            data = await super().read(n)
+            self.unread -= len(data)
+            return data
+
+    return cast("type[_CountingReader]", CountingReader)
 
 
 class _Pool:
@@ -187,7 +229,7 @@ class _Pool:
         self.closed = False
 
     async def take(self, origin: _Origin) -> _Connection | None:
-        """The most recently used idle connection to ``origin`` that is still usable, or None."""
+        """The most recently used idle connection to ``origin`` that is still reusable, or None."""
         idle = self.idle.get(origin.key)
         while idle:
             connection = idle.pop()
@@ -196,9 +238,13 @@ class _Pool:
                 if age > _QUIET:
                     import asyncio
 
-                    await asyncio.sleep(0)  # the select that reads a pending close, then its callbacks
-                    await asyncio.sleep(0)
-                if connection.usable:
+                    try:  # the select that reads a pending close or stray bytes, then their callbacks
+                        await asyncio.sleep(0)
+                        await asyncio.sleep(0)
+                    except BaseException:  # cancelled meanwhile: the connection is ours to close
+                        connection.close()
+                        raise
+                if connection.reusable:
                     return connection
             connection.close()
         return None
@@ -291,35 +337,43 @@ class HttpTransport:
             origin = self._origins[url] = _Origin(url)
         request = self._request(origin, body, headers)
         pool = await self._pool_for(asyncio.get_running_loop())
+        limit = getattr(asyncio, "timeout", None)  # Python 3.11+
+        scope = None
         try:
-            deadline = getattr(asyncio, "timeout", None)  # Python 3.11+
-            if deadline is None:  # 3.10: wait_for runs the exchange as a task of its own
+            if limit is None:  # 3.10: wait_for runs the exchange as a task of its own
                 return await asyncio.wait_for(self._send(pool, origin, request, body), timeout)
-            async with deadline(timeout):  # the same limit without a task per request
+            async with limit(timeout) as scope:  # the same limit without a task per request
                 return await self._send(pool, origin, request, body)
-        except asyncio.TimeoutError as e:  # before OSError: TimeoutError is an OSError
-            raise RequestTimeoutError(f"no answer from {origin.host} within {timeout:g} s") from e
         except ConfigurationError:
             raise
         except Exception as e:  # OSError, ssl.SSLError, h11.RemoteProtocolError: no usable answer
+            # Our time limit, not an operating system's TimeoutError (a connect that timed out: ETIMEDOUT)
+            ours = isinstance(e, asyncio.TimeoutError) and (scope.expired() if scope is not None else True)
+            if ours:
+                raise RequestTimeoutError(f"no answer from {origin.host} within {timeout:g} s") from e
             raise ConnectionFailedError(f"POST to {origin.host} failed: {_describe(e)}") from e
 
     def _request(self, origin: _Origin, body: bytes, headers: Mapping[str, str]) -> h11.Request:
         import h11
 
         names = {name.lower() for name in headers}
-        fields = [(name, value) for name, value in headers.items() if name.lower() != "content-length"]
+        # The body's framing is the transport's: a caller's content-length or transfer-encoding is dropped.
+        fields = [(name, value) for name, value in headers.items() if name.lower() not in _FRAMING]
         if "host" not in names:
             fields.insert(0, ("host", origin.host))
         if "content-type" not in names:
             fields.append(("content-type", _JSON))
         fields.append(("content-length", str(len(body))))
+        refused = None
         try:
             return h11.Request(method="POST", target=origin.target, headers=fields)
         except (h11.LocalProtocolError, UnicodeError, TypeError) as e:  # a line break, a non-ASCII value
-            raise ConfigurationError(
-                f"cannot send this request to {origin.host}: a header is not valid HTTP ({type(e).__name__})"
-            ) from None
+            refused = type(e).__name__
+        # Raised outside the except clause: h11's error holds the refused value, perhaps a secret, and
+        # would stay reachable as __context__.
+        raise ConfigurationError(
+            f"cannot send this request to {origin.host}: its path or a header is not valid HTTP ({refused})"
+        )
 
     async def _send(self, pool: _Pool, origin: _Origin, request: h11.Request, body: bytes) -> HttpResponse:
         async with pool.slots:
@@ -344,13 +398,16 @@ class HttpTransport:
             context = self._ssl
         else:
             context = _verified_context()
-        try:
-            reader, writer = await asyncio.open_connection(
+        loop = asyncio.get_running_loop()
+        reader = _counting_reader()(limit=_READ_SIZE, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        try:  # asyncio.open_connection's own steps, with a reader that counts what is unread
+            transport, _ = await loop.create_connection(
+                lambda: protocol,
                 origin.hostname,
                 origin.port,
                 ssl=context,
                 server_hostname=origin.hostname if context is not None else None,
-                limit=_READ_SIZE,
             )
         except OSError as e:
             if type(e).__name__ == "SSLCertVerificationError":  # no retry can cure it: say what will
@@ -361,7 +418,7 @@ class HttpTransport:
                     "a private certificate authority needs HttpTransport(ssl_context=...) trusting it"
                 ) from e
             raise
-        return _Connection(reader, writer)
+        return _Connection(reader, asyncio.StreamWriter(transport, protocol, reader, loop))
 
     async def close(self) -> None:
         """Close the connections; a later ``post`` opens a new pool. Connections in use close when done."""
