@@ -903,12 +903,29 @@ def test_api_key_is_sent_in_x_api_key() -> None:
     assert dict(auth.headers(URL, BODY)) == {"x-api-key": "da2-abcdefghijklmnop"}
 
 
-@pytest.mark.parametrize("key", ["", "   ", "da2-key\r\nx-injected: 1", None, 42])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "",
+        "   ",
+        "da2-key\r\nx-injected: 1",
+        None,
+        42,
+        # what HTTP/1.1 cannot send as a header value (RFC 9110 5.5): it used to pass here and halt sending
+        # at the first request instead
+        "da2-injected ",
+        "\tda2-injected",
+        "da2-inje\x0bcted",
+        "da2-injécted",
+        "da2-injected\x7f",
+    ],
+)
 def test_unusable_api_keys_fail_at_construction_without_echoing_them(key: Any) -> None:
-    # GIVEN / WHEN an empty, multi-line or non-str key THEN construction fails, without the value
+    # GIVEN / WHEN an empty, multi-line, padded, control-character, non-ASCII or non-str key
+    # THEN construction fails, without the value
     with pytest.raises(ConfigurationError, match="api_key") as caught:
         ApiKeyAuth(key)
-    assert "injected" not in str(caught.value)
+    assert "inje" not in str(caught.value)
 
 
 # --- token -------------------------------------------------------------------------------------------------
@@ -947,7 +964,7 @@ def test_token_callable_is_called_for_every_request() -> None:
     assert values == ["token-0", "token-1", "token-2"]
 
 
-@pytest.mark.parametrize("bad", ["", "tok\nen", None])
+@pytest.mark.parametrize("bad", ["", "tok\nen", None, "token ", "tökén"])
 def test_token_callable_returning_an_unusable_token_fails_clearly(bad: Any) -> None:
     # GIVEN a callable returning an empty, multi-line or non-str token
     auth = TokenAuth(lambda: bad)

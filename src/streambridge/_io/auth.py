@@ -93,6 +93,11 @@ def _check_header_value(value: object, what: str) -> str:
         raise ConfigurationError(f"{what} is empty")
     if any(c in value for c in "\r\n\0"):
         raise ConfigurationError(f"{what} contains a line break or NUL character")
+    # An HTTP field value (RFC 9110 5.5) as HTTP/1.1 clients send it: visible ASCII, inner spaces or tabs.
+    if value != value.strip(" \t"):
+        raise ConfigurationError(f"{what} starts or ends with a space or tab (copied with the key?)")
+    if not value.isascii() or any((c < " " and c != "\t") or c == "\x7f" for c in value):
+        raise ConfigurationError(f"{what} holds a character that cannot be sent in an HTTP header")
     return value
 
 
