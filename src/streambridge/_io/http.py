@@ -217,7 +217,7 @@ def _counting_reader() -> type[_CountingReader]:
 
 
 class _Pool:
-    """The connections of one event loop, at most ``size`` open at once."""
+    """The connections of one event loop: at most ``size`` exchanges at once, on idle connections first."""
 
     __slots__ = ("closed", "idle", "slots")
 
@@ -292,7 +292,8 @@ class HttpTransport:
     lower case.
 
     Args:
-        max_connections: size of the connection pool (concurrent requests beyond it wait for a connection).
+        max_connections: how many requests may be in flight at once, and so how many connections one
+            endpoint gets (requests beyond it wait for a connection; the bridge sets its concurrency).
         verify_tls: verify server certificates. Turn off only for a local test endpoint.
         ssl_context: the certificates to trust instead of the system's, e.g. a local server's
             (``LocalAppSync(tls=True).client_ssl_context()``); verification stays on.
