@@ -79,6 +79,14 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[RawServer]]]:
                 await writer.wait_closed()
 
 
+async def listen(
+    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> tuple[asyncio.Server, str]:
+    """A server of the test's own handler, and the URL to post to."""
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/graphql"
+
+
 def answer(body: bytes, *headers: str) -> bytes:
     lines = ["HTTP/1.1 200 OK", "content-type: application/json", *headers]
     if not any(h.lower().startswith(("content-length", "transfer-encoding")) for h in headers):
@@ -277,8 +285,7 @@ async def test_a_timeout_mid_answer_drops_the_connection(serve: Any, transport: 
             await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/graphql"
+    server, url = await listen(handle)
     async with server:
         # WHEN the first post times out mid-answer
         with pytest.raises(RequestTimeoutError):
@@ -413,8 +420,7 @@ async def test_an_answer_sent_on_an_idle_connection_is_never_read_as_the_next_on
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/graphql"
+    server, url = await listen(handle)
     async with server:
         assert (await transport.post(url, BODY, {}, timeout=5)).body == b"1"
         await asyncio.sleep(0.2)  # the 408 arrives while the connection is idle
@@ -466,8 +472,7 @@ async def test_a_caller_framing_header_is_dropped(transport: HttpTransport) -> N
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/graphql"
+    server, url = await listen(handle)
     async with server:
         # WHEN posting with a transfer-encoding and a wrong content-length of the caller's
         await transport.post(url, BODY, {"Transfer-Encoding": "chunked", "Content-Length": "1"}, timeout=5)
