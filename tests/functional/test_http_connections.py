@@ -79,6 +79,16 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[RawServer]]]:
                 await writer.wait_closed()
 
 
+async def holding_an_idle_connection(url: str) -> tuple[HttpTransport, Any]:
+    """A new transport that posted once to ``url``, and the idle connection it kept."""
+    transport = HttpTransport()
+    await transport.post(url, BODY, {}, timeout=5)
+    pool = transport._pool
+    assert pool is not None
+    [connection] = pool.idle[next(iter(pool.idle))]
+    return transport, connection
+
+
 async def listen(
     handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
 ) -> tuple[asyncio.Server, str]:
@@ -299,11 +309,7 @@ async def test_a_timeout_mid_answer_drops_the_connection(serve: Any, transport: 
 async def test_connections_of_a_closed_transport_are_closed(serve: Any) -> None:
     # GIVEN a transport holding an idle connection
     server = await serve(lambda _: answer(b"{}"))
-    transport = HttpTransport()
-    await transport.post(server.url, BODY, {}, timeout=5)
-    pool = transport._pool
-    assert pool is not None
-    [connection] = pool.idle[next(iter(pool.idle))]
+    transport, connection = await holding_an_idle_connection(server.url)
     # WHEN it is closed
     await transport.close()
     # THEN the connection is closing
@@ -526,11 +532,7 @@ async def test_a_post_cancelled_while_checking_an_idle_connection_closes_it(
     # GIVEN an idle connection that is checked before reuse
     monkeypatch.setattr(http, "_QUIET", 0.0)
     server = await serve(lambda _: answer(b"{}"))
-    transport = HttpTransport()
-    await transport.post(server.url, BODY, {}, timeout=5)
-    pool = transport._pool
-    assert pool is not None
-    [connection] = pool.idle[next(iter(pool.idle))]
+    transport, connection = await holding_an_idle_connection(server.url)
     # WHEN a post is cancelled during that check
     post = asyncio.ensure_future(transport.post(server.url, BODY, {}, timeout=5))
     await asyncio.sleep(0)
