@@ -271,17 +271,23 @@ async def _close_at_loop_shutdown(pool: _Pool) -> AsyncGenerator[None, None]:
         pool.close()
 
 
+@functools.cache
 def _verified_context() -> ssl.SSLContext:
     """The system's trusted authorities, with hostname checks: built once (loading them takes ~20 ms)."""
-    global _VERIFIED  # noqa: PLW0603 - one context for every transport of the process
-    if _VERIFIED is None:
-        import ssl
+    import ssl
 
-        _VERIFIED = ssl.create_default_context()
-    return _VERIFIED
+    return ssl.create_default_context()
 
 
-_VERIFIED: ssl.SSLContext | None = None
+@functools.cache
+def _unverified_context() -> ssl.SSLContext:
+    """TLS without checking the certificate (``verify_tls=False``): no authorities to load, built once."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 class HttpTransport:
@@ -390,15 +396,7 @@ class HttpTransport:
     async def _connect(self, origin: _Origin) -> _Connection:
         import asyncio
 
-        context = None
-        if not origin.tls:
-            pass
-        elif not self._verify_tls:
-            context = _unverified_context()
-        elif self._ssl is not None:
-            context = self._ssl
-        else:
-            context = _verified_context()
+        context = self._tls_context() if origin.tls else None
         loop = asyncio.get_running_loop()
         reader = _counting_reader()(limit=_READ_SIZE, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
@@ -420,6 +418,11 @@ class HttpTransport:
                 ) from e
             raise
         return _Connection(reader, asyncio.StreamWriter(transport, protocol, reader, loop))
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if not self._verify_tls:
+            return _unverified_context()
+        return self._ssl if self._ssl is not None else _verified_context()
 
     async def close(self) -> None:
         """Close the connections; a later ``post`` opens a new pool. Connections in use close when done."""
@@ -448,13 +451,3 @@ class HttpTransport:
         self._pool, self._loop, self._guard = pool, loop, guard
         await guard.__anext__()  # registers it with the loop's shutdown_asyncgens; never suspends
         return pool
-
-
-def _unverified_context() -> ssl.SSLContext:
-    """TLS without checking the certificate (``verify_tls=False``): no authorities to load."""
-    import ssl
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
