@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 from streambridge._errors import ConfigurationError, StreambridgeError
@@ -35,7 +35,44 @@ def store_client(service: Literal["dynamodb", "sqs"]) -> Any:
 
 
 _GET_CHUNK = 100  # BatchGetItem's limit
+_GET_ATTEMPTS = 5
 _WRITE_CHUNK = 25  # BatchWriteItem's limit
+
+
+def read_items(
+    client: Any,
+    table: str,
+    keys: Iterable[str],
+    *,
+    key_attribute: str,
+    attribute: str,
+    backoff: Callable[[float], None] | None = None,
+) -> Iterator[tuple[list[dict[str, Any]], int]]:
+    """The keys' items (their key and ``attribute``) by consistent BatchGetItem, 100 keys a call.
+
+    Unprocessed keys are asked again, up to 5 tries a call, after ``backoff(0.05 * 2**n)`` seconds when
+    given. Yields, for each call, the items found and how many of its keys were still unread after the
+    last try: the caller says what that means (at least once, or no version known) and whether to go on.
+    """
+    for chunk in _chunks(dict.fromkeys(keys), _GET_CHUNK):
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [{key_attribute: {"S": key}} for key in chunk],
+                "ProjectionExpression": "#k, #a",
+                "ExpressionAttributeNames": {"#k": key_attribute, "#a": attribute},
+                "ConsistentRead": True,
+            }
+        }
+        for attempt in range(_GET_ATTEMPTS):
+            if attempt and backoff is not None:  # DynamoDB asks for a backoff before unprocessed keys
+                backoff(0.05 * 2 ** (attempt - 1))
+            answer = client.batch_get_item(RequestItems=request)
+            items.extend(answer.get("Responses", {}).get(table, []))
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        yield items, len(request.get(table, {}).get("Keys", []))
 
 
 def idempotency_key(source: SourceName, record: SourceRecord) -> str | None:
@@ -152,25 +189,15 @@ class DynamoDBIdempotencyStore:
         """Look the keys up with BatchGetItem, retrying unprocessed keys a few times."""
         now = int(time.time())
         found: set[str] = set()
-        for chunk in _chunks(dict.fromkeys(keys), _GET_CHUNK):
-            request = {
-                self.table: {
-                    "Keys": [{self.key_attribute: {"S": key}} for key in chunk],
-                    "ProjectionExpression": "#k, #t",
-                    "ExpressionAttributeNames": {"#k": self.key_attribute, "#t": self.ttl_attribute},
-                    "ConsistentRead": True,
-                }
-            }
-            for _ in range(5):
-                answer = self.client.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(self.table, []):
-                    expires = int(item.get(self.ttl_attribute, {}).get("N", now + 1))
-                    if expires > now:  # TTL deletes lazily: an expired item may still be there
-                        found.add(item[self.key_attribute]["S"])
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
+        reads = read_items(
+            self.client, self.table, keys, key_attribute=self.key_attribute, attribute=self.ttl_attribute
+        )
+        for items, unread in reads:
+            for item in items:
+                expires = int(item.get(self.ttl_attribute, {}).get("N", now + 1))
+                if expires > now:  # TTL deletes lazily: an expired item may still be there
+                    found.add(item[self.key_attribute]["S"])
+            if unread:
                 logger.warning("streambridge: idempotency store left keys unread (throttled): at least once")
         return found
 

@@ -37,8 +37,6 @@ logger = logging.getLogger("streambridge")
 STALE = "stale: "
 """How the note of a record skipped as stale begins."""
 
-_GET_CHUNK = 100  # BatchGetItem's limit
-_GET_ATTEMPTS = 5
 _MAX_ID_BYTES = 1024  # a partition key may hold 2,048 bytes: longer ids are hashed, with room to spare
 _MAX_DIGITS = 999  # the encoding's length prefix has 3 digits
 _WRITERS = 8  # UpdateItem calls in flight at once (botocore keeps 10 connections per client)
@@ -365,30 +363,23 @@ class DynamoDBVersionStore:
         Raises ``VersionStoreError`` when keys are still unprocessed after 5 tries: the caller must not
         guess that they have no version.
         """
+        from streambridge._stores.idempotency import read_items
+
         found: dict[str, int] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), _GET_CHUNK):
-            request: dict[str, Any] = {
-                self.table: {
-                    "Keys": [{self.key_attribute: {"S": key}} for key in unique[start : start + _GET_CHUNK]],
-                    "ProjectionExpression": "#k, #v",
-                    "ExpressionAttributeNames": {"#k": self.key_attribute, "#v": self.version_attribute},
-                    "ConsistentRead": True,
-                }
-            }
-            for attempt in range(_GET_ATTEMPTS):
-                if attempt:  # DynamoDB asks for a backoff before unprocessed keys are tried again
-                    self._sleep(0.05 * 2 ** (attempt - 1))
-                answer = self.client.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(self.table, []):
-                    key = item[self.key_attribute]["S"]
-                    found[key] = self._decode(key, item.get(self.version_attribute))
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                left = len(request.get(self.table, {}).get("Keys", []))
-                raise VersionStoreError(f"the version store left {left} keys unread (throttled)")
+        reads = read_items(
+            self.client,
+            self.table,
+            keys,
+            key_attribute=self.key_attribute,
+            attribute=self.version_attribute,
+            backoff=self._sleep,
+        )
+        for items, unread in reads:
+            if unread:  # the next calls are not made: the invocation must not guess these keys' versions
+                raise VersionStoreError(f"the version store left {unread} keys unread (throttled)")
+            for item in items:
+                key = item[self.key_attribute]["S"]
+                found[key] = self._decode(key, item.get(self.version_attribute))
         return found
 
     def advance(self, versions: Mapping[str, int]) -> None:
