@@ -32,6 +32,7 @@ from streambridge._sources.http import (
     store_key,
 )
 from streambridge.testing import events
+from tests.unit.sources.mangling import paths, replace
 
 SamEvent = Callable[[str], dict[str, Any]]
 POWERTOOLS = Path(__file__).resolve().parents[2] / "powertools_events"
@@ -518,29 +519,13 @@ garbage = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    paths = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            paths += _paths(inner, (*prefix, key))
-    elif isinstance(value, list):
-        for index, inner in enumerate(value):
-            paths += _paths(inner, (*prefix, index))
-    return paths
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), form=st.sampled_from([{"api": "http"}, {"api": "rest"}, {"api": "function-url"}]))
 def test_mangled_events_raise_only_streambridge_errors(data: st.DataObject, form: dict[str, Any]) -> None:
     # GIVEN a request with a few fields replaced by arbitrary JSON
     event = events.http([{"id": 1}], idempotency_key="k", query={"a": "1"}, **form)
     for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
-        paths = _paths(event)
-        path = data.draw(st.sampled_from(paths))
-        target = event
-        for step in path[:-1]:
-            target = target[step]
-        target[path[-1]] = data.draw(garbage)
+        replace(event, data.draw(st.sampled_from(paths(event))), data.draw(garbage))
 
     # WHEN read, and every property of the request and its items read
     try:

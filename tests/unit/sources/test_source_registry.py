@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from streambridge import AlarmEvent, AuroraEvent, DynamoDBRecord, EventBridgeEvent, KinesisRecord, SQSRecord
 from streambridge._errors import EventShapeError, RecordError
 from streambridge._sources import SOURCES, Source, SourceName, SourceRecord
+from tests.unit.sources.mangling import paths, replace
 
 SamEvent = Callable[[str], dict[str, Any]]
 
@@ -109,24 +110,6 @@ garbage = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    paths = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            paths += _paths(inner, (*prefix, key))
-    elif isinstance(value, list):
-        for index, inner in enumerate(value):
-            paths += _paths(inner, (*prefix, index))
-    return paths
-
-
-def _replace(event: Any, path: tuple[Any, ...], new: Any) -> None:
-    target = event
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = new
-
-
 def _read_everything(record: SourceRecord) -> None:
     for name in dir(type(record)):
         if name.startswith("_") or name in {"raw", "index", "source_title"}:
@@ -149,10 +132,10 @@ def test_mangled_events_raise_only_streambridge_errors(
     if source == "cloudwatch_alarm":
         event["Records"][0]["Sns"]["Message"] = json.dumps({"AlarmName": "a", "NewStateValue": "OK"})
     for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
-        paths = _paths(event)
-        if not paths:
+        inside = paths(event)
+        if not inside:
             break
-        _replace(event, data.draw(st.sampled_from(paths)), data.draw(garbage))
+        replace(event, data.draw(st.sampled_from(inside)), data.draw(garbage))
 
     # WHEN parsed and every property read
     try:
