@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.credentials import Credentials
 
+from streambridge import Bridge, IAMAuth
 from tests.integration.simulator import AmplifySimulator, simulator_package_dir
 from tests.integration.subscriber import Subscriber, SubscriberFactory
 
@@ -25,6 +27,17 @@ def appsync_simulator() -> Iterator[AmplifySimulator]:
         pytest.skip(reason)
     with AmplifySimulator() as simulator:
         yield simulator
+
+
+@pytest.fixture(params=[50, 1], ids=["aliased", "unaliased"])
+def bridge(appsync_simulator: AmplifySimulator, request: pytest.FixtureRequest) -> Iterator[Bridge]:
+    """A bridge that batches (aliased requests), or sends each mutation as written (``batch_size=1``)."""
+    credentials = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token")
+    bridge = Bridge(
+        appsync_simulator.url, IAMAuth(region="us-east-1", credentials=credentials), batch_size=request.param
+    )
+    yield bridge
+    bridge.close()
 
 
 @pytest.fixture

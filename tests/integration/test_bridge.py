@@ -6,14 +6,11 @@ Every test runs in both request shapes: aliased batches, and one mutation per re
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from botocore.credentials import Credentials
 
-from streambridge import Bridge, DynamoDBRecord, IAMAuth, Status
+from streambridge import Bridge, DynamoDBRecord, Status
 from streambridge.testing import events
-from tests.integration.simulator import AmplifySimulator
 from tests.integration.subscriber import SubscriberFactory
 
 pytestmark = pytest.mark.integration
@@ -22,16 +19,6 @@ PUBLISH = (
     "mutation Publish($input: OrderInput!) { publishOrder(input: $input) { id status seq amount updatedAt } }"
 )
 SUBSCRIBE = "subscription { onPublishOrder { id status seq } }"
-
-
-@pytest.fixture(params=[50, 1], ids=["aliased", "unaliased"])
-def bridge(appsync_simulator: AmplifySimulator, request: pytest.FixtureRequest) -> Iterator[Bridge]:
-    """A bridge that batches (aliased requests), or sends each mutation as written (``batch_size=1``)."""
-    credentials = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token")
-    auth = IAMAuth(region="us-east-1", credentials=credentials)
-    bridge = Bridge(appsync_simulator.url, auth, batch_size=request.param)
-    yield bridge
-    bridge.close()
 
 
 def mine(messages: list[dict], prefix: str) -> list[tuple[str, str]]:

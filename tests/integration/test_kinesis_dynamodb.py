@@ -10,30 +10,17 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from botocore.credentials import Credentials
 
-from streambridge import Bridge, Handler, IAMAuth, KinesisDynamoDBRecord
+from streambridge import Bridge, Handler, KinesisDynamoDBRecord
 from streambridge.testing import events
-from tests.integration.simulator import AmplifySimulator
 from tests.integration.subscriber import SubscriberFactory
 
 pytestmark = pytest.mark.integration
 
 PUBLISH = "mutation Publish($input: OrderInput!) { publishOrder(input: $input) { id status } }"
 SUBSCRIBE = "subscription { onPublishOrder { id status } }"
-
-
-@pytest.fixture(params=[50, 1], ids=["aliased", "unaliased"])
-def bridge(appsync_simulator: AmplifySimulator, request: pytest.FixtureRequest) -> Iterator[Bridge]:
-    credentials = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token")
-    bridge = Bridge(
-        appsync_simulator.url, IAMAuth(region="us-east-1", credentials=credentials), batch_size=request.param
-    )
-    yield bridge
-    bridge.close()
 
 
 def handler_on(bridge: Bridge) -> Handler[KinesisDynamoDBRecord]:

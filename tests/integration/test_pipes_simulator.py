@@ -9,15 +9,13 @@ order per key, a key stopped at its poison change, the answer naming records as 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.credentials import Credentials
 
-from streambridge import Bridge, DynamoDBRecord, IAMAuth, KinesisRecord, SQSRecord
+from streambridge import Bridge, DynamoDBRecord, KinesisRecord, SQSRecord
 from streambridge.testing import events
-from tests.integration.simulator import AmplifySimulator
 from tests.integration.subscriber import SubscriberFactory
 
 pytestmark = pytest.mark.integration
@@ -34,16 +32,6 @@ CHANGES = [
     ("c", "NEW"),
     ("a", "SHIPPED"),
 ]
-
-
-@pytest.fixture(params=[50, 1], ids=["aliased", "unaliased"])
-def bridge(appsync_simulator: AmplifySimulator, request: pytest.FixtureRequest) -> Iterator[Bridge]:
-    credentials = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token")
-    bridge = Bridge(
-        appsync_simulator.url, IAMAuth(region="us-east-1", credentials=credentials), batch_size=request.param
-    )
-    yield bridge
-    bridge.close()
 
 
 def dynamodb_pipe(prefix: str) -> tuple[list[dict[str, Any]], Callable[[Bridge], Any]]:
