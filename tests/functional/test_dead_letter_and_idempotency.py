@@ -15,7 +15,7 @@ from streambridge._stores.deadletter import SQSDeadLetterQueue
 from streambridge._stores.idempotency import DynamoDBIdempotencyStore, idempotency_key
 from streambridge.testing import FakeAppSync, RequestRejectedError, events
 
-from .conftest import PUBLISH, rejecting
+from .conftest import PUBLISH, dynamodb_table, rejecting
 
 
 @pytest.fixture
@@ -25,13 +25,7 @@ def queue(aws: None) -> str:
 
 @pytest.fixture
 def table(aws: None) -> str:
-    boto3.client("dynamodb").create_table(
-        TableName="published",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return "published"
+    return dynamodb_table("published")
 
 
 def dead_letters(queue_url: str) -> list[dict[str, Any]]:

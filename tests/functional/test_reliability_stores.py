@@ -21,17 +21,12 @@ from streambridge._stores.deadletter import DeadLetter, SQSDeadLetterQueue
 from streambridge._stores.idempotency import DynamoDBIdempotencyStore, idempotency_key
 from streambridge.testing import events
 
+from .conftest import dynamodb_table
+
 
 @pytest.fixture
 def table(aws: None) -> str:
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName="streambridge-idempotency",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return "streambridge-idempotency"
+    return dynamodb_table("streambridge-idempotency")
 
 
 def records(count: int) -> list[Any]:

@@ -33,24 +33,14 @@ from streambridge import (
 from streambridge.testing import FakeAppSync, events, lambda_context
 from streambridge.testing.events import KinesisInput, SQSInput
 
-from .conftest import PUBLISH
+from .conftest import PUBLISH, dynamodb_table
 
 EPOCH = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
 
-def create_table(name: str) -> str:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
-
-
 @pytest.fixture
 def store(aws: None) -> DynamoDBVersionStore:
-    return DynamoDBVersionStore(create_table("versions"))
+    return DynamoDBVersionStore(dynamodb_table("versions"))
 
 
 def statuses(appsync: FakeAppSync) -> list[tuple[str, str]]:
@@ -461,7 +451,7 @@ def test_with_the_idempotency_store_too_a_redelivery_skips_both_kinds(
     make_bridge: Callable[..., Bridge], appsync: FakeAppSync, store: DynamoDBVersionStore
 ) -> None:
     # GIVEN both stores, and an event published (remembered by both)
-    idempotency = DynamoDBIdempotencyStore(create_table("published"))
+    idempotency = DynamoDBIdempotencyStore(dynamodb_table("published"))
     handler = make_bridge(stale_guard=store, idempotency=idempotency).eventbridge(
         PUBLISH, partition_key=lambda e: e.detail["orderId"]
     )(lambda e: {"input": {"id": e.detail["orderId"], "status": e.detail["status"]}})
@@ -535,7 +525,7 @@ def test_a_batch_costs_one_read_per_100_keys_and_one_write_per_key(
     keys: int, reads: int, writes: int, make_bridge: Callable[..., Bridge], aws: None
 ) -> None:
     # GIVEN a guarded Kinesis handler and a batch of changes spread over ``keys`` keys
-    create_table("versions")
+    dynamodb_table("versions")
     store = Counting()
     handler = make_bridge(stale_guard=store).kinesis(PUBLISH)(lambda r: {"input": r.json()})
     count = max(100, keys)
@@ -631,7 +621,7 @@ def test_the_eventbridge_example_never_takes_a_shipment_back_to_an_older_status(
     from .test_examples import URL, import_handler
 
     # GIVEN the EventBridge example, deployed with its version table, on a fake AppSync
-    monkeypatch.setenv("SHIPMENT_VERSIONS_TABLE", create_table("shipment-versions"))
+    monkeypatch.setenv("SHIPMENT_VERSIONS_TABLE", dynamodb_table("shipment-versions"))
     module = import_handler("eventbridge", monkeypatch)
     appsync = FakeAppSync()
     bridge = module.bridge.replace(url=URL, auth=ApiKeyAuth("da2-test"), transport=appsync)

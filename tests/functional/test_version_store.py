@@ -12,18 +12,14 @@ from botocore.exceptions import ClientError
 from streambridge import ConfigurationError
 from streambridge._stores.versions import DynamoDBVersionStore, VersionStoreError, _decode, _encode
 
+from .conftest import dynamodb_table
+
 TABLE = "streambridge-versions"
 
 
 @pytest.fixture
 def table(aws: None) -> str:
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return TABLE
+    return dynamodb_table(TABLE)
 
 
 def stored(key: str) -> dict[str, Any]:
@@ -172,13 +168,9 @@ def test_ttl_writes_an_expiry_time_with_each_version(table: str, monkeypatch: py
 
 
 def test_custom_attribute_names(aws: None) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName="custom",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
+    store = DynamoDBVersionStore(
+        dynamodb_table("custom", key="pk"), key_attribute="pk", version_attribute="v"
     )
-    store = DynamoDBVersionStore("custom", key_attribute="pk", version_attribute="v")
     store.advance({"a": 3})
     store.advance({"a": 2})
     assert store.newest(["a", "b"]) == {"a": 3}
